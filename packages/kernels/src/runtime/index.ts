@@ -1,0 +1,13 @@
+export { Runtime, getRuntime, resetRuntime, toHalf, fromHalf, OPTIONAL_FEATURES } from './runtime.js';
+export type { RuntimeOptions, OptionalFeature, ArrayRange, Bindable, DispatchArgs, Profile, KernelTiming } from './runtime.js';
+export { GpuArray, sizeOf, byteLengthOf, BYTES_PER_ELEMENT } from './array.js';
+export type { DType, HostArray } from './array.js';
+export { BufferPool, sizeClass } from './pool.js';
+export type { PoolStats } from './pool.js';
+export { makeShader, packUniforms, programKey } from './program.js';
+export type { KernelProgram, BindingDecl, UniformDecl, ElementType, StorageType, UniformType, Feature } from './program.js';
+export { KernelError, ArgumentError, DeviceLostError, shapeString } from './errors.js';
+export { getFlag, setFlags, withFlags } from './flags.js';
+export type { FlagValue } from './flags.js';
+export { readEnv } from './env.js';
+export type { Backend } from './gpu-provider.js';
