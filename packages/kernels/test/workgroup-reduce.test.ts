@@ -1,0 +1,69 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { getRuntime, reduceArgs, reduceBuiltins, reduceFeatures, reduceVariant, withFlags, workgroupReduce, type KernelProgram, type Runtime } from '../src/index.js';
+import { SeededRandom, assertClose } from '../src/testing/index.js';
+
+let rt: Runtime;
+beforeAll(async () => {
+  rt = await getRuntime();
+});
+
+// One workgroup per row; each invocation strides over the row, then the workgroup reduces.
+function rowReduceProgram(variant: 'subgroup' | 'shared', size: number): KernelProgram {
+  return {
+    name: 'test-row-reduce',
+    variant: `${variant}:${size}`,
+    workgroupSize: [size],
+    features: reduceFeatures(variant),
+    uniforms: [{ name: 'cols', type: 'u32' }],
+    bindings: [
+      { name: 'x', type: 'f32', access: 'read' },
+      { name: 'out', type: 'f32', access: 'read_write' },
+    ],
+    code: `${workgroupReduce('wgSum', 'sum', size, variant)}
+${workgroupReduce('wgMax', 'max', size, variant)}
+@compute @workgroup_size(WG_X)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, ${reduceBuiltins(variant)}) {
+  let row = wid.x;
+  var s = 0.0;
+  var m = -3.402823466e+38;
+  for (var c = lid; c < params.cols; c += WG_X) { let v = x[row * params.cols + c]; s += v; m = max(m, v); }
+  let total = wgSum(s, ${reduceArgs(variant)});
+  let biggest = wgMax(m, ${reduceArgs(variant)});
+  // Every invocation must hold the result: invocation WG_X-1 writes it.
+  if (lid == WG_X - 1u) { out[row * 2u] = total; out[row * 2u + 1u] = biggest; }
+}`,
+  };
+}
+
+describe('workgroupReduce', () => {
+  const variants = ['shared', 'subgroup'] as const;
+  for (const variant of variants) {
+    for (const size of [32, 64, 256]) {
+      it(`${variant} variant, workgroup ${size}: sums and maxima of awkward rows`, async () => {
+        if (variant === 'subgroup' && !rt.hasFeature('subgroups')) return;
+        const rng = new SeededRandom(size);
+        for (const cols of [1, 7, 33, 255, 1000]) {
+          const rows = 5;
+          const data = rng.floats(rows * cols, -10, 10);
+          const x = rt.upload(data, [rows, cols]);
+          const out = rt.empty([rows, 2]);
+          rt.dispatch(rowReduceProgram(variant, size), { bindings: [x, out], uniforms: { cols }, workgroups: [rows] });
+          const got = await rt.read(out);
+          const want: number[] = [];
+          for (let r = 0; r < rows; r++) {
+            const row = [...data.subarray(r * cols, (r + 1) * cols)];
+            want.push(row.reduce((a, b) => a + b, 0), Math.max(...row));
+          }
+          assertClose(got, want, { atol: 1e-4, rtol: 1e-5, label: `cols=${cols}` });
+          x.dispose();
+          out.dispose();
+        }
+      });
+    }
+  }
+
+  it('picks subgroups when present and obeys the reduce.variant flag', async () => {
+    expect(reduceVariant(rt)).toBe(rt.hasFeature('subgroups') ? 'subgroup' : 'shared');
+    await withFlags({ 'reduce.variant': 'shared' }, () => expect(reduceVariant(rt)).toBe('shared'));
+  });
+});
