@@ -1,0 +1,170 @@
+// Benchmark harness: every case runs our kernel and its peers one after another in the same
+// process (tinybench, median latency), prints throughput and the ratio peer time / our time, and
+// writes machine-readable records to bench-results/<suite>.json so later runs can be compared
+// with a stored baseline (the previous file's medians are printed beside the new ones).
+import { Bench } from 'tinybench';
+import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import type { Runtime } from '../src/index.js';
+import { tfWasm, tfWebgpu } from './peers.js';
+
+type MaybePromise<T> = T | Promise<T>;
+export type Runner = (() => MaybePromise<unknown>) | { before?: () => MaybePromise<unknown>; run: () => MaybePromise<unknown>; after?: () => MaybePromise<unknown> };
+
+export interface BenchCase {
+  name: string;
+  params: Record<string, number | string | boolean>;
+  /** Work per run in the unit's base quantity: FLOPs for GFLOP/s, bytes for GB/s, elements or tokens otherwise. */
+  work: number;
+  unit: 'GFLOP/s' | 'GB/s' | 'Melem/s' | 'tokens/s';
+  ours: Runner;
+  peers: Record<string, Runner>;
+  extra?: () => Record<string, number | string>;
+  dispose?: () => unknown;
+}
+
+export interface BenchContext {
+  rt: Runtime;
+  quick: boolean;
+  tfWebgpu(): Promise<typeof import('@tensorflow/tfjs-core')>;
+  tfWasm(): Promise<typeof import('@tensorflow/tfjs-core')>;
+}
+
+export type Suite = (ctx: BenchContext) => Promise<BenchCase[]>;
+
+export interface PeerRecord {
+  peer: string;
+  median_ms: number;
+  throughput: number;
+  /** peer time / our time: above 1 means ours is faster. */
+  ratio: number;
+}
+
+export interface CaseRecord {
+  suite: string;
+  case: string;
+  params: Record<string, number | string | boolean>;
+  median_ms: number;
+  throughput: number;
+  unit: string;
+  samples: number;
+  peers: PeerRecord[];
+  baseline_median_ms?: number;
+  [extra: string]: unknown;
+}
+
+export interface SuiteReport {
+  suite: string;
+  date: string;
+  command: string;
+  machine: { cpu: string; cores: number; memory_gib: number; node: string; lp_num_threads: string | null };
+  adapter: ReturnType<Runtime['describe']>;
+  results: CaseRecord[];
+}
+
+export interface HarnessOptions {
+  /** Time budget per runner in ms (tinybench keeps going until both this and minIterations are met). */
+  timeMs: number;
+  minIterations: number;
+  resultsDir: URL;
+}
+
+const SCALE: Record<BenchCase['unit'], number> = { 'GFLOP/s': 1e9, 'GB/s': 1e9, 'Melem/s': 1e6, 'tokens/s': 1 };
+
+function asHooks(r: Runner) {
+  return typeof r === 'function' ? { run: r } : r;
+}
+
+async function measure(label: string, runner: Runner, options: HarnessOptions): Promise<{ median: number; samples: number }> {
+  const { before, run, after } = asHooks(runner);
+  await before?.();
+  try {
+    await run(); // warm-up: compiles pipelines, fills pools and caches
+    const bench = new Bench({ time: options.timeMs, iterations: options.minIterations, warmup: false, retainSamples: false });
+    bench.add(label, async () => {
+      await run();
+    });
+    await bench.run();
+    const result = bench.tasks[0]!.result;
+    if (result.state === 'errored') throw result.error;
+    if (result.state !== 'completed') throw new Error(`${label}: benchmark ended in state ${result.state}`);
+    return { median: result.latency.p50, samples: result.latency.samplesCount };
+  } finally {
+    await after?.();
+  }
+}
+
+function throughputOf(c: BenchCase, ms: number): number {
+  return c.work / (ms / 1000) / SCALE[c.unit];
+}
+
+function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (x >= 100) return x.toFixed(0);
+  if (x >= 10) return x.toFixed(1);
+  return x.toPrecision(3);
+}
+
+export async function runSuite(suiteName: string, suite: Suite, ctx: BenchContext, options: HarnessOptions): Promise<SuiteReport> {
+  const file = new URL(`${suiteName}.json`, options.resultsDir);
+  const baseline = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as SuiteReport) : null;
+  const cases = await suite(ctx);
+  const results: CaseRecord[] = [];
+  console.log(`\n## ${suiteName}`);
+  for (const c of cases) {
+    try {
+      const ours = await measure(`${c.name} (ours)`, c.ours, options);
+      const peers: PeerRecord[] = [];
+      for (const [peer, runner] of Object.entries(c.peers)) {
+        try {
+          const m = await measure(`${c.name} (${peer})`, runner, options);
+          peers.push({ peer, median_ms: m.median, throughput: throughputOf(c, m.median), ratio: m.median / ours.median });
+        } catch (err) {
+          console.log(`  ${c.name}: peer ${peer} failed: ${(err as Error).message}`);
+        }
+      }
+      const base = baseline?.results.find((r) => r.case === c.name);
+      const record: CaseRecord = {
+        suite: suiteName,
+        case: c.name,
+        params: c.params,
+        median_ms: ours.median,
+        throughput: throughputOf(c, ours.median),
+        unit: c.unit,
+        samples: ours.samples,
+        peers,
+        ...(base ? { baseline_median_ms: base.median_ms } : {}),
+        ...(c.extra?.() ?? {}),
+      };
+      results.push(record);
+      const peerText = peers.map((p) => `${p.peer} ${fmt(p.throughput)} (×${fmt(p.ratio)})`).join(' | ');
+      const baseText = base ? ` [baseline ${fmt(base.median_ms)} ms]` : '';
+      console.log(`  ${c.name.padEnd(34)} ${fmt(ours.median).padStart(8)} ms ${fmt(record.throughput).padStart(8)} ${c.unit}${baseText}  vs  ${peerText}`);
+    } finally {
+      await c.dispose?.();
+    }
+  }
+  const report: SuiteReport = {
+    suite: suiteName,
+    date: new Date().toISOString(),
+    command: `LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? ''} npx nx run kernels:bench -- ${suiteName}`,
+    machine: {
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      memory_gib: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      lp_num_threads: process.env.LP_NUM_THREADS ?? null,
+    },
+    adapter: ctx.rt.describe(),
+    results,
+  };
+  mkdirSync(options.resultsDir, { recursive: true });
+  const tmp = new URL(`${suiteName}.json.tmp`, options.resultsDir);
+  writeFileSync(tmp, JSON.stringify(report, null, 2) + '\n');
+  renameSync(tmp, file);
+  return report;
+}
+
+export function makeContext(rt: Runtime, quick: boolean): BenchContext {
+  return { rt, quick, tfWebgpu: () => tfWebgpu(rt), tfWasm: () => tfWasm() };
+}
