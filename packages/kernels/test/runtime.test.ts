@@ -219,3 +219,21 @@ describe('device loss', () => {
     expect(() => lostRt.empty([2])).toThrow(DeviceLostError);
   });
 });
+
+describe('OpenGL ES fallback backend', () => {
+  it('runs kernels in compatibility mode beside the Vulkan device', async () => {
+    const gl = await Runtime.create({ backend: 'opengles' });
+    try {
+      expect(gl.backend).toBe('opengles');
+      // Compatibility-mode defaults allow 128 invocations; the negotiation must have raised it.
+      expect(gl.limits.maxComputeInvocationsPerWorkgroup).toBeGreaterThanOrEqual(256);
+      const x = gl.upload([1.5, -2.5, 7]);
+      expect([...(await gl.read(cast(gl, x, 'i32')))]).toEqual([1, -2, 7]);
+      const y = gl.empty([3]);
+      gl.dispatch(addOne, { bindings: [x, y], uniforms: { n: 3 }, workgroups: [1] });
+      expect([...(await gl.read(y))]).toEqual([2.5, -1.5, 8]);
+    } finally {
+      gl.destroy();
+    }
+  });
+});

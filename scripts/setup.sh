@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs what this project needs and is missing, idempotently and quietly, then returns:
+#   1. lavapipe, Mesa's Vulkan driver on the CPU (mesa-vulkan-drivers >= 25 from bookworm-backports,
+#      with libvulkan1); Dawn refuses the stock Mesa 22 of Debian 12. Also Mesa's EGL/GLES of the
+#      same version, for the OpenGL ES fallback backend (REPIRL_WEBGPU_BACKEND=opengles).
+#      Skipped when the machine has no dpkg or REPIRL_SKIP_APT=1 (bring your own GPU driver then).
+#   2. node_modules, with `npm ci`, when missing or installed from another package-lock.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { echo "[setup] $*"; }
+
+mesa_ok() {
+  for pkg in mesa-vulkan-drivers libegl-mesa0; do
+    dpkg-query -W -f='${Version}\n' "$pkg" 2>/dev/null | grep -qE '^(2[5-9]|[3-9][0-9])\.' || return 1
+  done
+  dpkg -s libvulkan1 libegl1 libgles2 >/dev/null 2>&1
+}
+
+if [ "${REPIRL_SKIP_APT:-0}" = 1 ] || ! command -v dpkg-query >/dev/null 2>&1; then
+  say "not installing system packages (no dpkg, or REPIRL_SKIP_APT=1): WebGPU must already work here"
+elif mesa_ok; then
+  say "lavapipe present (mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers))"
+else
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { say "need root to install lavapipe with apt: rerun as root"; exit 1; }
+    SUDO="sudo"
+  fi
+  say "installing lavapipe (libvulkan1, mesa-vulkan-drivers and Mesa EGL/GLES from bookworm-backports, ~25 MB)..."
+  export DEBIAN_FRONTEND=noninteractive
+  if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' |
+      $SUDO tee /etc/apt/sources.list.d/bookworm-backports.sources >/dev/null
+  fi
+  $SUDO apt-get update -qq >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends libvulkan1 libegl1 libgles2 >/dev/null 2>&1
+  $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports mesa-vulkan-drivers libegl-mesa0 >/dev/null 2>&1
+  mesa_ok || { say "install failed: mesa-vulkan-drivers is $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || echo missing)"; exit 1; }
+  say "lavapipe installed (mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers))"
+fi
+
+# node_modules is current when it was installed from exactly this lockfile.
+stamp=node_modules/.repirl-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  say "npm packages up to date"
+else
+  say "installing npm packages (npm ci)..."
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$want" >"$stamp"
+  say "npm packages installed"
+fi
