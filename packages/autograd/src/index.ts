@@ -1,4 +1,9 @@
 // @repirl/autograd — tensors over GPU buffers, a tape with one table of gradient rules, nn modules,
 // optimizers, safetensors checkpoints and KV-cache generation, built on @repirl/kernels.
-// Nothing is exported yet: the engine arrives with the autograd issue (DESIGN.md §3).
-export {};
+// So far: safetensors checkpoints (atomic), tokenizers (byte-level, GPT-2-style BPE), LR schedules.
+export * from './io/atomic.js';
+export * from './io/safetensors.js';
+export * from './tokenizer/tokenizer.js';
+export * from './tokenizer/byte.js';
+export * from './tokenizer/bpe.js';
+export * from './optim/schedule.js';
