@@ -7,3 +7,7 @@ export * from './tokenizer/tokenizer.js';
 export * from './tokenizer/byte.js';
 export * from './tokenizer/bpe.js';
 export * from './optim/schedule.js';
+export * from './core/index.js';
+export { GpuBackend } from './backends/gpu.js';
+export { CpuBackend } from './backends/cpu.js';
+export type { CpuStorage } from './backends/cpu.js';
