@@ -11,3 +11,5 @@ export * from './core/index.js';
 export { GpuBackend } from './backends/gpu.js';
 export { CpuBackend } from './backends/cpu.js';
 export type { CpuStorage } from './backends/cpu.js';
+export { AdamW } from './optim/adamw.js';
+export type { AdamWConfig, StepReport } from './optim/adamw.js';

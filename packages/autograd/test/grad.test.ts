@@ -50,7 +50,7 @@ async function checkRule(name: string, build: Build, inputs: Input[], tol = { at
   for (let k = 0; k < inputs.length; k++) {
     if (inputs[k]!.int) continue;
     const f = (x: Float64Array) => {
-      const values = inputs.map((inp) => Float64Array.from(inp.data));
+      const values: Float64Array[] = inputs.map((inp) => Float64Array.from(inp.data));
       values[k] = x;
       const xs = makeInputs(cpu, inputs, values);
       return ag.tidy(() => {

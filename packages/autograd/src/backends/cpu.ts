@@ -2,7 +2,7 @@
 // beside every kernel in @repirl/kernels. Tests run a whole model on both backends and compare.
 import * as K from '@repirl/kernels';
 import type { CpuTensor } from '@repirl/kernels';
-import type { AttentionFlags, Backend, BinaryOp, DType, MatmulFlags, ReductionOp, UnaryOp, UnaryParams } from '../core/backend.js';
+import type { AdamWOptions, AttentionFlags, Backend, BinaryOp, DType, MatmulFlags, ReductionOp, UnaryOp, UnaryParams } from '../core/backend.js';
 
 export interface CpuStorage extends CpuTensor {
   readonly dtype: DType;
@@ -120,6 +120,10 @@ export class CpuBackend implements Backend<CpuStorage> {
         ...(gEntropy ? { gEntropy: gEntropy.data } : {}),
       }),
     );
+  }
+
+  adamw(param: CpuStorage, grad: CpuStorage, m: CpuStorage, v: CpuStorage, options: AdamWOptions): void {
+    K.adamwReference(param.data, grad.data, m.data, v.data, options);
   }
 
   permute(x: CpuStorage, axes: readonly number[]) {

@@ -1,7 +1,7 @@
 // The GPU backend: every method is one or two launches of a @repirl/kernels kernel.
 import * as K from '@repirl/kernels';
 import type { GpuArray, Runtime } from '@repirl/kernels';
-import type { AttentionFlags, Backend, BinaryOp, DType, MatmulFlags, ReductionOp, UnaryOp, UnaryParams } from '../core/backend.js';
+import type { AdamWOptions, AttentionFlags, Backend, BinaryOp, DType, MatmulFlags, ReductionOp, UnaryOp, UnaryParams } from '../core/backend.js';
 
 export class GpuBackend implements Backend<GpuArray> {
   readonly name = 'gpu' as const;
@@ -107,6 +107,10 @@ export class GpuBackend implements Backend<GpuArray> {
     const d = K.tokenLogProbsBackward(this.rt, logits, targets, lse, gLogp ?? zeros!, { temperature, ...(gEntropy ? { gEntropy } : {}) });
     zeros?.dispose();
     return d;
+  }
+
+  adamw(param: GpuArray, grad: GpuArray, m: GpuArray, v: GpuArray, options: AdamWOptions): void {
+    K.adamwUpdate(this.rt, param, grad, m, v, options);
   }
 
   permute(x: GpuArray, axes: readonly number[]) {

@@ -2,12 +2,12 @@
 // @repirl/kernels, the CPU backend calls their float64 references. The tape and the gradient
 // rules are written once against this interface, so a whole model's forward and backward can run
 // on both and be compared (DESIGN.md §3).
-import type { BinaryOp, ReductionOp, UnaryOp, UnaryParams } from '@repirl/kernels';
+import type { AdamWOptions, BinaryOp, ReductionOp, UnaryOp, UnaryParams } from '@repirl/kernels';
 
 export type DType = 'f32' | 'i32';
 /** Backend-specific storage (a GpuArray on the GPU, a float64 host tensor on the CPU). */
 export type Storage = object;
-export type { BinaryOp, ReductionOp, UnaryOp, UnaryParams };
+export type { AdamWOptions, BinaryOp, ReductionOp, UnaryOp, UnaryParams };
 
 export interface MatmulFlags {
   transposeA?: boolean;
@@ -59,6 +59,9 @@ export interface Backend<S extends Storage = Storage> {
   attentionBackward(q: S, k: S, v: S, out: S, lse: S, dOut: S, flags: AttentionFlags): { dq: S; dk: S; dv: S };
   tokenLogProbs(logits: S, targets: S, temperature: number, entropy: boolean): { logp: S; lse: S; entropy?: S };
   tokenLogProbsBackward(logits: S, targets: S, lse: S, gLogp: S | null, gEntropy: S | null, temperature: number): S;
+
+  // optimizer: updates param, m and v in place
+  adamw(param: S, grad: S, m: S, v: S, options: AdamWOptions): void;
 
   // layout
   permute(x: S, axes: readonly number[]): S;
