@@ -307,8 +307,9 @@ export class Runtime {
       if (byteOffset % this.limits.minStorageBufferOffsetAlignment !== 0) {
         throw new ArgumentError(program.name, decl.name, `byteOffset ${byteOffset} is not a multiple of ${this.limits.minStorageBufferOffsetAlignment}`);
       }
-      // A zero-length binding is invalid in WebGPU; bind 4 bytes the kernel will not touch.
-      return { binding: i, resource: { buffer: array.buffer, offset: byteOffset, size: Math.max(4, byteLength) } };
+      // A zero-length binding is invalid in WebGPU; bind 16 bytes (one vec4, the largest element
+      // type a kernel declares) that the kernel will not touch. Pooled buffers are ≥ 256 bytes.
+      return { binding: i, resource: { buffer: array.buffer, offset: byteOffset, size: Math.max(16, byteLength) } };
     });
     if (x * y * z === 0) return; // an empty dimension: nothing to compute
     const cached = this.pipeline(program);

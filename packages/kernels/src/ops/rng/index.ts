@@ -1,1 +1,2 @@
-export {};
+export * from './philox.js';
+export * from './rng.js';
