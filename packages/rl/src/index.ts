@@ -1,4 +1,6 @@
 // @repirl/rl — verifiable reasoning tasks, rollouts, advantage estimators, policy losses and
 // trainers (SFT, GRPO, Dr.GRPO, RLOO, REINFORCE++, PPO), built on @repirl/autograd.
-// Nothing is exported yet: this package is filled by the RL issue (DESIGN.md §4).
-export {};
+// So far: the advantage registry for trainers and the policy losses, KL estimators, entropy bonus
+// and micro-batch-invariant loss aggregation.
+export * from './advantages/index.js';
+export * from './losses/index.js';
