@@ -1,0 +1,124 @@
+// The text format of every solution (DESIGN.md §4), shared by the tasks, the data loaders and the
+// PRMs that read one score per step:
+//
+//   one step per line            =10
+//   ...                          =20
+//   final line "#### <answer>"   #### 20      (GSM8K's convention)
+//
+// A step is a line with some non-whitespace text; blank lines are not steps (so a trailing
+// newline or a blank line never gets a label or a score). Leading and trailing whitespace of a
+// line is ignored, which also makes "\r\n" line ends harmless.
+
+/** What separates steps. */
+export const stepDelimiter = '\n';
+
+/** The prefix of the final answer line. */
+export const answerPrefix = '####';
+
+/** One step of a response, located in the original text. */
+export interface StepSpan {
+  /** The line with leading and trailing whitespace removed. */
+  text: string;
+  /** Offset (a string index) of the line's first character. */
+  start: number;
+  /** Offset just past the line's last character; the delimiter, if any, is at `end`. */
+  end: number;
+}
+
+/** The steps of a response: its non-blank lines, in order. */
+export function splitSteps(response: string): StepSpan[] {
+  const spans: StepSpan[] = [];
+  let start = 0;
+  while (start <= response.length) {
+    const newline = response.indexOf(stepDelimiter, start);
+    const end = newline === -1 ? response.length : newline;
+    const text = response.slice(start, end).trim();
+    if (text !== '') spans.push({ text, start, end });
+    if (newline === -1) break;
+    start = newline + 1;
+  }
+  return spans;
+}
+
+/**
+ * Where each step ends: the offset of the character at which a causal model has read the whole
+ * step, i.e. the '\n' that ends it, or the step's last character when the text ends without one.
+ * PRMs read step scores at these positions. `unit: 'byte'` gives UTF-8 byte offsets (the token
+ * positions of the byte-level tokenizer); 'char' gives string indices.
+ */
+export function stepEnds(response: string, unit: 'char' | 'byte' = 'char'): number[] {
+  const ends = splitSteps(response).map((s) => (s.end < response.length ? s.end : s.end - 1));
+  if (unit === 'char') return ends;
+  // The byte offset of a character's last byte: the UTF-8 length of everything up to and
+  // including it, minus one (slice(0, i + 1) keeps a surrogate pair whole when i is its end).
+  const encoder = new TextEncoder();
+  return ends.map((i) => encoder.encode(response.slice(0, i + 1)).length - 1);
+}
+
+/** The answer on a `#### <answer>` line, or null if the line is not one (or has no answer). */
+export function answerOfLine(line: string): string | null {
+  const text = line.trim();
+  if (!text.startsWith(answerPrefix)) return null;
+  const answer = text.slice(answerPrefix.length).trim();
+  return answer === '' ? null : answer;
+}
+
+/** The answer on the response's final line, or null with the reason it has none. */
+export function finalAnswer(response: string): { answer: string | null; reason: string } {
+  const steps = splitSteps(response);
+  const last = steps.at(-1);
+  if (last === undefined) return { answer: null, reason: 'the response is empty' };
+  const answer = answerOfLine(last.text);
+  if (answer !== null) return { answer, reason: '' };
+  const reason = last.text.startsWith(answerPrefix)
+    ? `the final "${answerPrefix}" line has no answer after it`
+    : `the last line ${JSON.stringify(shorten(last.text))} is not a final "${answerPrefix} <answer>" line`;
+  return { answer: null, reason };
+}
+
+/**
+ * Whether two answers are the same. Numbers compare by value, exactly (thousands commas and a
+ * leading '+' are ignored, so "1,000" = "1000" and "16.50" = "16.5"); anything else compares as
+ * trimmed text.
+ */
+export function answersMatch(expected: string, got: string): boolean {
+  const a = canonicalNumber(expected);
+  const b = canonicalNumber(got);
+  if (a !== null && b !== null) return a === b;
+  return expected.trim() === got.trim();
+}
+
+/** The verifier's verdict on one response. */
+export interface Verdict {
+  correct: boolean;
+  /** The text after `####` on the final line, or null when there is no such line. */
+  parsedAnswer: string | null;
+  /** Why: e.g. `answer "17" is not the expected "16"`. */
+  reason: string;
+}
+
+/** The outcome verifier: the final `#### <answer>` line must hold the expected answer. */
+export function verifyFinalAnswer(expected: string, response: string): Verdict {
+  const { answer, reason } = finalAnswer(response);
+  if (answer === null) return { correct: false, parsedAnswer: null, reason };
+  if (answersMatch(expected, answer)) return { correct: true, parsedAnswer: answer, reason: `answer ${JSON.stringify(answer)} matches` };
+  return {
+    correct: false,
+    parsedAnswer: answer,
+    reason: `answer ${JSON.stringify(shorten(answer))} is not the expected ${JSON.stringify(expected)}`,
+  };
+}
+
+/** A decimal number written canonically ("-0012.50" → "-12.5"), or null if `text` is not one. */
+function canonicalNumber(text: string): string | null {
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(text.trim().replace(/,/g, ''));
+  if (m === null || (m[2] === '' && (m[3] ?? '') === '')) return null;
+  const whole = BigInt(m[2] === '' ? '0' : m[2]!).toString();
+  const fraction = (m[3] ?? '').replace(/0+$/, '');
+  const magnitude = fraction === '' ? whole : `${whole}.${fraction}`;
+  return m[1] === '-' && magnitude !== '0' ? `-${magnitude}` : magnitude;
+}
+
+function shorten(text: string, max = 40): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
