@@ -1,26 +1,18 @@
-// A tiny seeded PRNG for task generation and noisy solutions. Tasks must give the same problems
+// Seeded randomness for task generation and noisy solutions. Tasks must give the same problems
 // for the same seed on every machine, so they never touch Math.random.
+import { SeededRandom } from '@repirl/kernels';
 
-/** Anything that yields uniform numbers in [0, 1); `SeededRandom` from @repirl/kernels/testing fits. */
+/** Anything that yields uniform numbers in [0, 1); `SeededRandom` from @repirl/kernels fits. */
 export interface Rng {
   next(): number;
 }
 
-/** Mulberry32: 32 bits of state, fast, and good enough for sampling small synthetic problems. */
+/** The project's seeded PRNG (mulberry32), with the seed checked. */
 export function createRng(seed: number): Rng {
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
     throw new Error(`createRng: seed must be an integer in [0, 2^32), got ${seed}`);
   }
-  let state = seed >>> 0;
-  return {
-    next() {
-      state = (state + 0x6d2b79f5) >>> 0;
-      let t = state;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    },
-  };
+  return new SeededRandom(seed);
 }
 
 /** Uniform integer in [lo, hi], both inclusive. */
