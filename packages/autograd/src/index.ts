@@ -13,3 +13,5 @@ export { CpuBackend } from './backends/cpu.js';
 export type { CpuStorage } from './backends/cpu.js';
 export { AdamW } from './optim/adamw.js';
 export type { AdamWConfig, StepReport } from './optim/adamw.js';
+export * from './nn/index.js';
+export * from './generate/index.js';

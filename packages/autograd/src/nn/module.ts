@@ -1,0 +1,246 @@
+// The module convention. A module is a class whose constructor is always
+//
+//     new SomeModule(backend, config, init?)
+//
+// and which registers its parameters (this.param) and sub-modules (this.child) by name. From that
+// the base class derives everything generic: parameters() with dotted names such as
+// `blocks.0.attn.qkv.weight`, stateDict() / loadStateDict() for safetensors checkpoints, copy()
+// (to the same or another backend, optionally frozen: "policy → frozen reference" is one call) and
+// dispose(). Because the signature is uniform, copy() can rebuild any module from its config.
+import type { Backend } from '../core/backend.js';
+import { StorageRef, Tensor } from '../core/tensor.js';
+import { GpuBackend } from '../backends/gpu.js';
+import type { CpuStorage } from '../backends/cpu.js';
+import type { GpuArray } from '@repirl/kernels';
+import { SAFETENSORS_DTYPES, tensorToFloat32, type DecodedTensor } from '../io/safetensors.js';
+
+// ---------------------------------------------------------------- seeded initialisation
+
+/** A small seeded PRNG (mulberry32, normals by Box–Muller): the same seed gives the same weights everywhere. */
+export class Rng {
+  private state: number;
+  constructor(seed: number) {
+    if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`Rng: seed must be a non-negative integer, got ${seed}`);
+    // Fold the high bits in so seeds above 2^32 still differ.
+    this.state = (seed ^ Math.floor(seed / 2 ** 32) ^ 0x9e3779b9) >>> 0;
+  }
+  /** Uniform in [0, 1). */
+  next(): number {
+    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  normal(std = 1): number {
+    const u = 1 - this.next(); // (0, 1]: log is finite
+    return std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
+  }
+}
+
+/**
+ * How a module's parameters start. Children share their parent's Rng, so a model's weights depend
+ * only on the seed and the construction order. `empty` allocates zeros without drawing (the
+ * weights are about to be copied or loaded).
+ */
+export interface InitOptions {
+  seed?: number;
+  rng?: Rng;
+  empty?: boolean;
+}
+
+/** The resolved form passed to children. */
+export interface Init {
+  rng: Rng;
+  empty: boolean;
+}
+
+function resolveInit(init: InitOptions | Init | undefined): Init {
+  const seed = init && 'seed' in init ? init.seed : undefined;
+  return { rng: init?.rng ?? new Rng(seed ?? 0), empty: init?.empty ?? false };
+}
+
+export type ParamFill = { normal: number } | 'zeros' | 'ones';
+
+/** Host data of one tensor as stateDict() returns it (an F32 safetensors entry). */
+export interface HostTensor {
+  dtype: 'F32';
+  shape: number[];
+  data: Float32Array;
+}
+
+/** What loadStateDict() accepts: a stateDict(), or the tensors of loadCheckpoint() / loadSafetensors(). */
+export type StateDict = Record<string, DecodedTensor | { shape: readonly number[]; data: ArrayLike<number> }>;
+
+/** Values of a state-dict entry as numbers (safetensors F16 bits and 64-bit integers decoded). */
+function hostValues(entry: StateDict[string]): ArrayLike<number> {
+  if ('dtype' in entry && (SAFETENSORS_DTYPES as readonly string[]).includes(entry.dtype)) return tensorToFloat32(entry as DecodedTensor);
+  return entry.data as ArrayLike<number>;
+}
+
+export interface CopyOptions {
+  /** Backend of the copy; default the module's own. */
+  backend?: Backend;
+  /** The copy's parameters do not require grad (a frozen reference model). */
+  frozen?: boolean;
+}
+
+type ModuleClass<C, M> = new (backend: Backend, config: C, init?: InitOptions | Init) => M;
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+const shapeText = (s: readonly number[]) => `[${s.join(', ')}]`;
+
+// ---------------------------------------------------------------- Module
+
+export abstract class Module<C = unknown> {
+  private readonly ownParams = new Map<string, Tensor>();
+  private readonly children = new Map<string, Module>();
+  /** Non-trainable tensors derived from the config (RoPE tables): disposed with the module, never saved. */
+  private readonly buffers: Tensor[] = [];
+  protected readonly init: Init;
+
+  constructor(
+    readonly backend: Backend,
+    readonly config: C,
+    init?: InitOptions | Init,
+  ) {
+    this.init = resolveInit(init);
+  }
+
+  /** Registers a parameter (persistent, requires grad) initialised by `fill`. */
+  protected param(name: string, shape: readonly number[], fill: ParamFill): Tensor {
+    if (this.ownParams.has(name) || this.children.has(name)) throw new Error(`${this.constructor.name}: '${name}' is registered twice`);
+    const size = shape.reduce((a, b) => a * b, 1);
+    let storage;
+    if (this.init.empty || fill === 'zeros') storage = this.backend.fill(shape, 0);
+    else if (fill === 'ones') storage = this.backend.fill(shape, 1);
+    else {
+      const data = new Float32Array(size);
+      for (let i = 0; i < size; i++) data[i] = this.init.rng.normal(fill.normal);
+      storage = this.backend.upload(data, shape, 'f32');
+    }
+    const t = new Tensor(new StorageRef(this.backend, storage), shape, 'f32', true, true);
+    this.ownParams.set(name, t);
+    return t;
+  }
+
+  /** Registers a sub-module under `name` (its parameters become `name.<its names>`). */
+  protected child<M extends Module>(name: string, module: M): M {
+    if (this.ownParams.has(name) || this.children.has(name)) throw new Error(`${this.constructor.name}: '${name}' is registered twice`);
+    if (module.backend !== this.backend) throw new Error(`${this.constructor.name}: child '${name}' lives on another backend`);
+    this.children.set(name, module);
+    return module;
+  }
+
+  /** Registers a constant tensor the module owns (uploaded once, never trained or saved). */
+  protected buffer(data: ArrayLike<number>, shape: readonly number[], dtype: 'f32' | 'i32' = 'f32'): Tensor {
+    const t = new Tensor(new StorageRef(this.backend, this.backend.upload(data, shape, dtype)), shape, dtype, false, true);
+    this.buffers.push(t);
+    return t;
+  }
+
+  /** Every parameter, by dotted name, in registration order. */
+  parameters(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [name, t] of this.ownParams) out.set(name, t);
+    for (const [prefix, m] of this.children) for (const [name, t] of m.parameters()) out.set(`${prefix}.${name}`, t);
+    return out;
+  }
+
+  /** Number of trainable scalars. */
+  parameterCount(): number {
+    let n = 0;
+    for (const t of this.parameters().values()) n += t.size;
+    return n;
+  }
+
+  /** Sets requiresGrad on every parameter (false freezes the module). */
+  setRequiresGrad(requiresGrad: boolean): this {
+    for (const t of this.parameters().values()) t.requiresGrad = requiresGrad;
+    return this;
+  }
+
+  /** Frees every parameter's accumulated gradient. */
+  zeroGrad(): void {
+    for (const t of this.parameters().values()) t.zeroGrad();
+  }
+
+  /** Host copies of every parameter (float32), ready for saveCheckpoint({ tensors }). */
+  async stateDict(): Promise<Record<string, HostTensor>> {
+    const out: Record<string, HostTensor> = {};
+    for (const [name, t] of this.parameters()) out[name] = { dtype: 'F32', shape: [...t.shape], data: Float32Array.from(await t.data()) };
+    return out;
+  }
+
+  /**
+   * Copies `tensors` into the parameters in place (optimizer state keyed by the parameter objects
+   * stays valid). Every parameter must be present with its exact shape; names the module does not
+   * have are an error too unless `allowExtra` (e.g. a checkpoint holding a model and its head).
+   */
+  loadStateDict(tensors: StateDict, options: { allowExtra?: boolean } = {}): void {
+    const params = this.parameters();
+    const problems: string[] = [];
+    for (const [name, t] of params) {
+      const src = tensors[name];
+      if (!src) problems.push(`tensor '${name}' ${shapeText(t.shape)} is missing`);
+      else if (!sameShape(src.shape, t.shape)) problems.push(`tensor '${name}' has shape ${shapeText(src.shape)} but the model expects ${shapeText(t.shape)}`);
+    }
+    if (!options.allowExtra) for (const name of Object.keys(tensors)) if (!params.has(name)) problems.push(`tensor '${name}' is not a parameter of this ${this.constructor.name}`);
+    if (problems.length > 0) throw new Error(`loadStateDict: ${problems.join('; ')}`);
+    for (const [name, t] of params) assign(t, hostValues(tensors[name]!));
+  }
+
+  /**
+   * A deep copy with the same config and weights, on `backend` (default the same one). With
+   * `frozen`, its parameters do not require grad: the frozen reference policy of RL, or the
+   * starting point of a reward model's backbone, in one call.
+   */
+  async copy(options: CopyOptions = {}): Promise<this> {
+    const backend = options.backend ?? this.backend;
+    const Ctor = this.constructor as ModuleClass<C, this>;
+    const copy = new Ctor(backend, structuredClone(this.config), { empty: true });
+    const mine = this.parameters();
+    for (const [name, dst] of copy.parameters()) {
+      const src = mine.get(name)!;
+      if (backend === this.backend) copyInto(src, dst);
+      else assign(dst, await src.data());
+    }
+    if (options.frozen) copy.setRequiresGrad(false);
+    return copy;
+  }
+
+  /** Frees every parameter, gradient and buffer of this module and its children. */
+  dispose(): void {
+    for (const t of this.ownParams.values()) {
+      t.zeroGrad();
+      t.dispose();
+    }
+    for (const t of this.buffers) t.dispose();
+    for (const m of this.children.values()) m.dispose();
+  }
+}
+
+// ---------------------------------------------------------------- in-place writes
+
+/** Overwrites a tensor's data in place with host values (its shape's element count). */
+export function assign(t: Tensor, data: ArrayLike<number>): void {
+  if (data.length !== t.size) throw new Error(`assign: ${data.length} values for a tensor of shape ${shapeText(t.shape)}`);
+  const backend = t.backend;
+  if (backend instanceof GpuBackend) {
+    // Upload to a temporary and copy in the command stream, so the write is ordered after any
+    // queued kernel that still reads the old values.
+    const tmp = backend.upload(data, t.shape, t.dtype);
+    backend.rt.copy(tmp, t.storage as GpuArray);
+    tmp.dispose();
+  } else {
+    (t.storage as CpuStorage).data.set(data instanceof Float64Array ? data : Float64Array.from(data));
+  }
+}
+
+/** dst ← src on the same backend, without a host round trip. */
+export function copyInto(src: Tensor, dst: Tensor): void {
+  if (!sameShape(src.shape, dst.shape)) throw new Error(`copyInto: shapes ${shapeText(src.shape)} and ${shapeText(dst.shape)} differ`);
+  const backend = src.backend;
+  if (backend !== dst.backend) throw new Error('copyInto: tensors live on different backends');
+  if (backend instanceof GpuBackend) backend.rt.copy(src.storage as GpuArray, dst.storage as GpuArray);
+  else (dst.storage as CpuStorage).data.set((src.storage as CpuStorage).data);
+}

@@ -1,0 +1,164 @@
+// A GPT-style decoder language model: token embedding → N pre-norm blocks
+// (x + attn(norm1(x)), then x + mlp(norm2(x))) → final norm → LM head (its own Linear, or the
+// embedding table transposed when tied). Positions enter only through RoPE, so there is no
+// position table and a batch may be right-padded to any length ≤ maxSeqLen.
+import type { Backend } from '../core/backend.js';
+import type { Tensor } from '../core/tensor.js';
+import { add, tensor } from '../core/ops.js';
+import { Module, type Init, type InitOptions } from './module.js';
+import { Embedding, INIT_STD, Linear, makeNorm, matmulRows, type LayerNorm, type NormKind, type RMSNorm } from './layers.js';
+import { CausalSelfAttention } from './attention.js';
+import { Mlp, SwiGlu } from './mlp.js';
+import type { KvCache } from './kv-cache.js';
+
+export interface DecoderConfig {
+  vocabSize: number;
+  dModel: number;
+  nLayers: number;
+  nHeads: number;
+  /** Hidden size of the feed-forward block. */
+  dFF: number;
+  /** Longest sequence (prompt + generated tokens) the model takes; sizes the RoPE tables. */
+  maxSeqLen: number;
+  /** Default 'rms'. */
+  norm?: NormKind;
+  /** Default 'swiglu'. */
+  mlp?: 'gelu' | 'swiglu';
+  /** LM head = embedding table transposed (default false). */
+  tiedEmbeddings?: boolean;
+  /** RoPE base (default 10000). */
+  ropeBase?: number;
+  /** Biases in the attention and MLP Linears (default false). */
+  bias?: boolean;
+}
+
+export interface BlockConfig {
+  dModel: number;
+  nHeads: number;
+  dFF: number;
+  maxSeqLen: number;
+  norm: NormKind;
+  mlp: 'gelu' | 'swiglu';
+  ropeBase: number;
+  bias: boolean;
+  /** Initial std of the two residual projections. */
+  projStd: number;
+}
+
+export interface ForwardOptions {
+  /** Valid length of each sequence (right padding): i32 [B] tensor or numbers. Not with a cache. */
+  lengths?: Tensor | readonly number[];
+  /**
+   * Generation: write this block's keys/values into the cache at cache.past and attend over it.
+   * The caller advances cache.past afterwards (it knows which positions were real tokens).
+   */
+  cache?: KvCache;
+}
+
+/** Pre-norm residual block. */
+export class Block extends Module<BlockConfig> {
+  readonly norm1: RMSNorm | LayerNorm;
+  readonly attn: CausalSelfAttention;
+  readonly norm2: RMSNorm | LayerNorm;
+  readonly mlp: Mlp | SwiGlu;
+  constructor(backend: Backend, config: BlockConfig, init?: InitOptions | Init) {
+    super(backend, config, init);
+    const { dModel, nHeads, dFF, maxSeqLen, ropeBase, bias, projStd } = config;
+    this.norm1 = this.child('norm1', makeNorm(backend, config.norm, dModel, this.init));
+    this.attn = this.child('attn', new CausalSelfAttention(backend, { dModel, nHeads, maxSeqLen, ropeBase, bias, projStd }, this.init));
+    this.norm2 = this.child('norm2', makeNorm(backend, config.norm, dModel, this.init));
+    const mlpConfig = { dModel, dFF, bias, projStd };
+    if (config.mlp === 'gelu') this.mlp = this.child('mlp', new Mlp(backend, mlpConfig, this.init));
+    else if (config.mlp === 'swiglu') this.mlp = this.child('mlp', new SwiGlu(backend, mlpConfig, this.init));
+    else throw new Error(`mlp must be 'gelu' or 'swiglu', got ${JSON.stringify(config.mlp)}`);
+  }
+  forward(x: Tensor, ctx: { offsets: Tensor; lengths?: Tensor; cache?: KvCache; layer: number }): Tensor {
+    const h = add(x, this.attn.forward(this.norm1.forward(x), ctx));
+    return add(h, this.mlp.forward(this.norm2.forward(h)));
+  }
+}
+
+/** A DecoderConfig with every default filled in (what a checkpoint's config stores). */
+export function resolveDecoderConfig(config: DecoderConfig): Required<DecoderConfig> {
+  const c: Required<DecoderConfig> = {
+    norm: 'rms',
+    mlp: 'swiglu',
+    tiedEmbeddings: false,
+    ropeBase: 10000,
+    bias: false,
+    ...config,
+  };
+  for (const key of ['vocabSize', 'dModel', 'nLayers', 'nHeads', 'dFF', 'maxSeqLen'] as const) {
+    if (!Number.isInteger(c[key]) || c[key] < 1) throw new Error(`DecoderLM: config.${key} must be a positive integer, got ${String(c[key])}`);
+  }
+  return c;
+}
+
+export class DecoderLM extends Module<Required<DecoderConfig>> {
+  readonly embed: Embedding;
+  readonly blocks: Block[] = [];
+  readonly normF: RMSNorm | LayerNorm;
+  /** null when the embeddings are tied. */
+  readonly lmHead: Linear | null;
+
+  constructor(backend: Backend, config: DecoderConfig, init?: InitOptions | Init) {
+    const c = resolveDecoderConfig(config);
+    super(backend, c, init);
+    this.embed = this.child('embed', new Embedding(backend, { vocabSize: c.vocabSize, dim: c.dModel }, this.init));
+    const blockConfig: BlockConfig = {
+      dModel: c.dModel,
+      nHeads: c.nHeads,
+      dFF: c.dFF,
+      maxSeqLen: c.maxSeqLen,
+      norm: c.norm,
+      mlp: c.mlp,
+      ropeBase: c.ropeBase,
+      bias: c.bias,
+      projStd: INIT_STD / Math.sqrt(2 * c.nLayers),
+    };
+    for (let i = 0; i < c.nLayers; i++) this.blocks.push(this.child(`blocks.${i}`, new Block(backend, blockConfig, this.init)));
+    this.normF = this.child('normF', makeNorm(backend, c.norm, c.dModel, this.init));
+    this.lmHead = c.tiedEmbeddings ? null : this.child('lmHead', new Linear(backend, { inFeatures: c.dModel, outFeatures: c.vocabSize }, this.init));
+  }
+
+  get headDim(): number {
+    return this.config.dModel / this.config.nHeads;
+  }
+
+  /** Final-norm hidden states [B, T, dModel] of ids i32 [B, T] (what heads read). */
+  hidden(ids: Tensor, options: ForwardOptions = {}): Tensor {
+    if (ids.dtype !== 'i32' || ids.rank !== 2) throw new Error(`DecoderLM: ids must be i32 [B, T], got ${ids.dtype} [${ids.shape.join(', ')}]`);
+    const [B, T] = ids.shape as [number, number];
+    const { cache } = options;
+    if (cache) {
+      if (options.lengths) throw new Error('DecoderLM: pass either lengths or a cache, not both (a cache tracks its own positions)');
+      if (cache.config.batch !== B) throw new Error(`DecoderLM: cache batch ${cache.config.batch} differs from ids batch ${B}`);
+      if (cache.config.layers !== this.config.nLayers) throw new Error(`DecoderLM: cache has ${cache.config.layers} layers, the model ${this.config.nLayers}`);
+      const end = Math.max(...cache.positions) + T;
+      if (end > this.config.maxSeqLen) throw new Error(`DecoderLM: positions up to ${end} exceed maxSeqLen ${this.config.maxSeqLen}`);
+    } else if (T > this.config.maxSeqLen) {
+      throw new Error(`DecoderLM: ids has T = ${T} positions, more than maxSeqLen ${this.config.maxSeqLen}`);
+    }
+    const offsets = cache ? cache.past : tensor(this.backend, new Int32Array(B), [B], { dtype: 'i32' });
+    let lengths: Tensor | undefined;
+    if (options.lengths) {
+      lengths = Array.isArray(options.lengths) ? tensor(this.backend, options.lengths as readonly number[], [B], { dtype: 'i32' }) : (options.lengths as Tensor);
+      if (lengths.dtype !== 'i32' || lengths.rank !== 1 || lengths.shape[0] !== B) throw new Error(`DecoderLM: lengths must be i32 [${B}], got ${lengths.dtype} [${lengths.shape.join(', ')}]`);
+    }
+    let x = this.embed.forward(ids);
+    this.blocks.forEach((block, layer) => {
+      x = block.forward(x, { offsets, layer, ...(lengths ? { lengths } : {}), ...(cache ? { cache } : {}) });
+    });
+    return this.normF.forward(x);
+  }
+
+  /** LM head: hidden [..., dModel] → logits [..., vocabSize]. */
+  logits(hidden: Tensor): Tensor {
+    return this.lmHead ? this.lmHead.forward(hidden) : matmulRows(hidden, this.embed.weight, { transposeB: true });
+  }
+
+  /** Logits [B, T, vocabSize] of ids i32 [B, T]. */
+  forward(ids: Tensor, options: ForwardOptions = {}): Tensor {
+    return this.logits(this.hidden(ids, options));
+  }
+}
