@@ -7,3 +7,4 @@ export { CausalSelfAttention, type AttentionConfig, type AttentionContext } from
 export { Mlp, SwiGlu, type MlpConfig } from './mlp.js';
 export { Block, DecoderLM, resolveDecoderConfig, type BlockConfig, type DecoderConfig, type ForwardOptions } from './transformer.js';
 export { ScalarHead, MlpHead, gatherPositions, gatherRows, type ScalarHeadConfig, type MlpHeadConfig } from './heads.js';
+export * from './loss.js';

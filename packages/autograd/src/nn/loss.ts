@@ -1,0 +1,53 @@
+// Next-token log-probabilities of whole sequences and the language-modelling loss, on the fused
+// log-prob kernel: no [B·T, V] softmax is ever stored. Trainers (SFT, RL) and the rollout/trainer
+// log-prob comparison use these.
+import type { Tensor } from '../core/tensor.js';
+import { div, mul, reshape, scale, slice, sum, tensor, tokenLogProbs } from '../core/ops.js';
+import type { DecoderLM } from './transformer.js';
+
+export interface SequenceLogProbs {
+  /** log p(ids[b, t+1] | ids[b, ≤t]) for t in [0, T−1): [B, T−1]. */
+  logp: Tensor;
+  /** Entropy of each next-token distribution, [B, T−1], when asked. */
+  entropy?: Tensor;
+}
+
+/** Log-probability of each next token of `ids` (i32 [B, T]) under the model, at `temperature`. */
+export function sequenceLogProbs(
+  model: DecoderLM,
+  ids: Tensor,
+  options: { lengths?: readonly number[]; temperature?: number; entropy?: boolean } = {},
+): SequenceLogProbs {
+  const [B, T] = ids.shape as [number, number];
+  if (ids.rank !== 2 || T < 2) throw new Error(`sequenceLogProbs: ids must be [B, T] with T ≥ 2, got [${ids.shape.join(', ')}]`);
+  const logits = model.forward(ids, options.lengths ? { lengths: options.lengths } : {}); // [B, T, V]
+  const V = logits.shape[2]!;
+  const predicting = reshape(slice(logits, 1, 0, T - 1), [B * (T - 1), V]);
+  const targets = reshape(slice(ids, 1, 1, T - 1), [B * (T - 1)]);
+  const r = tokenLogProbs(predicting, targets, { temperature: options.temperature ?? 1, entropy: options.entropy ?? false });
+  return {
+    logp: reshape(r.logp, [B, T - 1]),
+    ...(r.entropy ? { entropy: reshape(r.entropy, [B, T - 1]) } : {}),
+  };
+}
+
+/**
+ * Mean negative log-likelihood of the next tokens where `mask` ([B, T−1], 1 = count this target)
+ * is set: −Σ mask·logp / Σ mask. Pass `normaliser` to divide by a global token count instead
+ * (gradient accumulation over micro-batches stays exact).
+ */
+export function languageModelLoss(model: DecoderLM, ids: Tensor, mask: Tensor, options: { normaliser?: number } = {}): Tensor {
+  const { logp } = sequenceLogProbs(model, ids);
+  const total = sum(mul(logp, mask));
+  if (options.normaliser !== undefined) return scale(total, -1 / options.normaliser);
+  return scale(div(total, sum(mask)), -1);
+}
+
+/** A [B, T−1] mask that counts targets at positions ≥ start[b] (the response) and < end[b]. */
+export function targetMask(model: DecoderLM, starts: readonly number[], ends: readonly number[], T: number): Tensor {
+  const data = new Float32Array(starts.length * (T - 1));
+  starts.forEach((s, b) => {
+    for (let t = Math.max(1, s); t < Math.min(ends[b]!, T); t++) data[b * (T - 1) + t - 1] = 1;
+  });
+  return tensor(model.backend, data, [starts.length, T - 1]);
+}
