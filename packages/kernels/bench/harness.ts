@@ -3,9 +3,9 @@
 // writes machine-readable records to bench-results/<suite>.json so later runs can be compared
 // with a stored baseline (the previous file's medians are printed beside the new ones).
 import { Bench } from 'tinybench';
-import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import type { Runtime } from '../src/index.js';
+import { getRuntime, type Runtime } from '../src/index.js';
 import { tfWasm, tfWebgpu } from './peers.js';
 
 type MaybePromise<T> = T | Promise<T>;
@@ -21,6 +21,8 @@ export interface BenchCase {
   peers: Record<string, Runner>;
   extra?: () => Record<string, number | string>;
   dispose?: () => unknown;
+  /** Minimum timed iterations for this case (default: the run's); lower it for cases that take seconds. */
+  minIterations?: number;
 }
 
 export interface BenchContext {
@@ -67,6 +69,8 @@ export interface HarnessOptions {
   timeMs: number;
   minIterations: number;
   resultsDir: URL;
+  /** The nx project whose bench target runs the suite (for the recorded command line). */
+  project: string;
 }
 
 const SCALE: Record<BenchCase['unit'], number> = { 'GFLOP/s': 1e9, 'GB/s': 1e9, 'Melem/s': 1e6, 'tokens/s': 1 };
@@ -113,11 +117,12 @@ export async function runSuite(suiteName: string, suite: Suite, ctx: BenchContex
   console.log(`\n## ${suiteName}`);
   for (const c of cases) {
     try {
-      const ours = await measure(`${c.name} (ours)`, c.ours, options);
+      const caseOptions = c.minIterations ? { ...options, minIterations: c.minIterations, timeMs: 0 } : options;
+      const ours = await measure(`${c.name} (ours)`, c.ours, caseOptions);
       const peers: PeerRecord[] = [];
       for (const [peer, runner] of Object.entries(c.peers)) {
         try {
-          const m = await measure(`${c.name} (${peer})`, runner, options);
+          const m = await measure(`${c.name} (${peer})`, runner, caseOptions);
           peers.push({ peer, median_ms: m.median, throughput: throughputOf(c, m.median), ratio: m.median / ours.median });
         } catch (err) {
           console.log(`  ${c.name}: peer ${peer} failed: ${(err as Error).message}`);
@@ -147,7 +152,7 @@ export async function runSuite(suiteName: string, suite: Suite, ctx: BenchContex
   const report: SuiteReport = {
     suite: suiteName,
     date: new Date().toISOString(),
-    command: `LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? ''} npx nx run kernels:bench -- ${suiteName}`,
+    command: `LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? ''} npx nx run ${options.project}:bench -- ${suiteName}`,
     machine: {
       cpu: cpus()[0]?.model ?? 'unknown',
       cores: cpus().length,
@@ -167,4 +172,36 @@ export async function runSuite(suiteName: string, suite: Suite, ctx: BenchContex
 
 export function makeContext(rt: Runtime, quick: boolean): BenchContext {
   return { rt, quick, tfWebgpu: () => tfWebgpu(rt), tfWasm: () => tfWasm() };
+}
+
+/**
+ * Runs the suites of one package: every `<dir>/<suite>.bench.ts`, or those named in argv.
+ * `REPIRL_BENCH_QUICK=1` runs the smallest sizes only (a smoke run) and writes to
+ * bench-results/quick/ (ignored by git); otherwise results go to bench-results/<suite>.json.
+ */
+export async function runBenchmarks(project: string, dir: URL, argv: readonly string[]): Promise<void> {
+  const available = readdirSync(dir)
+    .filter((f) => f.endsWith('.bench.ts'))
+    .map((f) => f.replace(/\.bench\.ts$/, ''))
+    .sort();
+  const requested = argv.filter((a) => !a.startsWith('-'));
+  for (const name of requested) {
+    if (!available.includes(name)) throw new Error(`unknown suite "${name}"; available: ${available.join(', ')}`);
+  }
+  const quick = process.env.REPIRL_BENCH_QUICK === '1';
+  const rt = await getRuntime();
+  const info = rt.describe();
+  console.log(`# benchmarks — ${info.description || info.device} (${info.backend}), LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? 'default'}${quick ? ', quick sizes' : ''}`);
+  console.log('# columns: our median, our throughput, then each peer: throughput (×ratio = peer time / our time; >1 = we are faster)');
+  const ctx = makeContext(rt, quick);
+  const options: HarnessOptions = {
+    timeMs: quick ? 200 : 1500,
+    minIterations: quick ? 2 : 5,
+    resultsDir: new URL(quick ? '../../../bench-results/quick/' : '../../../bench-results/', import.meta.url),
+    project,
+  };
+  for (const name of requested.length > 0 ? requested : available) {
+    const mod = (await import(new URL(`${name}.bench.ts`, dir).href)) as { default: Suite };
+    await runSuite(name, mod.default, ctx, options);
+  }
 }

@@ -168,10 +168,10 @@ export class Runtime {
     for (const name of NEGOTIATED_LIMITS) requiredLimits[name] = adapterLimits[name]!;
     let device: GPUDevice;
     try {
-      device = await adapter.requestDevice({ requiredFeatures: [...features], requiredLimits });
+      device = await adapter.requestDevice({ requiredFeatures: [...features] as GPUFeatureName[], requiredLimits });
     } catch {
       // Some implementations refuse their own advertised maxima; fall back to the defaults.
-      device = await adapter.requestDevice({ requiredFeatures: [...features] });
+      device = await adapter.requestDevice({ requiredFeatures: [...features] as GPUFeatureName[] });
     }
     const batch = options.submitBatch ?? Number(readEnv('REPIRL_SUBMIT_BATCH') ?? 32);
     if (!Number.isInteger(batch) || batch < 1) throw new Error(`REPIRL_SUBMIT_BATCH must be an integer ≥ 1, got ${batch}`);
