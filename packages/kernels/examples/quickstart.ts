@@ -16,7 +16,8 @@ const b = rt.upload(bHost, [K, N]);
 const c = matmul(rt, a, b);
 const want = matmulReference(cpuTensor(aHost, [M, K]), cpuTensor(bHost, [K, N]));
 const got = await rt.read(c);
-const maxErr = got.reduce((m, v, i) => Math.max(m, Math.abs(v - want.data[i]!)), 0);
+let maxErr = 0;
+for (let i = 0; i < got.length; i++) maxErr = Math.max(maxErr, Math.abs(got[i]! - want.data[i]!));
 console.log(`matmul [${M}×${K}]·[${K}×${N}]: max |GPU − float64| = ${maxErr.toExponential(2)}`);
 
 // 2. Log-probabilities of sampled tokens, fused over the vocabulary (no [N, V] softmax in memory).
