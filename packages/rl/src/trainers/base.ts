@@ -1,0 +1,363 @@
+// What SFT and RL training share: the step loop with periodic validation and checkpoints, the
+// metrics stream (listeners + metrics.jsonl), resume, and the end-of-run summary.
+//
+// The loop, for step = current + 1 … steps:
+//   metrics = trainStep()                       (the subclass: one batch, one or more updates)
+//   + validation metrics when due                (every `validation.every` steps and after the last)
+//   → one record {step, time, ...} to listeners and metrics.jsonl
+//   → a checkpoint when due                      (every `checkpoint.every` steps, at the end, on stop)
+// Step 0 holds the validation before training. A run stopped through an AbortSignal (the CLI's
+// Ctrl-C) or `stopAtStep` saves a checkpoint first, and resume() continues it as if it had never
+// stopped: all randomness is derived from (seed, step), and the rest of the state is in the
+// checkpoint.
+//
+// Two ways to own the files: give `runDir` and the trainer writes everything (RunDirectory); or,
+// when the caller keeps its own run directory (the CLI), give a CheckpointSink, forward the
+// 'metrics' events, and call restore(checkpointDir) to continue a run.
+import type { DecoderLM } from '@repirl/autograd';
+import type { CheckpointConfig, ValidationConfig } from './config.js';
+import { evaluatePolicy } from './evaluate.js';
+import type { Problem } from '../tasks/task.js';
+import { TaskCodec } from '../rollout/codec.js';
+import { verifierFor, type Verifier } from '../rollout/rollout.js';
+import { deriveSeed } from '../rollout/seeds.js';
+import { RunDirectory, loadTrainingCheckpoint, savePolicy, saveTrainingCheckpoint, type MetricsRecord, type TrainingCheckpoint } from './run-directory.js';
+
+/** A finished sample, as listeners receive it (RL: every sample of the step's training batch). */
+export interface SampleRecord {
+  id: string;
+  prompt: string;
+  response: string;
+  responseIds: number[];
+  correct: boolean;
+  score: number;
+  group: number;
+  finishReason: 'stop' | 'length';
+}
+
+export type TrainerEvent =
+  /** One per step (and step 0 for the validation before training); `totalSteps` for progress bars. */
+  | { type: 'metrics'; record: MetricsRecord; totalSteps: number }
+  | { type: 'samples'; step: number; samples: SampleRecord[] }
+  | { type: 'checkpoint'; step: number; dir: string }
+  | { type: 'done'; summary: RunSummary };
+
+/** Called in order for every event; an async listener is awaited before training continues. */
+export type TrainerListener = (event: TrainerEvent) => void | Promise<void>;
+
+export interface RunOptions {
+  /** Stop between steps when aborted (saving a checkpoint first): wire Ctrl-C here. */
+  signal?: AbortSignal;
+  /** Stop (with a checkpoint) once this step is done, as if interrupted there. */
+  stopAtStep?: number;
+}
+
+export interface RunSummary {
+  trainer: 'sft' | 'rl';
+  /** The last step done. */
+  step: number;
+  totalSteps: number;
+  /** True when the run was stopped before totalSteps (resume it to continue). */
+  stopped: boolean;
+  /** Validation metrics of the first and the last validation, and the best greedy accuracy. */
+  firstValidation: { step: number; metrics: Record<string, number> } | null;
+  lastValidation: { step: number; metrics: Record<string, number> } | null;
+  best: { step: number; 'val/acc': number } | null;
+  /** The last step's record. */
+  last: MetricsRecord | null;
+  /** Seconds spent in training steps (validation excluded), summed over every session of the run. */
+  trainSeconds: number;
+  /** Where the final policy was written (run directory, name 'policy'), when there is one. */
+  policyDir: string | null;
+}
+
+/**
+ * Where checkpoints go when the caller owns the run directory (the CLI): the trainer writes the
+ * checkpoint of `step` into dirFor(step), then calls commit(step) (which makes it the one to
+ * resume from). Metrics reach such a caller through onEvent.
+ */
+export interface CheckpointSink {
+  dirFor(step: number): string | Promise<string>;
+  commit(step: number): Promise<unknown>;
+}
+
+/** Options every trainer takes besides its config and data. */
+export interface TrainerCommonOptions {
+  /** Trained in place. */
+  policy: DecoderLM;
+  /** Held-out problems for validation (greedy pass@1, pass@k); none = no validation. */
+  validation?: readonly Problem[];
+  /** Default: the generic final-answer check (`#### <answer>`). */
+  verify?: Verifier;
+  codec?: TaskCodec;
+  /** Where metrics, config, checkpoints and the summary go (see RunDirectory); none = nothing is written. */
+  runDir?: string | RunDirectory;
+  /** Instead of runDir: only checkpoints are written, where the sink says. */
+  checkpoints?: CheckpointSink;
+  /** The object config.json records (e.g. the CLI's whole resolved config); default { trainer, config }. */
+  configRecord?: Record<string, unknown>;
+  onEvent?: TrainerListener;
+}
+
+export abstract class Trainer {
+  readonly policy: DecoderLM;
+  readonly codec: TaskCodec;
+  readonly verify: Verifier;
+  protected readonly validationProblems: readonly Problem[];
+  protected runDir: RunDirectory | null = null;
+  private readonly runDirInput: string | RunDirectory | undefined;
+  private readonly configRecord: Record<string, unknown> | undefined;
+  private readonly checkpointSink: CheckpointSink | undefined;
+  private readonly listeners: TrainerListener[] = [];
+  /** Records of this run so far (restored from metrics.jsonl on resume). */
+  protected records: MetricsRecord[] = [];
+  private currentStep = 0;
+  private configWritten = false;
+  /** resume() was called: the run directory's contents belong to this run. */
+  private resumed = false;
+
+  protected constructor(options: TrainerCommonOptions) {
+    this.policy = options.policy;
+    this.codec = options.codec ?? new TaskCodec();
+    this.verify = options.verify ?? verifierFor();
+    this.validationProblems = options.validation ?? [];
+    this.runDirInput = options.runDir;
+    this.configRecord = options.configRecord;
+    this.checkpointSink = options.checkpoints;
+    if (options.onEvent) this.listeners.push(options.onEvent);
+    if (this.policy.config.vocabSize < this.codec.tokenizer.vocabSize) {
+      throw new Error(`the policy's vocabSize (${this.policy.config.vocabSize}) is smaller than the tokenizer's (${this.codec.tokenizer.vocabSize})`);
+    }
+  }
+
+  protected abstract readonly trainerName: 'sft' | 'rl';
+  /** The resolved config (also stored in checkpoints, to refuse resuming with another one). */
+  abstract get resolvedConfig(): { seed: number; steps: number; validation: ValidationConfig; checkpoint: CheckpointConfig };
+  /** Metrics of step `this.step + 1`; the loop then advances the step. */
+  protected abstract trainStep(): Promise<Record<string, number>>;
+  protected abstract checkpointContent(): TrainingCheckpoint;
+  protected abstract restoreState(state: Record<string, unknown>): void;
+
+  /** The last completed step (0 before training). */
+  get step(): number {
+    return this.currentStep;
+  }
+
+  /** Adds a listener; returns a function that removes it. */
+  on(listener: TrainerListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  protected async emit(event: TrainerEvent): Promise<void> {
+    for (const listener of this.listeners) await listener(event);
+  }
+
+  protected async directory(): Promise<RunDirectory | null> {
+    if (this.runDir === null && this.runDirInput !== undefined) {
+      this.runDir = typeof this.runDirInput === 'string' ? await RunDirectory.open(this.runDirInput) : this.runDirInput;
+    }
+    return this.runDir;
+  }
+
+  /**
+   * Continues from the newest checkpoint of the run directory, if any: weights, optimizer state
+   * and trainer state are restored and metrics.jsonl is cut back to the checkpoint's step.
+   * Returns the step resumed from (0 when there was no checkpoint). Build the trainer exactly as
+   * for the original run (same initial policy, config and data) before calling this.
+   */
+  async resume(): Promise<number> {
+    const dir = await this.directory();
+    if (!dir) throw new Error('resume(): the trainer has no runDir to resume from');
+    this.resumed = true;
+    const latest = await dir.latestCheckpoint();
+    if (!latest) {
+      // Nothing to continue: metrics written before the first checkpoint are from a run that starts over.
+      this.records = await dir.truncateMetrics(-1);
+      return 0;
+    }
+    const step = await this.restore(latest.dir);
+    this.records = await dir.truncateMetrics(step);
+    return step;
+  }
+
+  /**
+   * Restores the checkpoint in `dir` (a folder written by saveCheckpoint: weights, optimizer and
+   * trainer state) and returns its step; the next run() continues from there. resume() does this
+   * with the run directory's newest checkpoint; a caller with its own run directory calls it directly.
+   */
+  async restore(dir: string): Promise<number> {
+    const { step, state } = await loadTrainingCheckpoint(dir, this.checkpointContent());
+    checkSameConfig(state.config as Record<string, unknown> | undefined, this.resolvedConfig, dir);
+    this.restoreState(state);
+    this.currentStep = step;
+    this.resumed = true;
+    return step;
+  }
+
+  /** Validation metrics on the held-out problems (empty when there are none), with timing/val_s. */
+  async validate(): Promise<Record<string, number>> {
+    if (this.validationProblems.length === 0) return {};
+    const v = this.resolvedConfig.validation;
+    const started = performance.now();
+    const problems = v.limit > 0 ? this.validationProblems.slice(0, v.limit) : this.validationProblems;
+    const { metrics } = await evaluatePolicy(this.policy, problems, {
+      maxNewTokens: this.validationMaxNewTokens(),
+      k: v.k,
+      temperature: v.temperature,
+      seed: deriveSeed(this.resolvedConfig.seed, 'validation', this.step),
+      batchSize: v.batchSize,
+      codec: this.codec,
+      verify: this.verify,
+    });
+    return { ...metrics, ...(await this.extraValidationMetrics(problems)), 'timing/val_s': (performance.now() - started) / 1000 };
+  }
+
+  protected validationMaxNewTokens(): number {
+    return this.resolvedConfig.validation.maxNewTokens;
+  }
+
+  /** Subclasses may add validation metrics (SFT: the NLL of the reference solutions). */
+  protected async extraValidationMetrics(_problems: readonly Problem[]): Promise<Record<string, number>> {
+    return {};
+  }
+
+  /** Saves a checkpoint of the current step into the run directory (or the checkpoint sink); returns its folder. */
+  async saveCheckpoint(): Promise<string> {
+    const dir = await this.directory();
+    if (!dir && !this.checkpointSink) throw new Error('saveCheckpoint(): the trainer has neither a runDir nor a checkpoint sink');
+    const content = this.checkpointContent();
+    content.state = { ...content.state, config: this.resolvedConfig };
+    let path: string;
+    if (dir) {
+      path = await dir.saveCheckpoint(this.step, content, { keep: this.resolvedConfig.checkpoint.keep });
+    } else {
+      path = await this.checkpointSink!.dirFor(this.step);
+      await saveTrainingCheckpoint(path, this.step, content);
+      await this.checkpointSink!.commit(this.step);
+    }
+    await this.emit({ type: 'checkpoint', step: this.step, dir: path });
+    return path;
+  }
+
+  /** Trains to config.steps (or until stopped), validating and checkpointing on the way. */
+  async run(options: RunOptions = {}): Promise<RunSummary> {
+    const config = this.resolvedConfig;
+    const dir = await this.directory();
+    if (dir && !this.resumed && this.step === 0) {
+      const latest = await dir.latestCheckpoint();
+      if (latest) {
+        throw new Error(`run directory ${dir.path} already holds a run (checkpoint of step ${latest.step}); call resume() to continue it, or use a new directory`);
+      }
+      this.records = await dir.truncateMetrics(-1);
+      this.resumed = true;
+    }
+    if (dir && !this.configWritten) {
+      await dir.writeConfig(this.configRecord ?? { trainer: this.trainerName, config });
+      this.configWritten = true;
+    }
+    const checkpoints = dir !== null || this.checkpointSink !== undefined;
+    const hasValidation = this.validationProblems.length > 0;
+    if (this.step === 0 && hasValidation && config.validation.beforeTraining && !this.records.some((r) => r.step === 0)) {
+      await this.record({ ...(await this.validate()) });
+    }
+    let checkpointedAt = -1;
+    let stopped = false;
+    while (this.step < config.steps) {
+      if (options.signal?.aborted || (options.stopAtStep !== undefined && this.step >= options.stopAtStep)) {
+        stopped = true;
+        break;
+      }
+      const started = performance.now();
+      const metrics = await this.trainStep();
+      metrics['timing/step_s'] = (performance.now() - started) / 1000;
+      this.currentStep++;
+      const every = config.validation.every;
+      const validateNow = hasValidation && ((every > 0 && this.step % every === 0) || this.step === config.steps);
+      await this.record({ ...metrics, ...(validateNow ? await this.validate() : {}) });
+      if (checkpoints && config.checkpoint.every > 0 && this.step % config.checkpoint.every === 0) {
+        await this.saveCheckpoint();
+        checkpointedAt = this.step;
+      }
+    }
+    if (checkpoints && checkpointedAt !== this.step && this.step > 0) await this.saveCheckpoint();
+    if (dir && !stopped) await savePolicy(dir.path, this.policy);
+    const summary = this.summary(stopped, dir && !stopped ? dir.path : null);
+    if (dir) await dir.writeSummary(summary, summaryMarkdown(summary));
+    await this.emit({ type: 'done', summary });
+    return summary;
+  }
+
+  private async record(metrics: Record<string, number>): Promise<void> {
+    const record: MetricsRecord = { step: this.step, time: Date.now() / 1000, ...metrics };
+    this.records.push(record);
+    if (this.runDir) await this.runDir.appendMetrics(record);
+    await this.emit({ type: 'metrics', record, totalSteps: this.resolvedConfig.steps });
+  }
+
+  private summary(stopped: boolean, policyDir: string | null): RunSummary {
+    const validations = this.records.filter((r) => r['val/acc'] !== undefined);
+    const valMetrics = (r: MetricsRecord) => Object.fromEntries(Object.entries(r).filter(([k]) => k.startsWith('val/')));
+    const first = validations[0];
+    const lastVal = validations.at(-1);
+    const best = validations.reduce<MetricsRecord | undefined>((b, r) => (b === undefined || r['val/acc']! > b['val/acc']! ? r : b), undefined);
+    return {
+      trainer: this.trainerName,
+      step: this.step,
+      totalSteps: this.resolvedConfig.steps,
+      stopped,
+      firstValidation: first ? { step: first.step, metrics: valMetrics(first) } : null,
+      lastValidation: lastVal ? { step: lastVal.step, metrics: valMetrics(lastVal) } : null,
+      best: best ? { step: best.step, 'val/acc': best['val/acc']! } : null,
+      last: this.records.filter((r) => r.step > 0).at(-1) ?? null,
+      trainSeconds: this.records.reduce((s, r) => s + (r['timing/step_s'] ?? 0), 0),
+      policyDir,
+    };
+  }
+}
+
+/** A markdown page for summary.md: status and a before/after table of the validation metrics. */
+export function summaryMarkdown(s: RunSummary): string {
+  const lines = [
+    `# ${s.trainer.toUpperCase()} run summary`,
+    '',
+    `- steps: ${s.step} of ${s.totalSteps}${s.stopped ? ' (stopped; resume to continue)' : ''}`,
+    `- training time: ${s.trainSeconds.toFixed(1)} s`,
+  ];
+  if (s.best) lines.push(`- best val/acc: ${s.best['val/acc'].toFixed(3)} at step ${s.best.step}`);
+  if (s.policyDir) lines.push(`- final policy: ${s.policyDir} (policy.safetensors)`);
+  if (s.firstValidation && s.lastValidation) {
+    const a = s.firstValidation;
+    const b = s.lastValidation;
+    lines.push('', `| metric | step ${a.step} | step ${b.step} |`, '|---|---|---|');
+    for (const key of Object.keys(b.metrics)) {
+      const fmt = (v: number | undefined) => (v === undefined ? '' : Number.isInteger(v) ? String(v) : v.toFixed(4));
+      lines.push(`| ${key} | ${fmt(a.metrics[key])} | ${fmt(b.metrics[key])} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/**
+ * Refuses to resume under a config that changes anything but the step count (to extend a run; a
+ * decaying LR schedule then stretches to the new length) and the checkpoint settings.
+ */
+function checkSameConfig(saved: Record<string, unknown> | undefined, current: object, where: string): void {
+  if (!saved) return;
+  const differences: string[] = [];
+  const walk = (a: unknown, b: unknown, path: string) => {
+    if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
+      for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) walk((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], path ? `${path}.${key}` : key);
+    } else if (a !== b && path !== 'steps' && !path.startsWith('checkpoint.')) {
+      differences.push(`${path}: ${JSON.stringify(a)} → ${JSON.stringify(b)}`);
+    }
+  };
+  walk(saved, current, '');
+  if (differences.length > 0) {
+    throw new Error(`cannot resume from ${where}: the config differs from the one the run started with (${differences.join('; ')}); ` +
+      'use the original config, or start a new run directory');
+  }
+}
