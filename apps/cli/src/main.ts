@@ -1,25 +1,52 @@
 // The `repirl` command line. Commands grow with the issues (DESIGN.md §6).
 import { deviceReport, formatDeviceReport } from './info.js';
 import type { OptionalFeature } from '@repirl/kernels';
+import { configCommand } from './commands/config.js';
+import { experimentUsage, runExperiment } from './commands/experiment.js';
+import { processIo, type CliIo } from './commands/io.js';
+import { tasksCommand } from './commands/tasks.js';
+import { didYouMean } from './config/schema.js';
 
 export const USAGE = `usage: repirl <command> [options]
 
 commands:
-  info [--json] [--no-features]   the WebGPU device repirl uses here, its limits and features
-  help                            this text
+  sft  [--config FILE] [--set k=v ...]   supervised fine-tuning on expert or noisy solutions
+  rl   [--config FILE] [--set k=v ...]   RL from an SFT checkpoint (grpo, dr-grpo, rloo, reinforce++, ppo)
+  eval [--config FILE] [--set k=v ...]   greedy pass@1 and pass@k of a checkpoint
+       (all three: --dry-run, --out DIR, --resume, --force, --progress; repirl <command> --help)
+  config <sft|rl|eval> [--json]          every config key with its default and doc
+  tasks [show <task> ...]                the task families, their knobs, sample problems with step labels
+  info [--json] [--no-features]          the WebGPU device repirl uses here, its limits and features
+  help                                   this text
 
+Example configs: apps/cli/configs/*.json (repirl sft --config apps/cli/configs/sft-arith.json --out runs/sft)
 Kernel benchmarks: npx nx run kernels:bench [-- suite ...]
 Environment: REPIRL_WEBGPU_BACKEND=vulkan|opengles, REPIRL_DISABLE_FEATURES=shader-f16,subgroups,timestamp-query`;
 
-export async function main(argv: readonly string[], print: (text: string) => void = console.log): Promise<number> {
+const COMMANDS = ['sft', 'rl', 'eval', 'config', 'tasks', 'info', 'help'];
+
+/**
+ * Runs one command line and returns its exit code. `print` receives stdout lines; `io` replaces
+ * parts of the process (stderr, terminal, clocks, signals) for tests.
+ */
+export async function main(argv: readonly string[], print: (text: string) => void = console.log, io: Partial<CliIo> = {}): Promise<number> {
   const [command, ...rest] = argv;
+  const cli = processIo(print, io);
   switch (command) {
     case undefined:
     case 'help':
     case '--help':
     case '-h':
-      print(USAGE);
+      print(rest[0] === 'sft' || rest[0] === 'rl' || rest[0] === 'eval' ? experimentUsage(rest[0]) : USAGE);
       return 0;
+    case 'sft':
+    case 'rl':
+    case 'eval':
+      return runExperiment(command, rest, cli);
+    case 'config':
+      return configCommand(rest, cli);
+    case 'tasks':
+      return tasksCommand(rest, cli);
     case 'info': {
       for (const flag of rest) {
         if (flag !== '--json' && flag !== '--no-features') {
@@ -33,7 +60,7 @@ export async function main(argv: readonly string[], print: (text: string) => voi
       return 0;
     }
     default:
-      print(`repirl: unknown command "${command}"\n\n${USAGE}`);
+      print(`repirl: unknown command "${command}"${didYouMean(command, COMMANDS)}\n\n${USAGE}`);
       return 2;
   }
 }
