@@ -105,7 +105,9 @@ const tokenLogProbsPrim: Primitive<{ temperature: number; entropy: boolean }> = 
 const reshapePrim: Primitive<{ shape: readonly number[] }> = {
   name: 'reshape',
   forward: (b, [x], a) => ({ outputs: [b.view(x!.storage, a.shape)], viewOf: [0] }),
-  backward: (ctx, [dy]) => [ctx.backend.copy(ctx.backend.view(dy!, ctx.inputs[0]!.shape))],
+  // The gradient is dy seen with the input's shape: a view that takes over dy's memory.
+  backward: (ctx, [dy]) => [ctx.backend.view(dy!, ctx.inputs[0]!.shape)],
+  ownsGrads: true,
 };
 
 const permutePrim: Primitive<{ axes: readonly number[] }> = {

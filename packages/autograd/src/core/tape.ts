@@ -41,6 +41,11 @@ export interface Primitive<A = undefined> {
   /** `viewOf[i] = k` marks output i as a view of input k's memory (reshape): it shares, not owns, it. */
   forward(backend: Backend, inputs: readonly Tensor[], attrs: A): { outputs: Storage[]; saved?: Storage[]; viewOf?: (number | undefined)[] };
   backward?(ctx: GradContext<A>, grads: readonly (Storage | null)[], needs: readonly boolean[]): (Storage | null)[];
+  /**
+   * The rule takes ownership of the output gradients (it returns them, or views of them, instead
+   * of new storage), so the tape must not free them: reshape's gradient is a view, not a copy.
+   */
+  ownsGrads?: boolean;
 }
 
 export interface TapeNode {
@@ -126,7 +131,7 @@ export function backward(root: Tensor, seed?: Tensor): void {
     const inGrads = primitive.backward!(ctx, outGrads, needs);
     for (const t of ctx.outputs) {
       const g = grads.get(t);
-      if (g !== undefined) backend.dispose(g);
+      if (g !== undefined && !primitive.ownsGrads) backend.dispose(g);
       grads.delete(t);
       t.node = null;
     }
