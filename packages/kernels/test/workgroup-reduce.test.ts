@@ -62,6 +62,31 @@ describe('workgroupReduce', () => {
     }
   }
 
+  it('keeps −inf: the max of a workgroup of −inf values is −inf in both variants', async () => {
+    for (const variant of variants) {
+      if (variant === 'subgroup' && !rt.hasFeature('subgroups')) continue;
+      const size = 64;
+      const program: KernelProgram = {
+        ...rowReduceProgram(variant, size),
+        variant: `${variant}:${size}:direct`,
+        code: `${workgroupReduce('wgMax', 'max', size, variant)}
+@compute @workgroup_size(WG_X)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, ${reduceBuiltins(variant)}) {
+  let biggest = wgMax(x[wid.x * WG_X + lid], ${reduceArgs(variant)});
+  if (lid == 0u) { out[wid.x * 2u] = biggest; out[wid.x * 2u + 1u] = biggest; }
+}`,
+      };
+      const data = new Float32Array(2 * size).fill(-Infinity);
+      data[size + 5] = -7; // row 1 has one finite value
+      const x = rt.upload(data, [2, size]);
+      const out = rt.empty([2, 2]);
+      rt.dispatch(program, { bindings: [x, out], uniforms: { cols: size }, workgroups: [2] });
+      expect([...(await rt.read(out))]).toEqual([-Infinity, -Infinity, -7, -7]);
+      x.dispose();
+      out.dispose();
+    }
+  });
+
   it('picks subgroups when present and obeys the reduce.variant flag', async () => {
     expect(reduceVariant(rt)).toBe(rt.hasFeature('subgroups') ? 'subgroup' : 'shared');
     await withFlags({ 'reduce.variant': 'shared' }, () => expect(reduceVariant(rt)).toBe('shared'));

@@ -136,12 +136,8 @@ var<private> NEG_INF_BITS: u32 = 0xff800000u;
 fn neg_inf() -> f32 { return bitcast<f32>(NEG_INF_BITS); }`;
   let code: string;
   if (path === 'row') {
-    // The subgroup reducer's max starts from −FLT_MAX, so a run of −inf would come back as
-    // −3.4e38; a second (sum) reduction says whether any element was above −inf.
-    const fixMax = op === 'max' && variant === 'subgroup';
     code = /* wgsl */ `${header}
 ${workgroupReduce('wg_combine', op, workgroup, variant)}
-${fixMax ? workgroupReduce('wg_count', 'sum', workgroup, variant) : ''}
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ${reduceBuiltins(variant)}) {
   let o = wid.y * nwg.x + wid.x;
@@ -149,8 +145,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ${locate}
   var acc = ${identity};
   for (var r = start + lid; r < end; r += WG_X) { acc = ${fold('acc', 'x[base + r * params.inner]')}; }
-  var total = wg_combine(acc, ${reduceArgs(variant)});
-  ${fixMax ? `let above = wg_count(select(0.0, 1.0, acc > neg_inf()), ${reduceArgs(variant)});\n  total = select(neg_inf(), total, above > 0.0);` : ''}
+  let total = wg_combine(acc, ${reduceArgs(variant)});
   if (lid == 0u) { y[o] = ${finish('total')}; }
 }`;
   } else {

@@ -56,20 +56,22 @@ export function reduceArgs(variant: ReduceVariant): string {
  */
 export function workgroupReduce(name: string, op: ReduceOp, size: number, variant: ReduceVariant): string {
   if (size < 1 || (size & (size - 1)) !== 0) throw new Error(`workgroupReduce: size ${size} must be a power of two`);
-  const identity = op === 'sum' ? '0.0' : '-3.402823466e+38';
   const combine = (a: string, b: string) => (op === 'sum' ? `${a} + ${b}` : `max(${a}, ${b})`);
   const scratch = `${name}_scratch`;
   if (variant === 'subgroup') {
     const sub = op === 'sum' ? 'subgroupAdd' : 'subgroupMax';
+    // A sum counts each subgroup's partial once (the other lanes write 0); max is idempotent, so
+    // every lane writes its partial and no identity is needed, which keeps an all −inf row at −inf.
+    const store = op === 'sum' ? `select(0.0, partial, sgid == 0u)` : 'partial';
     return /* wgsl */ `
 var<workgroup> ${scratch}: array<f32, ${size}>;
 fn ${name}(value: f32, lid: u32, sgid: u32, sgsize: u32) -> f32 {
   let partial = ${sub}(value);
   workgroupBarrier(); // the previous call may still be reading the scratch
-  ${scratch}[lid] = select(${identity}, partial, sgid == 0u);
+  ${scratch}[lid] = ${store};
   workgroupBarrier();
-  var acc = ${identity};
-  for (var i = sgid; i < ${size}u; i += sgsize) { acc = ${combine('acc', `${scratch}[i]`)}; }
+  var acc = ${scratch}[sgid];
+  for (var i = sgid + sgsize; i < ${size}u; i += sgsize) { acc = ${combine('acc', `${scratch}[i]`)}; }
   return ${sub}(acc);
 }`;
   }
