@@ -1,3 +1,3 @@
 import { packageConfig } from '../../vitest.shared.ts';
 
-export default packageConfig('prm', { passWithNoTests: true });
+export default packageConfig('prm');

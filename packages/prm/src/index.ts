@@ -1,4 +1,7 @@
 // @repirl/prm — process reward models learned by inverse RL (rePIRL, AIRL-S), implicitly (PRIME),
 // and baselines (ORM, Math-Shepherd), with PRM-guided search and step-level evaluation.
-// Nothing is exported yet: this package is filled by the PRM issue (DESIGN.md §5).
-export {};
+// So far: step-level evaluation (step/response AUROC, ProcessBench-style first-error F1,
+// correlations, step aggregations) and test-time selection (majority and weighted vote, best-of-N
+// and its unbiased accuracy at N).
+export * from './eval/index.js';
+export * from './search/index.js';

@@ -1,0 +1,6 @@
+// Test-time search with a PRM: best-of-N under each step aggregation and (weighted) voting (DESIGN.md §5).
+export { groupAnswers, majorityVote, weightedVote, type AnswerGroup, type VoteResult, type WeightTransform } from './vote.js';
+export {
+  bestOfN, bestOfNAccuracy, selectAnswer, selectionMethods, type BestOfNAccuracy, type BestOfNOptions, type BestOfNProblem,
+  type Candidate, type SelectionMethod,
+} from './best-of-n.js';
