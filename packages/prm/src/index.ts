@@ -1,7 +1,9 @@
 // @repirl/prm — process reward models learned by inverse RL (rePIRL, AIRL-S), implicitly (PRIME),
 // and baselines (ORM, Math-Shepherd), with PRM-guided search and step-level evaluation.
-// So far: step-level evaluation (step/response AUROC, ProcessBench-style first-error F1,
+// So far: the PRM losses (rePIRL IS-weighted MLE, AIRL-S discriminator, implicit PRM CE/DPO, ORM,
+// Math-Shepherd), step-level evaluation (step/response AUROC, ProcessBench-style first-error F1,
 // correlations, step aggregations) and test-time selection (majority and weighted vote, best-of-N
 // and its unbiased accuracy at N).
 export * from './eval/index.js';
 export * from './search/index.js';
+export * from './losses/index.js';
