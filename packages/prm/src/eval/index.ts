@@ -2,5 +2,5 @@
 export { auroc, responseAuroc, stepAuroc, type AurocResult, type StepScoredSample } from './auroc.js';
 export { bestThreshold, firstErrorF1, predictFirstError, type FirstErrorResult, type FirstErrorSample } from './first-error.js';
 export { pearson, spearman } from './correlation.js';
-export { aggregateSteps, aggregationModes, logSigmoid, sigmoid, type Aggregation } from './aggregate.js';
+export { aggregateSteps, aggregationModes, type Aggregation } from './aggregate.js';
 export { averageRanks } from './ranks.js';
