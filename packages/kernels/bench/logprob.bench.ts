@@ -47,7 +47,7 @@ function baselineLayout(b: BaselineVariant) {
     key: `${b.lane ? 'lane' : b.reduce}:${b.wg}:${b.width}`,
     features: b.lane ? [] : reduceFeatures(b.reduce),
     builtins: `@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ${b.lane ? '@builtin(local_invocation_index) lid: u32' : reduceBuiltins(b.reduce)}`,
-    row: b.lane ? '(wid.y * nwg.x + wid.x) * WG_X + lid' : 'wid.y * nwg.x + wid.x',
+    row: b.lane ? 'grid_invocation(wid, nwg, lid)' : 'grid_workgroup(wid, nwg)',
     loop: b.lane ? 'for (var c = 0u; c < count; c++)' : 'for (var c = lid; c < count; c += WG_X)',
     max: (e: string) => (b.lane ? e : `wgMax(${e}, ${reduceArgs(b.reduce)})`),
     sum: (e: string) => (b.lane ? e : `wgSum(${e}, ${reduceArgs(b.reduce)})`),

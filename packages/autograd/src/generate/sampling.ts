@@ -76,7 +76,7 @@ fn massFrom(base: u32, c: u32, m: f32) -> f32 {
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let row = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  let row = grid_invocation(wid, nwg, lid);
   if (row >= params.rows) { return; }
   let base = row * params.vocab;
   var thr = 1u;

@@ -104,7 +104,7 @@ function splitHeadsProgram(backward: boolean): KernelProgram {
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  let i = grid_invocation(wid, nwg, lid);
   if (i >= params.pairs) { return; }
   let half = params.half;
   let j = i % half;

@@ -38,6 +38,14 @@ export interface KernelProgram {
   readonly code: string;
 }
 
+/**
+ * The inverse of Runtime.grid(), which folds a 1-D workgroup count into 2-D above the
+ * per-dimension limit: the linear workgroup index, and the linear invocation index for a
+ * workgroup of WG_X invocations. In every shader's prelude.
+ */
+const GRID_WGSL = `fn grid_workgroup(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.y * nwg.x + wid.x; }
+fn grid_invocation(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 { return grid_workgroup(wid, nwg) * WG_X + lid; }`;
+
 export function programKey(program: KernelProgram): string {
   return `${program.name}|${program.variant}`;
 }
@@ -59,6 +67,7 @@ export function makeShader(program: KernelProgram): string {
   lines.push(`@group(0) @binding(${program.bindings.length}) var<uniform> params: Params;`);
   const [x, y = 1, z = 1] = program.workgroupSize;
   lines.push(`const WG_X: u32 = ${x}u;`, `const WG_Y: u32 = ${y}u;`, `const WG_Z: u32 = ${z}u;`);
+  lines.push(GRID_WGSL);
   lines.push(program.code);
   return lines.join('\n');
 }

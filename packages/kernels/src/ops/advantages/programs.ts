@@ -63,7 +63,7 @@ const ROW_MAIN = /* wgsl */ `
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let row = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  let row = grid_invocation(wid, nwg, lid);
   if (row >= params.rows) { return; }`;
 
 /** An elementwise main: `body` runs for every element index `i` < params.n of this invocation. */
@@ -72,7 +72,7 @@ function elementMain(body: string): string {
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let start = (wid.y * nwg.x + wid.x) * (WG_X * ${ELEMENT_ITEMS}u);
+  let start = (grid_workgroup(wid, nwg)) * (WG_X * ${ELEMENT_ITEMS}u);
   for (var k = 0u; k < ${ELEMENT_ITEMS}u; k++) {
     let i = start + k * WG_X + lid;
     if (i >= params.n) { break; }
@@ -235,7 +235,7 @@ export function broadcastProgram(maskType: MaskType, whitened = false): KernelPr
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let linear = wid.y * nwg.x + wid.x;
+  let linear = grid_workgroup(wid, nwg);
   let row = linear / params.chunks;
   if (row >= params.rows) { return; }
   let value = ${whitened ? '(rowValue[row] - stats[0]) * stats[1]' : 'rowValue[row]'};
@@ -464,7 +464,7 @@ export function looTimestepProgram(maskType: MaskType, moments = false): KernelP
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let row = wid.y * nwg.x + wid.x;
+  let row = grid_workgroup(wid, nwg);
   if (row >= params.rows) { return; }
   ${moments ? WELFORD_DECL : ''}
   for (var t = lid; t < params.cols; t += WG_X) {
@@ -501,7 +501,7 @@ export function whitenMomentsProgram(maskType: MaskType): KernelProgram {
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let w = wid.y * nwg.x + wid.x;
+  let w = grid_workgroup(wid, nwg);
   let start = w * (WG_X * ${MOMENT_ITEMS}u);
   ${WELFORD_DECL}
   for (var k = 0u; k < ${MOMENT_ITEMS}u; k++) {

@@ -158,7 +158,7 @@ export function unusedPositions(rt: Runtime): GpuArray {
  * the end (llvmpipe hands out workgroups to its threads dynamically, in order).
  */
 export const BLOCK_INDEX_WGSL = /* wgsl */ `
-  let flat = wid.y * nwg.x + wid.x;
+  let flat = grid_workgroup(wid, nwg);
   let heads = params.batch * params.heads;
   if (flat >= params.blocks * heads) { return; }
   let bh = flat % heads;

@@ -311,7 +311,7 @@ function writeKvCacheProgram(): KernelProgram {
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let idx = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  let idx = grid_invocation(wid, nwg, lid);
   if (idx >= params.n) { return; }
   let e = idx % params.d;
   let t = (idx / params.d) % params.rows;

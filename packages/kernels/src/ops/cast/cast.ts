@@ -25,7 +25,7 @@ function castProgram(from: DType, to: DType): KernelProgram {
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  let i = grid_invocation(wid, nwg, lid);
   if (i < params.n) { y[i] = ${to}(x[i]); }
 }`,
   };

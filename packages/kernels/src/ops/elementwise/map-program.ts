@@ -161,7 +161,7 @@ ${EW_WGSL_LIBRARY}
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   ${params}
-  let base = (wid.y * nwg.x + wid.x) * (WG_X * params.per) + lid;
+  let base = grid_workgroup(wid, nwg) * (WG_X * params.per) + lid;
   for (var k = 0u; k < params.per; k++) {
     let i = base + k * WG_X;
     if (i < params.n) {

@@ -155,7 +155,7 @@ function vectorWidth(dim: number): 1 | 4 {
   return dim % 4 === 0 && getFlag<boolean>('embedding.vec4', true) ? 4 : 1;
 }
 
-const FLAT_INDEX = 'let i = (wid.y * nwg.x + wid.x) * WG_X + lid;';
+const FLAT_INDEX = 'let i = grid_invocation(wid, nwg, lid);';
 const FLAT_BUILTINS =
   '@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32';
 
@@ -267,7 +267,7 @@ ${FLAG_BAD_ID}
 var<workgroup> tile: array<i32, WG_X>;
 @compute @workgroup_size(WG_X)
 fn main(${FLAT_BUILTINS}) {
-  let chunk = wid.y * nwg.x + wid.x;
+  let chunk = grid_workgroup(wid, nwg);
   let pos = chunk * WG_X + lid;
   var id = -1;
   if (pos < params.count) {
@@ -372,7 +372,7 @@ const scatterProgram: KernelProgram = {
   code: /* wgsl */ `
 @compute @workgroup_size(WG_X)
 fn main(${FLAT_BUILTINS}) {
-  let chunk = wid.y * nwg.x + wid.x;
+  let chunk = grid_workgroup(wid, nwg);
   let pos = chunk * WG_X + lid;
   if (pos >= params.count) { return; }
   let id = ids[pos];

@@ -135,7 +135,7 @@ function layoutWgsl(v: LogProbVariant) {
   return {
     features: lane ? [] : reduceFeatures(v.reduce),
     builtins: `@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ${lane ? '@builtin(local_invocation_index) lid: u32' : reduceBuiltins(v.reduce)}`,
-    row: lane ? 'let row = (wid.y * nwg.x + wid.x) * WG_X + lid;' : 'let row = wid.y * nwg.x + wid.x;',
+    row: lane ? 'let row = grid_invocation(wid, nwg, lid);' : 'let row = grid_workgroup(wid, nwg);',
     /** Loop header over the row's elements owned by this invocation. */
     loop: (count: string) => (lane ? `for (var c = 0u; c < ${count}; c++)` : `for (var c = lid; c < ${count}; c += WG_X)`),
     /** Whether this invocation writes the row's outputs. */

@@ -82,7 +82,7 @@ function lanes(width: 1 | 4, expr: string): string {
   return width === 4 ? `dot(${expr}, vec4<f32>(1.0))` : expr;
 }
 
-const ROW_INDEX = `let row = wid.y * nwg.x + wid.x; // uniform: the same in the whole workgroup
+const ROW_INDEX = `let row = grid_workgroup(wid, nwg); // uniform: the same in the whole workgroup
   if (row >= params.rows) { return; }
   let base = row * params.cols;`;
 

@@ -140,7 +140,7 @@ fn neg_inf() -> f32 { return bitcast<f32>(NEG_INF_BITS); }`;
 ${workgroupReduce('wg_combine', op, workgroup, variant)}
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ${reduceBuiltins(variant)}) {
-  let o = wid.y * nwg.x + wid.x;
+  let o = grid_workgroup(wid, nwg);
   if (o >= params.outputs) { return; }
   ${locate}
   var acc = ${identity};
@@ -153,7 +153,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let o = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  let o = grid_invocation(wid, nwg, lid);
   if (o >= params.outputs) { return; }
   ${locate}
   var acc = ${identity};

@@ -90,7 +90,7 @@ ${PHILOX_WGSL}
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let local = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  let local = grid_invocation(wid, nwg, lid);
   let first = local * 4u;
   if (first >= params.n) { return; }
   let block = params.blockBase + local;
@@ -206,7 +206,7 @@ const dropoutBackwardProgram: KernelProgram = {
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  let i = grid_invocation(wid, nwg, lid);
   if (i < params.n) { dx[i] = dy[i] * mask[i] * params.scale; }
 }`,
 };
@@ -253,7 +253,7 @@ ${PHILOX_WGSL}
 ${workgroupReduce('wgMax', 'max', size, variant)}
 @compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ${reduceBuiltins(variant)}) {
-  let row = wid.y * nwg.x + wid.x; // uniform over the workgroup
+  let row = grid_workgroup(wid, nwg); // uniform over the workgroup
   if (row >= params.rows) { return; }
   let base = row * params.vocab;
   let key = vec2<u32>(params.seedLo, params.seedHi);

@@ -91,11 +91,11 @@ function rowHeader(path: SoftmaxPath, variant: ReduceVariant): string {
   return path === 'workgroup'
     ? /* wgsl */ `@compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ${reduceBuiltins(variant)}) {
-  let row = wid.y * nwg.x + wid.x;`
+  let row = grid_workgroup(wid, nwg);`
     : /* wgsl */ `@compute @workgroup_size(WG_X)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let row = (wid.y * nwg.x + wid.x) * WG_X + lid;`;
+  let row = grid_invocation(wid, nwg, lid);`;
 }
 
 function programKeyOf(parts: (string | number)[]): string {
