@@ -7,3 +7,4 @@
 export * from './eval/index.js';
 export * from './search/index.js';
 export * from './losses/index.js';
+export * from './models/index.js';

@@ -15,4 +15,4 @@ export {
   type TrainerListener,
 } from './base.js';
 export { SftTrainer, sftExamplesFromProblems, sftExamplesFromTrajectories, type SftExample, type SftTrainerOptions } from './sft.js';
-export { RlTrainer, type RlTrainerOptions } from './rl.js';
+export { RlTrainer, type OnlineRewardModel, type RlTrainerOptions } from './rl.js';

@@ -41,8 +41,26 @@ export interface RlTrainerOptions extends TrainerCommonOptions {
   config?: RlConfigInput | RlConfig;
   /** Training prompts (with answers for the verifier). */
   train: readonly Problem[];
-  /** Dense (per-token) rewards for each step's batch, e.g. from a process reward model. */
+  /** Dense (per-token) rewards for each step's batch, e.g. from a frozen process reward model. */
   denseRewards?: DenseRewardFn;
+  /**
+   * A reward model trained inside the RL loop (rePIRL, AIRL-S, PRIME): each step it may update
+   * itself on the fresh rollouts, then gives their dense rewards; its weights, optimizer and state
+   * travel in the trainer's checkpoint. Excludes denseRewards.
+   */
+  rewardModel?: OnlineRewardModel;
+}
+
+/**
+ * The reward half of a dual loop (papers.md §1(c) steps 5–6, §3(c)): `score` is called once per
+ * step, after the rollout and before the advantages, with the batch the policy will train on.
+ */
+export interface OnlineRewardModel {
+  /** Updates the reward model on the batch (or not), then returns one reward per response token of each sample, plus metrics (`prm/…`). */
+  score(batch: RolloutBatch, step: number): Promise<{ rewards: readonly (readonly number[])[]; metrics: Record<string, number> }>;
+  /** Models and optimizers (names must not clash with 'policy' / 'critic') and JSON state for the checkpoint. */
+  checkpointContent(): TrainingCheckpoint;
+  restoreState(state: Record<string, unknown>): void;
 }
 
 /** Per-sample host arrays the update needs, one value per response token. */
@@ -60,6 +78,7 @@ export class RlTrainer extends Trainer {
   readonly config: RlConfig;
   private readonly train: readonly Problem[];
   private readonly denseRewards: DenseRewardFn | undefined;
+  private readonly rewardModel: OnlineRewardModel | undefined;
   private readonly stream: ShuffledStream;
   private readonly reference: DecoderLM | null;
   private readonly critic: ValueModel | null;
@@ -76,6 +95,7 @@ export class RlTrainer extends Trainer {
     this.config = config;
     this.train = options.train;
     this.denseRewards = options.denseRewards;
+    this.rewardModel = options.rewardModel;
     this.stream = new ShuffledStream(this.train.length, config.seed, 'prompts');
     this.reference = reference;
     this.critic = config.advantage.estimator === 'gae' ? ValueModel.fromPolicy(this.policy) : null;
@@ -90,8 +110,9 @@ export class RlTrainer extends Trainer {
     const config = resolveRlConfig(options.config ?? {});
     if (options.train.length === 0) throw new Error('RlTrainer: no training problems');
     const needs = ADVANTAGES[config.advantage.estimator].needs;
-    if (needs.includes('outcome') && !options.denseRewards) {
-      throw new Error(`advantage.estimator "${config.advantage.estimator}" combines process and outcome rewards: give the trainer a denseRewards function`);
+    if (options.denseRewards && options.rewardModel) throw new Error('RlTrainer: give denseRewards or rewardModel, not both');
+    if (needs.includes('outcome') && !options.denseRewards && !options.rewardModel) {
+      throw new Error(`advantage.estimator "${config.advantage.estimator}" combines process and outcome rewards: give the trainer a denseRewards function or a rewardModel`);
     }
     checkLengths(options, config);
     // The reference is the policy as it is now (before any RL update); with β = 0 it is not loaded.
@@ -157,6 +178,11 @@ export class RlTrainer extends Trainer {
     t = performance.now();
     const batch: RolloutBatch = { samples, temperature: c.rollout.temperature, maxNewTokens: c.rollout.maxNewTokens };
     if (this.denseRewards) await attachDenseRewards(batch, this.denseRewards);
+    if (this.rewardModel) {
+      const scored = await this.rewardModel.score(batch, step);
+      Object.assign(metrics, scored.metrics);
+      await attachDenseRewards(batch, () => scored.rewards);
+    }
     const prepared = await this.prepare(batch, metrics);
     metrics['timing/prepare_s'] = (performance.now() - t) / 1000;
 
@@ -354,14 +380,16 @@ export class RlTrainer extends Trainer {
   }
 
   protected checkpointContent(): TrainingCheckpoint {
+    const rm = this.rewardModel?.checkpointContent();
     return {
-      models: { policy: this.policy, ...(this.critic ? { critic: this.critic } : {}) },
-      optimizers: { policy: this.actorOptimizer, ...(this.criticOptimizer ? { critic: this.criticOptimizer } : {}) },
-      state: { promptCursor: this.promptCursor, klCoef: this.kl.value, buffer: this.buffer },
+      models: { policy: this.policy, ...(this.critic ? { critic: this.critic } : {}), ...rm?.models },
+      optimizers: { policy: this.actorOptimizer, ...(this.criticOptimizer ? { critic: this.criticOptimizer } : {}), ...rm?.optimizers },
+      state: { promptCursor: this.promptCursor, klCoef: this.kl.value, buffer: this.buffer, ...(rm ? { rewardModel: rm.state } : {}) },
     };
   }
 
   protected restoreState(state: Record<string, unknown>): void {
+    if (this.rewardModel) this.rewardModel.restoreState((state.rewardModel as Record<string, unknown> | undefined) ?? {});
     this.promptCursor = state.promptCursor as number;
     this.buffer = (state.buffer as RolloutSample[][] | undefined) ?? [];
     const klCoef = state.klCoef as number;
