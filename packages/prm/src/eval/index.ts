@@ -4,3 +4,7 @@ export { bestThreshold, firstErrorF1, predictFirstError, type FirstErrorResult, 
 export { pearson, spearman } from './correlation.js';
 export { aggregateSteps, aggregationModes, type Aggregation } from './aggregate.js';
 export { averageRanks } from './ranks.js';
+export {
+  REPORTED_AGGREGATIONS, evaluatePrm, sampleEvalSet, type EvalSet, type EvaluatePrmOptions, type LabelledSample, type PrmEvalReport,
+  type ReportedAggregation, type SampleEvalSetOptions,
+} from './evaluate.js';

@@ -32,19 +32,35 @@ export function tokenStateHidden(model: DecoderLM, packed: PackedBatch): Tensor 
 }
 
 /**
- * Token index (into the response) at which each step of a response ends, from its token ids.
- * With the byte tokenizer a token is a byte, so these are stepEnds(text, 'byte'); for other
- * tokenizers the end token is the one whose decoded prefix first covers the step's end.
+ * Token index (into the response) at which each step of a response ends: the '\n' token that ends
+ * the step, or the step's last token when the response ends without one — the same steps as
+ * splitSteps / task.stepLabels (non-blank lines). With the byte tokenizer this works on the tokens
+ * themselves: byte 10 is always a whole character, so lines of the decoded text are exactly the
+ * token segments between '\n' tokens, even where invalid UTF-8 decodes to replacement characters
+ * (which is why character or byte offsets of the text cannot be used). Other tokenizers map each
+ * step's end character to the first token whose decoded prefix covers it.
  */
 export function stepEndTokens(responseIds: readonly number[], codec: TaskCodec): number[] {
-  const text = codec.decodeResponse(responseIds);
-  if (codec.tokenizer instanceof ByteTokenizer) return stepEnds(text, 'byte').filter((i) => i < responseIds.length);
-  const ends = stepEnds(text, 'char');
+  const tokenizer = codec.tokenizer;
+  if (tokenizer instanceof ByteTokenizer) {
+    const newline = 10;
+    const ends: number[] = [];
+    let start = 0;
+    for (let t = 0; t <= responseIds.length; t++) {
+      const atEnd = t === responseIds.length;
+      if (!atEnd && responseIds[t] !== newline) continue;
+      const segment = responseIds.slice(start, t);
+      if (codec.decodeResponse(segment).trim() !== '') ends.push(atEnd ? t - 1 : t);
+      start = t + 1;
+    }
+    return ends;
+  }
+  const ends = stepEnds(codec.decodeResponse(responseIds), 'char');
   const out: number[] = [];
   let t = 0;
   for (const end of ends) {
-    while (t < responseIds.length && codec.decodeResponse(responseIds.slice(0, t + 1)).length <= end) t++;
-    out.push(Math.min(t, responseIds.length - 1));
+    while (t < responseIds.length - 1 && codec.decodeResponse(responseIds.slice(0, t + 1)).length <= end) t++;
+    out.push(t);
   }
   return out;
 }
