@@ -1,0 +1,58 @@
+// The shared shape of this package's head-on-a-backbone PRMs (rePIRL's token MLP, the ORM /
+// Math-Shepherd scalar head): a DecoderLM backbone initialised as a copy of the policy (rePIRL's
+// recipe/irl/rm.py: "the same checkpoint as the policy", papers.md §1(b)) plus a head, as one
+// autograd Module, so a PRM saves and loads through its state dict and rebuilds from its config.
+// The design follows @repirl/rl's ValueModel (a separate backbone copy with its own optimizer).
+//
+// `freezeBackbone` is rePIRL's `ffn_only`: the backbone keeps the policy's weights and only the
+// head trains; its forward then runs without a tape.
+import { DecoderLM, Module, copyInto, noGrad, reshape, type Backend, type DecoderConfig, type Init, type InitOptions, type Tensor } from '@repirl/autograd';
+import type { PackedBatch } from '@repirl/rl';
+import { tokenStateHidden, type ProcessRewardModel } from './prm.js';
+
+export interface BackbonePrmConfig {
+  /** The backbone's decoder config (the policy's, when made by prmFromPolicy). */
+  decoder: DecoderConfig;
+  /** Train only the head (rePIRL's ffn_only). Default false. */
+  freezeBackbone?: boolean;
+}
+
+export abstract class BackbonePrm<C extends BackbonePrmConfig = BackbonePrmConfig> extends Module<C> implements ProcessRewardModel {
+  abstract readonly kind: string;
+  readonly backbone: DecoderLM;
+
+  constructor(backend: Backend, config: C, init?: InitOptions | Init) {
+    super(backend, config, init);
+    this.backbone = this.child('backbone', new DecoderLM(backend, config.decoder, this.init));
+    if (config.freezeBackbone) this.backbone.setRequiresGrad(false);
+  }
+
+  abstract tokenRewards(packed: PackedBatch): Tensor;
+
+  /** The head, and the backbone unless frozen; never the backbone's unused LM head. */
+  trainableParameters(): Map<string, Tensor> {
+    const frozen = this.config.freezeBackbone ?? false;
+    return new Map([...this.parameters()].filter(([name]) => !name.startsWith('backbone.lmHead.') && !(frozen && name.startsWith('backbone.'))));
+  }
+
+  /** Hidden states [1, B·T, d] at each response token (position P + t), the layout the heads take. */
+  protected tokenHidden(packed: PackedBatch): Tensor {
+    const read = () => reshape(tokenStateHidden(this.backbone, packed), [1, packed.B * packed.T, this.config.decoder.dModel]);
+    return this.config.freezeBackbone ? noGrad(read) : read();
+  }
+}
+
+type PrmClass<C extends BackbonePrmConfig, M> = new (backend: Backend, config: C, init?: InitOptions | Init) => M;
+
+/**
+ * A PRM of class `Ctor` whose backbone is a copy of the policy's weights and whose head is drawn
+ * from `seed` (a zero head would have no gradient through its ReLUs / tanh).
+ */
+export function prmFromPolicy<C extends BackbonePrmConfig, M extends BackbonePrm<C>>(
+  Ctor: PrmClass<C, M>, policy: DecoderLM, config: Omit<C, 'decoder'>, seed = 0,
+): M {
+  const prm = new Ctor(policy.backend, { ...config, decoder: structuredClone(policy.config) } as C, { seed });
+  const source = policy.parameters();
+  for (const [name, param] of prm.backbone.parameters()) copyInto(source.get(name)!, param);
+  return prm;
+}
