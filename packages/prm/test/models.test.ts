@@ -68,7 +68,7 @@ describe('TokenMlpPrm', () => {
       tidy(() => backward(sum(mul(prm.tokenRewards(packed), tensor(gpu, packed.mask, [packed.B, packed.T])))));
       const gradNorm = async (name: string) => {
         const g = prm.parameters().get(name)!.grad;
-        return g ? (await g.data()).reduce((a, v) => a + v * v, 0) : 0;
+        return g ? Array.from(await g.data()).reduce((a, v) => a + v * v, 0) : 0;
       };
       expect(await gradNorm('head.fc1.weight')).toBeGreaterThan(0);
       expect(await gradNorm('head.out.bias')).toBeGreaterThan(0);
