@@ -8,3 +8,4 @@ export * from './eval/index.js';
 export * from './search/index.js';
 export * from './losses/index.js';
 export * from './models/index.js';
+export * from './learners/index.js';

@@ -1,0 +1,245 @@
+// PRIME (papers.md §3(b)–(c)) as an OnlineRewardModel of @repirl/rl's RlTrainer. Each RL step, on
+// the rollout batch the policy will train on (after the accuracy-band filter):
+//   (a) the implicit PRM (models/implicit.ts, π_φ against a frozen π_ref) takes `epochs` ×
+//       `miniBatches` AdamW steps on the cross-entropy of its sequence reward
+//       r(y) = β Σ_t log π_φ/π_ref (y_t) against the verifier's outcome (losses/implicit.ts);
+//   (b) it returns the token rewards r_t = β log π_φ/π_ref (y_t), in one of PRIME's two orders:
+//       'single-forward'  (the original PRIME script, `update: after`): the rewards come from the
+//                         forward pass of the update itself, i.e. from the PRM *before* its
+//                         gradient step (no second forward);
+//       'double-forward'  (the verl recipe's default, `update: before`): update first, then a
+//                         second forward of the updated PRM gives the rewards.
+//   (c) the RlTrainer turns them into advantages with a 'prime-rloo-*' estimator (process rewards
+//       batch-normalised by max |reward-to-go|, then a leave-one-out baseline per source, summed
+//       with the outcome's and whitened), so the β on the token rewards cancels (papers.md §3(f)).
+// createPrimeTrainer builds it all: the PRM from the policy, this learner, and the RlTrainer.
+//
+// Defaults (papers.md §3(d)), and how they are scaled to this project's tiny byte-level policies:
+//   kept as in PRIME: K = 4 samples per prompt, the accuracy filter [0.2, 0.8], β = 0.05, PRM grad
+//     clip 10, PRM weight decay 0, 1 PRM pass with the whole batch as the mini-batch, PPO clip 0.2,
+//     1 PPO epoch, KL 0, entropy 0, γ = 1, and the original repo's estimator (prime-rloo-code) with
+//     its unweighted sum of the two sources (c_prm = c_gt = 1; verl's recipe uses 5/5);
+//   scaled: PRIME's learning rates (policy 5e-7, PRM 1e-6) are for 7B models; we keep their 2 : 1
+//     PRM : policy ratio on rl's tiny-model scale (actor 1e-4), so the PRM's lr is 2e-4, constant;
+//   the default order is 'single-forward', the script that produced PRIME's reported runs.
+import { backward, noGrad, tidy, type AdamW, type Tensor } from '@repirl/autograd';
+import {
+  ConfigError, RlTrainer, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, readOptimizer, resolveRlConfig, unpadRows,
+  type OnlineRewardModel, type OptimizerConfig, type RlConfig, type RlConfigInput, type RlTrainerOptions, type RolloutBatch,
+  type TrainingCheckpoint,
+} from '@repirl/rl';
+import { detach, implicitPrmCeLoss, implicitTokenRewards } from '../losses/index.js';
+import { ImplicitPrm } from '../models/implicit.js';
+import { scoreSamples } from '../models/prm.js';
+import { MeanAccumulator, average, miniBatchRows } from './common.js';
+import { withDefaults } from './defaults.js';
+
+export const PRIME_UPDATE_ORDERS = ['single-forward', 'double-forward'] as const;
+export type PrimeUpdateOrder = (typeof PRIME_UPDATE_ORDERS)[number];
+
+export const PRIME_ESTIMATORS = ['prime-rloo-code', 'prime-rloo-paper'] as const;
+
+export interface PrimePrmConfig {
+  /** β of r = β log π_φ/π_ref (beta_train). Used when the factory builds the PRM. */
+  beta: number;
+  /** 'single-forward': rewards from the pre-update PRM; 'double-forward': update, then rescore (see the file comment). */
+  update: PrimeUpdateOrder;
+  optim: OptimizerConfig;
+  /** Passes over each step's rollout batch. */
+  epochs: number;
+  /** PRM optimizer steps per pass (the batch is shuffled and split; PRIME: 1, the whole batch). */
+  miniBatches: number;
+  /** Seed of the PRM mini-batch shuffles. */
+  seed: number;
+  /** Sequences per forward when rescoring ('double-forward'; 0 = all at once). */
+  scoreBatchSize: number;
+}
+
+export interface PrimeConfig {
+  rl: RlConfig;
+  prm: PrimePrmConfig;
+}
+
+export interface PrimeConfigInput {
+  /** The RL trainer's config (resolveRlConfig keys); PRIME's defaults are applied under it. */
+  rl?: RlConfigInput;
+  prm?: Partial<Omit<PrimePrmConfig, 'optim'>> & { optim?: Partial<OptimizerConfig> };
+}
+
+/** The RL settings PRIME runs with unless the config says otherwise (papers.md §3(b)–(d)). */
+export const PRIME_RL_DEFAULTS: RlConfigInput = Object.freeze<RlConfigInput>({
+  rollout: { k: 4 },
+  filter: { enabled: true, low: 0.2, high: 0.8 },
+  advantage: { estimator: 'prime-rloo-code', gamma: 1, cPrm: 1, cGt: 1 },
+  actor: { entropyCoef: 0, clipLow: 0.2, ppoEpochs: 1 },
+  kl: { coef: 0 },
+});
+
+/** The full PRIME config, every key checked; errors name the key (e.g. "prm.update", "rl.advantage.estimator"). */
+export function resolvePrimeConfig(input: PrimeConfigInput | Record<string, unknown> = {}): PrimeConfig {
+  const root = new SectionReader(input, '');
+  const rl = resolveRlConfig(withDefaults(PRIME_RL_DEFAULTS as Record<string, unknown>, (input as PrimeConfigInput).rl), { path: 'rl' });
+  root.section('rl');
+  if (!(PRIME_ESTIMATORS as readonly string[]).includes(rl.advantage.estimator)) {
+    throw new ConfigError('rl.advantage.estimator', `rl.advantage.estimator must be one of ${PRIME_ESTIMATORS.join(', ')} for PRIME (RLOO on the implicit process rewards and on the outcome), got "${rl.advantage.estimator}"`);
+  }
+  if (rl.rollout.k < 2) throw new ConfigError('rl.rollout.k', `rl.rollout.k must be ≥ 2 for PRIME: the leave-one-out baseline needs other samples of the same prompt, got ${rl.rollout.k}`);
+  for (const key of ['cPrm', 'cGt'] as const) {
+    if (!(rl.advantage[key] >= 0)) throw new ConfigError(`rl.advantage.${key}`, `rl.advantage.${key} must be a number ≥ 0 (0 turns that reward source off), got ${rl.advantage[key]}`);
+  }
+  const p = root.section('prm');
+  const optim = p.section('optim');
+  const prm: PrimePrmConfig = {
+    beta: p.number('beta', 0.05, { above: 0 }),
+    update: p.oneOf('update', 'single-forward', PRIME_UPDATE_ORDERS),
+    optim: readOptimizer(optim, { lr: 2e-4, maxGradNorm: 10, weightDecay: 0 }),
+    epochs: p.int('epochs', 1, { min: 1 }),
+    miniBatches: p.int('miniBatches', 1, { min: 1 }),
+    seed: p.int('seed', rl.seed, { min: 0, max: 0xffffffff }),
+    scoreBatchSize: p.int('scoreBatchSize', 0, { min: 0 }),
+  };
+  optim.done();
+  p.done();
+  root.done();
+  return { rl, prm };
+}
+
+export interface PrimeLearnerOptions {
+  config: PrimePrmConfig;
+  codec?: TaskCodec;
+  /** Optimizer steps the PRM's schedule spans (RL steps × epochs × miniBatches). */
+  totalUpdates: number;
+}
+
+/** The PRM half of PRIME (see the file comment); pass it to RlTrainer as `rewardModel`. */
+export class PrimeLearner implements OnlineRewardModel {
+  readonly optimizer: AdamW;
+  private readonly codec: TaskCodec;
+  private readonly config: PrimePrmConfig;
+  private updates = 0;
+
+  constructor(
+    readonly prm: ImplicitPrm,
+    options: PrimeLearnerOptions,
+  ) {
+    this.config = options.config;
+    this.codec = options.codec ?? new TaskCodec();
+    this.optimizer = makeOptimizer(prm.trainableParameters(), options.config.optim, options.totalUpdates);
+  }
+
+  async score(batch: RolloutBatch, step: number): Promise<{ rewards: number[][]; metrics: Record<string, number> }> {
+    const labels = batch.samples.map((s) => (s.verdict.correct ? 1 : 0));
+    const { metrics, firstRewards } = await this.update(batch, labels, step);
+    let rewards = firstRewards;
+    if (this.config.update === 'double-forward') {
+      rewards = (await scoreSamples(this.prm, batch.samples, this.codec, this.config.scoreBatchSize)).map((s) => s.tokens);
+      // The CE loss of the updated PRM on the same batch (what the update lowered).
+      metrics['prm/loss_after'] = average(rewards.map((row, i) => bce(row.reduce((a, b) => a + b, 0), labels[i]!)));
+    }
+    const sequence = rewards.map((row) => row.reduce((a, b) => a + b, 0));
+    const meanOf = (correct: boolean) => average(sequence.filter((_, i) => (labels[i] === 1) === correct));
+    for (const [key, value] of [['prm/reward_correct', meanOf(true)], ['prm/reward_incorrect', meanOf(false)]] as const) {
+      if (Number.isFinite(value)) metrics[key] = value;
+    }
+    return { rewards, metrics };
+  }
+
+  /**
+   * The CE update; returns its metrics and each sample's token rewards from the first forward
+   * that saw it (the pre-update PRM when there is one mini-batch and one epoch: PRIME's setting).
+   */
+  private async update(batch: RolloutBatch, labels: readonly number[], step: number): Promise<{ metrics: Record<string, number>; firstRewards: number[][] }> {
+    const c = this.config;
+    const { samples } = batch;
+    const stats = new MeanAccumulator();
+    const firstRewards: number[][] = new Array(samples.length);
+    let first: number | undefined;
+    let correctSign = 0;
+    for (let epoch = 0; epoch < c.epochs; epoch++) {
+      for (const rows of miniBatchRows(samples.length, c.miniBatches, deriveSeed(c.seed, 'prm-minibatch', step, epoch))) {
+        const packed = packSequences(rows.map((i) => samples[i]!), this.codec.padId);
+        const y = rows.map((i) => labels[i]!);
+        const out = tidy(() => {
+          const inputs = this.prm.logRatioInputs(packed);
+          const { loss, rewards } = implicitPrmCeLoss({ ...inputs, labels: y }, { beta: this.prm.beta });
+          const tokens: Tensor = noGrad(() => implicitTokenRewards(inputs, this.prm.beta));
+          backward(loss);
+          return { loss: detach(loss), rewards: detach(rewards), tokens };
+        });
+        const [loss, sequence, tokens] = await Promise.all([out.loss.item(), out.rewards.data(), out.tokens.data()]);
+        for (const t of Object.values(out)) t.dispose();
+        const report = await this.optimizer.step();
+        this.updates++;
+        if (epoch === 0) {
+          unpadRows(tokens, packed).forEach((row, j) => (firstRewards[rows[j]!] = row));
+          y.forEach((label, j) => (correctSign += (sequence[j]! > 0 ? 1 : 0) === label ? 1 : 0));
+        }
+        first ??= loss;
+        stats.add({ 'prm/loss': loss, 'prm/grad_norm': report.gradNorm, 'prm/lr': report.lr, 'prm/skipped_steps': report.skipped ? 1 : 0 });
+      }
+    }
+    const metrics = stats.mean();
+    if (first !== undefined) metrics['prm/loss_first'] = first;
+    // Outcome accuracy of the implicit reward before this step's update: σ(r) > ½ ⇔ r > 0.
+    metrics['prm/acc'] = correctSign / samples.length;
+    metrics['prm/updates'] = this.updates;
+    return { metrics, firstRewards };
+  }
+
+  checkpointContent(): TrainingCheckpoint {
+    return { models: { prm: this.prm }, optimizers: { prm: this.optimizer }, state: { updates: this.updates } };
+  }
+
+  restoreState(state: Record<string, unknown>): void {
+    this.updates = typeof state.updates === 'number' ? state.updates : 0;
+  }
+
+  /** Frees the optimizer and the PRM (the RlTrainer frees neither). */
+  dispose(): void {
+    this.optimizer.dispose();
+    this.prm.dispose();
+  }
+}
+
+/** −[y log σ(x) + (1 − y) log(1 − σ(x))] on the host, stable for any x. */
+function bce(x: number, y: number): number {
+  const softplus = (v: number) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
+  return y * softplus(-x) + (1 - y) * softplus(x);
+}
+
+export interface PrimeTrainerOptions extends Omit<RlTrainerOptions, 'config' | 'denseRewards' | 'rewardModel'> {
+  config?: PrimeConfigInput;
+  /** The implicit PRM to train (default ImplicitPrm.fromPolicy(policy, { beta: prm.beta }): π_φ = π_ref = the policy). */
+  prm?: ImplicitPrm;
+}
+
+export interface PrimeRun {
+  trainer: RlTrainer;
+  learner: PrimeLearner;
+  config: PrimeConfig;
+  /** Frees the trainer, the learner and its PRM (not the policy). */
+  dispose(): void;
+}
+
+/** PRIME: the implicit PRM (two copies of the policy), its learner and the RL trainer around them. */
+export async function createPrimeTrainer(options: PrimeTrainerOptions): Promise<PrimeRun> {
+  const { config: input, prm: given, ...rest } = options;
+  const config = resolvePrimeConfig(input ?? {});
+  const p = config.prm;
+  const prm = given ?? ImplicitPrm.fromPolicy(options.policy, { beta: p.beta });
+  const learner = new PrimeLearner(prm, { config: p, codec: options.codec ?? new TaskCodec(), totalUpdates: config.rl.steps * p.epochs * p.miniBatches });
+  let trainer: RlTrainer;
+  try {
+    trainer = await RlTrainer.create({ ...rest, config: config.rl, rewardModel: learner });
+  } catch (error) {
+    learner.dispose();
+    throw error;
+  }
+  return {
+    trainer, learner, config,
+    dispose() {
+      trainer.dispose();
+      learner.dispose();
+    },
+  };
+}
