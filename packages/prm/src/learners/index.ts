@@ -4,3 +4,7 @@ export {
   type PrimeLearnerOptions, type PrimePrmConfig, type PrimeRun, type PrimeTrainerOptions, type PrimeUpdateOrder,
 } from './prime.js';
 export { withDefaults } from './defaults.js';
+export {
+  REPIRL_GROUPS, REPIRL_RL_DEFAULTS, RepirlLearner, createRepirlTrainer, resolveRepirlConfig, solutionDemonstrations, type Demonstrations, type RepirlConfig,
+  type RepirlConfigInput, type RepirlGroups, type RepirlLearnerOptions, type RepirlPrmConfig, type RepirlRun, type RepirlTrainerOptions,
+} from './repirl.js';

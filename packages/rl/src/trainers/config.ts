@@ -192,7 +192,8 @@ export const RL_PRESETS: Readonly<Record<RlAlgorithm, Preset>> = Object.freeze({
   ppo: { estimator: 'gae', aggregation: 'token-mean', klPlacement: 'reward', klEstimator: 'k1', lambda: 0.95 },
 });
 
-function readOptimizer(r: SectionReader, defaults: Partial<OptimizerConfig> & { lr: number }): OptimizerConfig {
+/** Reads an optimizer section (lr, schedule, warmup, decay, clipping, Adam betas) over `defaults`. */
+export function readOptimizer(r: SectionReader, defaults: Partial<OptimizerConfig> & { lr: number }): OptimizerConfig {
   return {
     lr: r.number('lr', defaults.lr, { min: 0 }),
     schedule: r.oneOf('schedule', defaults.schedule ?? 'constant', LR_SCHEDULES),

@@ -1,0 +1,41 @@
+// Small pieces the learners share: seeded near-equal mini-batches, per-sample sequence rewards
+// R and R̄ from token rewards, and averaging of per-update statistics.
+import { mul, sum, tensor, type Tensor } from '@repirl/autograd';
+import { permutation, type PackedBatch } from '@repirl/rl';
+
+/**
+ * Indices 0…n−1 shuffled by `seed` and split into `count` near-equal mini-batches (sizes differ by
+ * at most one; never more mini-batches than samples), as the RL trainer splits its batch.
+ */
+export function miniBatchRows(n: number, count: number, seed: number): number[][] {
+  const k = Math.max(1, Math.min(count, n));
+  const order = permutation(n, seed);
+  return Array.from({ length: k }, (_, m) => order.slice(Math.floor((m * n) / k), Math.floor(((m + 1) * n) / k)));
+}
+
+/** R = Σ_t r_t over each response and R̄ = R / |response|, both [B], from token rewards [B, T]. */
+export function sequenceRewards(tokenRewards: Tensor, packed: PackedBatch): { R: Tensor; Rbar: Tensor } {
+  const backend = tokenRewards.backend;
+  const R = sum(mul(tokenRewards, tensor(backend, packed.mask, [packed.B, packed.T])), 1);
+  const Rbar = mul(R, tensor(backend, packed.responseLengths.map((n) => 1 / Math.max(1, n)), [packed.B]));
+  return { R, Rbar };
+}
+
+/** Means of named statistics over the updates of a step (or an epoch). */
+export class MeanAccumulator {
+  private readonly sums = new Map<string, { total: number; count: number }>();
+  add(record: Record<string, number>): void {
+    for (const [k, v] of Object.entries(record)) {
+      if (!Number.isFinite(v)) continue;
+      const s = this.sums.get(k) ?? { total: 0, count: 0 };
+      s.total += v;
+      s.count++;
+      this.sums.set(k, s);
+    }
+  }
+  mean(): Record<string, number> {
+    return Object.fromEntries([...this.sums].map(([k, s]) => [k, s.total / s.count]));
+  }
+}
+
+export const average = (xs: readonly number[]): number => (xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length);

@@ -1,0 +1,329 @@
+// rePIRL's dual loop (papers.md §1(c)) as an OnlineRewardModel of @repirl/rl's RlTrainer. Each RL
+// step, with the fresh rollout batch:
+//   (a) the PRM batch: experts E = the demonstrations of the batch's prompts (expert solutions,
+//       tokenised with the TaskCodec), plus — as the released code does (`is_expert` = score >
+//       0.99) — the rollouts the verifier accepts; policy samples P = the other rollouts, with
+//       their rollout-time log π_old(τ) = Σ_t log π_old(a_t | s_t);
+//   (b) `epochs` passes of seeded mini-batches, each one AdamW step (own optimizer, grad clip) on
+//       repirlIsMleLoss (losses/repirl.ts): importance weights softmax(R − log π_old) per prompt or
+//       per batch, or the released runs' 'uniform' weights;
+//   (c) the updated PRM's token rewards r_φ(s_t, a_t) for the batch, which the 'repirl-loo'
+//       estimator (kernels advantages: batch-normalised, per-timestep leave-one-out per source,
+//       A = c_prm·A^prm + c_gt·A^out, whitened) turns into advantages.
+// createRepirlTrainer builds the whole thing: the PRM as a copy of the policy (TokenMlpPrm), this
+// learner, and the RlTrainer with rePIRL's policy settings (entropy bonus, no KL).
+//
+// Defaults (papers.md §1(d), scaled): the released runs train 3–4B models for thousands of steps
+// with policy lr 5e-7 and PRM lr 3e-8. Our byte-level policies of d = 32–256 use rl's learning-rate
+// scale (actor 1e-4 instead of verl's 1e-6), and the PRM keeps about the released PRM : policy
+// ratio's order while still moving in a CI-sized run: PRM lr 1e-4 with a constant schedule. Kept
+// as released: grad clip 10, weight decay 0, 1 PRM epoch, entropy 0.001, KL 0, c_gt 1, c_prm 0.1
+// (Qwen3-4B-Base), correct rollouts as experts, PPO clip 0.2, 1 PPO epoch. The released
+// mini-batch of 32 (of 256 samples) becomes `miniBatches` = 1 for our batches of 16–64 samples.
+// The weights default to the paper's importance mode per prompt (the released runs are 'uniform').
+import { backward, noGrad, tidy, type AdamW, type Module, type Tensor } from '@repirl/autograd';
+import {
+  ConfigError, RlTrainer, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, readOptimizer, resolveRlConfig,
+  type OnlineRewardModel, type OptimizerConfig, type Problem, type RlConfig, type RlConfigInput, type RlTrainerOptions, type RolloutBatch,
+  type TrainingCheckpoint,
+} from '@repirl/rl';
+import { REPIRL_WEIGHT_MODES, detach, effectiveSampleSize, repirlIsMleLoss, type RepirlWeightMode } from '../losses/index.js';
+import { scoreSamples, type ProcessRewardModel } from '../models/prm.js';
+import { TokenMlpPrm } from '../models/token-mlp.js';
+import { MeanAccumulator, average, miniBatchRows, sequenceRewards } from './common.js';
+import { withDefaults } from './defaults.js';
+
+export type RepirlGroups = 'prompt' | 'batch';
+export const REPIRL_GROUPS: readonly RepirlGroups[] = ['prompt', 'batch'];
+
+export interface RepirlPrmConfig {
+  /** Seed of the PRM head and of the PRM mini-batch shuffles. */
+  seed: number;
+  /** Width of the head's hidden layers; 0 = 2·dModel. */
+  hidden: number;
+  /** Train only the head (rePIRL's ffn_only). */
+  freezeBackbone: boolean;
+  optim: OptimizerConfig;
+  /** Passes over each step's PRM batch (rm_epochs). */
+  epochs: number;
+  /** PRM optimizer steps per epoch (the PRM batch is shuffled and split). */
+  miniBatches: number;
+  /** 'importance' (softmax(R − log π_old) within each group) or 'uniform' (the released runs: w ≡ 1). */
+  weightMode: RepirlWeightMode;
+  /** Softmax groups of the importance weights: the samples of one prompt, or the whole mini-batch. */
+  groups: RepirlGroups;
+  /** 'mean': the policy term is averaged over the groups (equal total weight to the expert term); 'sum': the formula as written. */
+  groupReduction: 'sum' | 'mean';
+  /** Rollouts the verifier accepts count as experts (the released code); false = only demonstrations. */
+  correctAsExperts: boolean;
+  /** Demonstrations used per prompt at most (0 = none: experts are then the correct rollouts only). */
+  demosPerPrompt: number;
+  /** Sequences per forward when scoring the batch (0 = all at once). */
+  scoreBatchSize: number;
+}
+
+export interface RepirlConfig {
+  rl: RlConfig;
+  prm: RepirlPrmConfig;
+}
+
+export interface RepirlConfigInput {
+  /** The RL trainer's config (resolveRlConfig keys); rePIRL's defaults are applied under it. */
+  rl?: RlConfigInput;
+  prm?: Partial<Omit<RepirlPrmConfig, 'optim'>> & { optim?: Partial<OptimizerConfig> };
+}
+
+/** The RL settings rePIRL runs with unless the config says otherwise (papers.md §1(b), §1(d)). */
+export const REPIRL_RL_DEFAULTS: RlConfigInput = Object.freeze<RlConfigInput>({
+  advantage: { estimator: 'repirl-loo', cPrm: 0.1, cGt: 1 },
+  actor: { entropyCoef: 0.001, clipLow: 0.2, ppoEpochs: 1 },
+  kl: { coef: 0 },
+});
+
+/** The full rePIRL config, every key checked; errors name the key (e.g. "prm.weightMode", "rl.advantage.cPrm"). */
+export function resolveRepirlConfig(input: RepirlConfigInput | Record<string, unknown> = {}): RepirlConfig {
+  const root = new SectionReader(input, '');
+  const rlInput = withDefaults(REPIRL_RL_DEFAULTS as Record<string, unknown>, (input as RepirlConfigInput).rl);
+  root.section('rl');
+  const rl = resolveRlConfig(rlInput, { path: 'rl' });
+  if (rl.advantage.estimator !== 'repirl-loo') {
+    throw new ConfigError('rl.advantage.estimator', `rl.advantage.estimator must be "repirl-loo" for rePIRL (the PRM's token rewards and the outcome, each with a leave-one-out baseline), got "${rl.advantage.estimator}"`);
+  }
+  for (const key of ['cPrm', 'cGt'] as const) {
+    const v = rl.advantage[key];
+    if (!(v >= 0)) throw new ConfigError(`rl.advantage.${key}`, `rl.advantage.${key} must be a number ≥ 0 (0 turns that reward source off), got ${v}`);
+  }
+  if (rl.advantage.cPrm === 0 && rl.advantage.cGt === 0) {
+    throw new ConfigError('rl.advantage.cPrm', 'rl.advantage.cPrm and rl.advantage.cGt are both 0: the policy would get no reward; set at least one above 0');
+  }
+
+  const p = root.section('prm');
+  const optimReader = p.section('optim');
+  const optim = readOptimizer(optimReader, { lr: 1e-4, maxGradNorm: 10, weightDecay: 0 });
+  optimReader.done();
+  const prm: RepirlPrmConfig = {
+    seed: p.int('seed', rl.seed, { min: 0, max: 0xffffffff }),
+    hidden: p.int('hidden', 0, { min: 0 }),
+    freezeBackbone: p.bool('freezeBackbone', false),
+    optim,
+    epochs: p.int('epochs', 1, { min: 1 }),
+    miniBatches: p.int('miniBatches', 1, { min: 1 }),
+    weightMode: p.oneOf('weightMode', 'importance', REPIRL_WEIGHT_MODES),
+    groups: p.oneOf('groups', 'prompt', REPIRL_GROUPS),
+    groupReduction: p.oneOf('groupReduction', 'mean', ['sum', 'mean'] as const),
+    correctAsExperts: p.bool('correctAsExperts', true),
+    demosPerPrompt: p.int('demosPerPrompt', 4, { min: 0 }),
+    scoreBatchSize: p.int('scoreBatchSize', 0, { min: 0 }),
+  };
+  p.done();
+  root.done();
+  return { rl, prm };
+}
+
+/** Expert solutions of a problem (text in the §4 format). Default: the problem's own `solution`. */
+export type Demonstrations = (problem: Problem) => readonly string[];
+export const solutionDemonstrations: Demonstrations = (problem) => (problem.solution ? [problem.solution] : []);
+
+/** One sequence of a PRM batch. */
+interface PrmExample {
+  promptIds: readonly number[];
+  responseIds: readonly number[];
+  expert: boolean;
+  /** log π_old(τ) (policy samples; 0 for demonstrations, where it is unused). */
+  oldLogProb: number;
+  group: number;
+}
+
+export interface RepirlLearnerOptions {
+  config: RepirlPrmConfig;
+  codec?: TaskCodec;
+  demonstrations?: Demonstrations;
+  /** Optimizer steps the PRM's schedule spans (RL steps × epochs × miniBatches). */
+  totalUpdates: number;
+}
+
+/** The PRM half of rePIRL (see the file comment); pass it to RlTrainer as `rewardModel`. */
+export class RepirlLearner implements OnlineRewardModel {
+  readonly optimizer: AdamW;
+  private readonly codec: TaskCodec;
+  private readonly demonstrations: Demonstrations;
+  private readonly config: RepirlPrmConfig;
+  private updates = 0;
+
+  constructor(
+    readonly prm: ProcessRewardModel & Module<unknown>,
+    options: RepirlLearnerOptions,
+  ) {
+    this.config = options.config;
+    this.codec = options.codec ?? new TaskCodec();
+    this.demonstrations = options.demonstrations ?? solutionDemonstrations;
+    this.optimizer = makeOptimizer(prm.trainableParameters(), options.config.optim, options.totalUpdates);
+  }
+
+  async score(batch: RolloutBatch, step: number): Promise<{ rewards: number[][]; metrics: Record<string, number> }> {
+    const examples = this.prmBatch(batch);
+    const metrics = await this.update(examples, step);
+    const scored = await scoreSamples(this.prm, batch.samples, this.codec, this.config.scoreBatchSize);
+    const rewards = scored.map((s) => s.tokens);
+    const meanReward = (correct: boolean) =>
+      average(batch.samples.flatMap((s, i) => (s.verdict.correct === correct ? [average(rewards[i]!)] : [])));
+    for (const [key, value] of [['prm/reward_correct', meanReward(true)], ['prm/reward_incorrect', meanReward(false)]] as const) {
+      if (Number.isFinite(value)) metrics[key] = value;
+    }
+    return { rewards, metrics };
+  }
+
+  /** Demonstrations of the batch's prompts, then every rollout (expert when correct and correctAsExperts). */
+  prmBatch(batch: RolloutBatch): PrmExample[] {
+    const c = this.config;
+    const groupOf = (g: number) => (c.groups === 'prompt' ? g : 0);
+    const examples: PrmExample[] = [];
+    const seen = new Set<number>();
+    const maxSeqLen = (this.prm.config as { decoder?: { maxSeqLen: number } }).decoder?.maxSeqLen ?? Infinity;
+    for (const s of batch.samples) {
+      if (seen.has(s.group)) continue;
+      seen.add(s.group);
+      for (const demo of this.demonstrations(s.problem).slice(0, c.demosPerPrompt)) {
+        const responseIds = this.codec.encodeResponse(demo);
+        if (s.promptIds.length + responseIds.length > maxSeqLen) {
+          throw new Error(`rePIRL: the demonstration of problem ${s.problem.id} (${s.promptIds.length} + ${responseIds.length} tokens) exceeds the PRM's maxSeqLen (${maxSeqLen})`);
+        }
+        examples.push({ promptIds: s.promptIds, responseIds, expert: true, oldLogProb: 0, group: groupOf(s.group) });
+      }
+    }
+    for (const s of batch.samples) {
+      const expert = c.correctAsExperts && s.verdict.correct;
+      examples.push({ promptIds: s.promptIds, responseIds: s.responseIds, expert, oldLogProb: s.logprobs.reduce((a, b) => a + b, 0), group: groupOf(s.group) });
+    }
+    return examples;
+  }
+
+  /**
+   * The rePIRL loss and mean R̄ of experts and policy samples on a batch's PRM batch (all of it as
+   * one mini-batch), without gradient or update: a fixed yardstick for tests and evaluations.
+   */
+  async evaluate(batch: RolloutBatch): Promise<{ loss: number; expertReward: number; policyReward: number }> {
+    const part = this.prmBatch(batch);
+    const packed = packSequences(part, this.codec.padId);
+    const out = noGrad(() => tidy(() => {
+      const { R, Rbar } = sequenceRewards(this.prm.tokenRewards(packed), packed);
+      const { loss } = this.loss(part, R, Rbar);
+      return { loss, Rbar };
+    }));
+    const [loss, rbar] = await Promise.all([out.loss.item(), out.Rbar.data()]);
+    out.loss.dispose();
+    out.Rbar.dispose();
+    return {
+      loss,
+      expertReward: average(part.flatMap((e, j) => (e.expert ? [rbar[j]!] : []))),
+      policyReward: average(part.flatMap((e, j) => (e.expert ? [] : [rbar[j]!]))),
+    };
+  }
+
+  private loss(part: readonly PrmExample[], R: Tensor, Rbar: Tensor) {
+    return repirlIsMleLoss(
+      { R, Rbar, oldLogProb: part.map((e) => e.oldLogProb), isExpert: part.map((e) => e.expert), groups: part.map((e) => e.group) },
+      { mode: this.config.weightMode, groupReduction: this.config.groupReduction },
+    );
+  }
+
+  /** `epochs` × mini-batches of the rePIRL loss, one optimizer step each; the step's PRM metrics. */
+  private async update(examples: readonly PrmExample[], step: number): Promise<Record<string, number>> {
+    const c = this.config;
+    const stats = new MeanAccumulator();
+    let first: number | undefined;
+    for (let epoch = 0; epoch < c.epochs; epoch++) {
+      for (const rows of miniBatchRows(examples.length, c.miniBatches, deriveSeed(c.seed, 'prm-minibatch', step, epoch))) {
+        const part = rows.map((i) => examples[i]!);
+        const packed = packSequences(part, this.codec.padId);
+        const out = tidy(() => {
+          const { R, Rbar } = sequenceRewards(this.prm.tokenRewards(packed), packed);
+          const { loss, weights } = this.loss(part, R, Rbar);
+          backward(loss);
+          return { loss: detach(loss), weights, Rbar: detach(Rbar) };
+        });
+        const [loss, weights, rbar] = await Promise.all([out.loss.item(), out.weights.data(), out.Rbar.data()]);
+        for (const t of Object.values(out)) t.dispose();
+        const report = await this.optimizer.step();
+        this.updates++;
+        first ??= loss;
+        stats.add({
+          'prm/loss': loss,
+          'prm/expert_reward': average(part.flatMap((e, j) => (e.expert ? [rbar[j]!] : []))),
+          'prm/policy_reward': average(part.flatMap((e, j) => (e.expert ? [] : [rbar[j]!]))),
+          'prm/ess': average([...new Set(part.filter((e) => !e.expert).map((e) => e.group))].map((g) =>
+            effectiveSampleSize(part.flatMap((e, j) => (!e.expert && e.group === g ? [weights[j]!] : []))))),
+          'prm/grad_norm': report.gradNorm,
+          'prm/lr': report.lr,
+          'prm/skipped_steps': report.skipped ? 1 : 0,
+        });
+      }
+    }
+    const metrics = stats.mean();
+    if (first !== undefined) metrics['prm/loss_first'] = first;
+    metrics['prm/experts'] = examples.filter((e) => e.expert).length;
+    metrics['prm/policy_samples'] = examples.filter((e) => !e.expert).length;
+    if (metrics['prm/expert_reward'] !== undefined && metrics['prm/policy_reward'] !== undefined) {
+      metrics['prm/reward_gap'] = metrics['prm/expert_reward'] - metrics['prm/policy_reward'];
+    }
+    return metrics;
+  }
+
+  checkpointContent(): TrainingCheckpoint {
+    return { models: { prm: this.prm }, optimizers: { prm: this.optimizer }, state: { updates: this.updates } };
+  }
+
+  restoreState(state: Record<string, unknown>): void {
+    this.updates = typeof state.updates === 'number' ? state.updates : 0;
+  }
+
+  /** Frees the optimizer and the PRM (the RlTrainer frees neither). */
+  dispose(): void {
+    this.optimizer.dispose();
+    this.prm.dispose();
+  }
+}
+
+export interface RepirlTrainerOptions extends Omit<RlTrainerOptions, 'config' | 'denseRewards' | 'rewardModel'> {
+  config?: RepirlConfigInput;
+  /** Expert solutions of each training problem (default: the problem's `solution`). */
+  demonstrations?: Demonstrations;
+  /** The PRM to train (default TokenMlpPrm.fromPolicy(policy) with prm.hidden / freezeBackbone / seed). */
+  prm?: ProcessRewardModel & Module<unknown>;
+}
+
+export interface RepirlRun {
+  trainer: RlTrainer;
+  learner: RepirlLearner;
+  config: RepirlConfig;
+  /** Frees the trainer, the learner and its PRM (not the policy). */
+  dispose(): void;
+}
+
+/** rePIRL: the PRM (a copy of the policy + tanh MLP head), its learner and the RL trainer around them. */
+export async function createRepirlTrainer(options: RepirlTrainerOptions): Promise<RepirlRun> {
+  const { config: input, demonstrations, prm: given, ...rest } = options;
+  const config = resolveRepirlConfig(input ?? {});
+  const p = config.prm;
+  const prm = given ?? TokenMlpPrm.fromPolicy(options.policy, { ...(p.hidden > 0 ? { hidden: p.hidden } : {}), freezeBackbone: p.freezeBackbone, seed: p.seed });
+  const learner = new RepirlLearner(prm, {
+    config: p,
+    codec: options.codec ?? new TaskCodec(),
+    ...(demonstrations ? { demonstrations } : {}),
+    totalUpdates: config.rl.steps * p.epochs * p.miniBatches,
+  });
+  let trainer: RlTrainer;
+  try {
+    trainer = await RlTrainer.create({ ...rest, config: config.rl, rewardModel: learner });
+  } catch (error) {
+    learner.dispose();
+    throw error;
+  }
+  return {
+    trainer, learner, config,
+    dispose() {
+      trainer.dispose();
+      learner.dispose();
+    },
+  };
+}
