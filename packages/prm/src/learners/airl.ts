@@ -1,0 +1,386 @@
+// AIRL-S (papers.md §2(b)–(c), the reconstructed LLM adaptation) as an OnlineRewardModel of
+// @repirl/rl's RlTrainer. Each RL step, on the rollout batch:
+//   (a) experts: the verifier-accepted rollouts go into a replay buffer (bounded, FIFO, duplicates
+//       dropped, checkpointed); the update's experts are `expertsPerStep` traces drawn from it
+//       (seeded) and/or the demonstrations of the batch's prompts ('correct' | 'demos' | 'both');
+//       negatives: the batch's policy samples (all of them, as AIRL does, or only the wrong ones);
+//   (b) the discriminator D = exp(f)/(exp(f) + π) = σ(f − log π) takes `epochs` × `miniBatches`
+//       AdamW steps of step-level BCE on the logit f − log π (losses/airl.ts), label 1 on expert
+//       steps and 0 on policy steps. f is the step head (models/step-head.ts) read at step ends;
+//       log π of a step = the sum of the policy's token log-probs within it: the rollout's old
+//       log-probs for the batch's samples, and the current policy's (no gradient, at the rollout
+//       temperature) for experts, whose stored log-probs would be stale;
+//   (c) the policy reward per step r̂_k = f_k − log π_k (updated f, old log-probs), combined with
+//       the outcome r_o by `combination` with weight λ (combineAirlReward): the paper's rule was
+//       not found, so this is an option. The learner returns the process part P = R − r_o as
+//       token rewards — on each step's end token for the additive modes (r̂_k·λ for 'outcome-plus-
+//       sum', r̂_k·λ/K for '-mean', r̂_k for 'process-only'), on the weakest step's end for '-min',
+//       nothing for 'outcome-only' — and the RlTrainer adds r_o on the last token, so a sequence-
+//       level estimator (GRPO by default) sees exactly R. 'process-only' needs rl.reward.outcomeCoef 0.
+// At inference the PRM is f alone (StepHeadPrm.tokenRewards), not r̂.
+//
+// Defaults: AIRL-S publishes no hyperparameters (papers.md §2(d)). We use GRPO (the paper's RL
+// algorithm) with rl's defaults, K = 4, no KL; the discriminator on the PRIME/rePIRL scale of this
+// package (lr 2e-4 constant, grad clip 10, weight decay 0, 1 pass, whole batch); 'both' experts,
+// a buffer of 256 traces, as many experts per step as policy samples; 'outcome-plus-mean' with
+// λ = 0.1, so the outcome stays the main signal and a long response earns no more than a short one.
+import { backward, noGrad, tidy, type AdamW, type DecoderLM } from '@repirl/autograd';
+import {
+  ADVANTAGES, ConfigError, RlTrainer, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, permutation, readOptimizer, resolveRlConfig,
+  responseLogProbs, unpadRows, type OnlineRewardModel, type OptimizerConfig, type Problem, type RlConfig, type RlConfigInput, type RlTrainerOptions,
+  type RolloutBatch, type TrainingCheckpoint,
+} from '@repirl/rl';
+import { AIRL_REWARD_COMBINATIONS, airlDiscriminatorLoss, combineAirlReward, detach, type AirlRewardCombination } from '../losses/index.js';
+import { stepEndTokens, stepScores } from '../models/prm.js';
+import { StepHeadPrm } from '../models/step-head.js';
+import { MeanAccumulator, average, miniBatchRows } from './common.js';
+import { withDefaults } from './defaults.js';
+import { solutionDemonstrations, type Demonstrations } from './repirl.js';
+
+export const AIRL_EXPERT_SOURCES = ['correct', 'demos', 'both'] as const;
+export type AirlExpertSource = (typeof AIRL_EXPERT_SOURCES)[number];
+export const AIRL_NEGATIVES = ['all', 'incorrect'] as const;
+export type AirlNegatives = (typeof AIRL_NEGATIVES)[number];
+
+export interface AirlPrmConfig {
+  /** Seed of the head, of the expert draws and of the mini-batch shuffles. */
+  seed: number;
+  /** Train only the head. */
+  freezeBackbone: boolean;
+  optim: OptimizerConfig;
+  epochs: number;
+  miniBatches: number;
+  /** Where experts come from: verified-correct rollouts (the replay buffer), the prompts' demonstrations, or both. */
+  experts: AirlExpertSource;
+  /** Traces the replay buffer keeps at most (the oldest leave first). */
+  bufferSize: number;
+  /** Buffer traces per update; 0 = as many as the batch has policy samples. */
+  expertsPerStep: number;
+  /** Demonstrations per prompt of the batch at most ('demos' and 'both'). */
+  demosPerPrompt: number;
+  /** Negatives: every policy sample of the batch (AIRL), or only the ones the verifier rejects. */
+  negatives: AirlNegatives;
+  /** How r̂ = f − log π combines with the outcome (losses/airl.ts). */
+  combination: AirlRewardCombination;
+  /** λ of the combination. */
+  lambda: number;
+  /** Sequences per forward when scoring the batch (0 = all at once). */
+  scoreBatchSize: number;
+}
+
+export interface AirlConfig {
+  rl: RlConfig;
+  prm: AirlPrmConfig;
+}
+
+export interface AirlConfigInput {
+  /** The RL trainer's config (resolveRlConfig keys); AIRL-S's defaults are applied under it. */
+  rl?: RlConfigInput;
+  prm?: Partial<Omit<AirlPrmConfig, 'optim'>> & { optim?: Partial<OptimizerConfig> };
+}
+
+/** The RL settings AIRL-S runs with unless the config says otherwise. */
+export const AIRL_RL_DEFAULTS: RlConfigInput = Object.freeze<RlConfigInput>({ algorithm: 'grpo', rollout: { k: 4 }, kl: { coef: 0 } });
+
+/** The full AIRL-S config, every key checked; errors name the key (e.g. "prm.combination"). */
+export function resolveAirlConfig(input: AirlConfigInput | Record<string, unknown> = {}): AirlConfig {
+  const root = new SectionReader(input, '');
+  const given = (input as AirlConfigInput).rl;
+  const p = root.section('prm');
+  const combination = p.oneOf('combination', 'outcome-plus-mean', AIRL_REWARD_COMBINATIONS);
+  // 'process-only' has no verifier reward: its default outcome weight is 0.
+  const defaults = combination === 'process-only' ? withDefaults(AIRL_RL_DEFAULTS as Record<string, unknown>, { reward: { outcomeCoef: 0 } }) : (AIRL_RL_DEFAULTS as Record<string, unknown>);
+  const rl = resolveRlConfig(withDefaults(defaults, given), { path: 'rl' });
+  root.section('rl');
+  if (ADVANTAGES[rl.advantage.estimator].needs.includes('outcome')) {
+    throw new ConfigError('rl.advantage.estimator', `rl.advantage.estimator "${rl.advantage.estimator}" takes the outcome as a separate source, so prm.combination would not be the reward it trains on; use a single-reward estimator such as grpo, dr-grpo or rloo`);
+  }
+  if (combination === 'process-only' && rl.reward.outcomeCoef !== 0) {
+    throw new ConfigError('rl.reward.outcomeCoef', `rl.reward.outcomeCoef must be 0 with prm.combination "process-only" (no verifier reward), got ${rl.reward.outcomeCoef}`);
+  }
+  const optim = p.section('optim');
+  const prm: AirlPrmConfig = {
+    seed: p.int('seed', rl.seed, { min: 0, max: 0xffffffff }),
+    freezeBackbone: p.bool('freezeBackbone', false),
+    optim: readOptimizer(optim, { lr: 2e-4, maxGradNorm: 10, weightDecay: 0 }),
+    epochs: p.int('epochs', 1, { min: 1 }),
+    miniBatches: p.int('miniBatches', 1, { min: 1 }),
+    experts: p.oneOf('experts', 'both', AIRL_EXPERT_SOURCES),
+    bufferSize: p.int('bufferSize', 256, { min: 1 }),
+    expertsPerStep: p.int('expertsPerStep', 0, { min: 0 }),
+    demosPerPrompt: p.int('demosPerPrompt', 1, { min: 0 }),
+    negatives: p.oneOf('negatives', 'all', AIRL_NEGATIVES),
+    combination,
+    lambda: p.number('lambda', 0.1, { min: 0 }),
+    scoreBatchSize: p.int('scoreBatchSize', 0, { min: 0 }),
+  };
+  if (prm.experts !== 'correct' && prm.demosPerPrompt === 0) {
+    throw new ConfigError('prm.demosPerPrompt', `prm.demosPerPrompt is 0 but prm.experts "${prm.experts}" uses demonstrations; set it ≥ 1 or use prm.experts "correct"`);
+  }
+  optim.done();
+  p.done();
+  root.done();
+  return { rl, prm };
+}
+
+/**
+ * The process part of the trajectory reward, as token rewards: R − r_o = combineAirlReward(r̂, r_o) − r_o
+ * spread over step-end tokens (see the file comment). `ends` are the steps' end tokens, `length` the response's.
+ */
+export function airlProcessTokenRewards(stepRewards: readonly number[], ends: readonly number[], length: number, combination: AirlRewardCombination, lambda: number): number[] {
+  const row = new Array<number>(length).fill(0);
+  const K = stepRewards.length;
+  if (K === 0 || combination === 'outcome-only') return row;
+  if (combination === 'outcome-plus-min') {
+    const k = stepRewards.indexOf(Math.min(...stepRewards));
+    row[ends[k]!] = combineAirlReward(stepRewards, 0, combination, lambda);
+    return row;
+  }
+  const weight = combination === 'outcome-plus-sum' ? lambda : combination === 'outcome-plus-mean' ? lambda / K : 1;
+  stepRewards.forEach((r, k) => (row[ends[k]!] = weight * r));
+  return row;
+}
+
+/** One trace of the replay buffer (token ids; JSON in the checkpoint). */
+interface Trace {
+  promptIds: number[];
+  responseIds: number[];
+}
+
+/** One sequence of a discriminator batch. */
+interface DiscriminatorExample extends Trace {
+  expert: boolean;
+  /** Policy samples: the rollout's log-probs per token; experts: filled in by the current policy. */
+  logprobs: number[] | null;
+}
+
+export interface AirlLearnerOptions {
+  config: AirlPrmConfig;
+  /** The policy being trained (log π of expert steps); the learner reads it, never updates it. */
+  policy: DecoderLM;
+  codec?: TaskCodec;
+  demonstrations?: Demonstrations;
+  /** Optimizer steps the PRM's schedule spans (RL steps × epochs × miniBatches). */
+  totalUpdates: number;
+}
+
+/** The discriminator half of AIRL-S (see the file comment); pass it to RlTrainer as `rewardModel`. */
+export class AirlLearner implements OnlineRewardModel {
+  readonly optimizer: AdamW;
+  private readonly codec: TaskCodec;
+  private readonly config: AirlPrmConfig;
+  private readonly policy: DecoderLM;
+  private readonly demonstrations: Demonstrations;
+  /** Verified-correct traces, oldest first (checkpointed). */
+  private buffer: Trace[] = [];
+  private updates = 0;
+
+  constructor(
+    readonly prm: StepHeadPrm,
+    options: AirlLearnerOptions,
+  ) {
+    this.config = options.config;
+    this.policy = options.policy;
+    this.codec = options.codec ?? new TaskCodec();
+    this.prm.codec = this.codec;
+    this.demonstrations = options.demonstrations ?? solutionDemonstrations;
+    this.optimizer = makeOptimizer(prm.trainableParameters(), options.config.optim, options.totalUpdates);
+  }
+
+  /** The replay buffer's traces (read-only view). */
+  get replay(): readonly Readonly<Trace>[] {
+    return this.buffer;
+  }
+
+  async score(batch: RolloutBatch, step: number): Promise<{ rewards: number[][]; metrics: Record<string, number> }> {
+    const c = this.config;
+    if (c.experts !== 'demos') this.remember(batch);
+    const examples = await this.discriminatorBatch(batch, step);
+    const metrics = examples.some((e) => e.expert) ? await this.update(examples, batch.temperature, step) : {};
+    metrics['prm/buffer'] = this.buffer.length;
+    metrics['prm/experts'] = examples.filter((e) => e.expert).length;
+    metrics['prm/policy_samples'] = examples.filter((e) => !e.expert).length;
+
+    // Policy rewards from the updated f and the rollout's log-probs.
+    const rewards: number[][] = [];
+    const stepRewards: number[] = [];
+    const size = c.scoreBatchSize > 0 ? c.scoreBatchSize : batch.samples.length;
+    for (let i = 0; i < batch.samples.length; i += size) {
+      const part = batch.samples.slice(i, i + size);
+      const { f, ends } = await this.stepF(part);
+      let n = 0;
+      part.forEach((s, b) => {
+        const logPi = stepScores(s.logprobs, ends[b]!);
+        const rHat = logPi.map((lp) => f[n++]! - lp);
+        stepRewards.push(...rHat);
+        rewards.push(airlProcessTokenRewards(rHat, ends[b]!, s.responseIds.length, c.combination, c.lambda));
+      });
+    }
+    metrics['prm/policy_reward'] = average(stepRewards);
+    return { rewards, metrics };
+  }
+
+  /** Adds the batch's verifier-accepted rollouts to the replay buffer (bounded, no duplicates). */
+  private remember(batch: RolloutBatch): void {
+    const key = (t: Trace) => `${t.promptIds.join(',')}|${t.responseIds.join(',')}`;
+    const known = new Set(this.buffer.map(key));
+    for (const s of batch.samples) {
+      if (!s.verdict.correct) continue;
+      const trace = { promptIds: [...s.promptIds], responseIds: [...s.responseIds] };
+      if (known.has(key(trace))) continue;
+      known.add(key(trace));
+      this.buffer.push(trace);
+    }
+    if (this.buffer.length > this.config.bufferSize) this.buffer = this.buffer.slice(this.buffer.length - this.config.bufferSize);
+  }
+
+  /** Experts (buffer draws and/or demonstrations) and negatives (the batch's policy samples). */
+  private async discriminatorBatch(batch: RolloutBatch, step: number): Promise<DiscriminatorExample[]> {
+    const c = this.config;
+    const negatives = batch.samples.filter((s) => c.negatives === 'all' || !s.verdict.correct);
+    const examples: DiscriminatorExample[] = negatives.map((s) => ({ promptIds: s.promptIds, responseIds: s.responseIds, expert: false, logprobs: s.logprobs }));
+    if (c.experts !== 'correct') {
+      const maxSeqLen = this.prm.config.decoder.maxSeqLen ?? Infinity;
+      const seen = new Set<number>();
+      for (const s of batch.samples) {
+        if (seen.has(s.group)) continue;
+        seen.add(s.group);
+        for (const demo of this.demonstrations(s.problem as Problem).slice(0, c.demosPerPrompt)) {
+          const responseIds = this.codec.encodeResponse(demo);
+          if (s.promptIds.length + responseIds.length <= maxSeqLen) examples.push({ promptIds: s.promptIds, responseIds, expert: true, logprobs: null });
+        }
+      }
+    }
+    if (c.experts !== 'demos' && this.buffer.length > 0) {
+      const count = Math.min(this.buffer.length, c.expertsPerStep > 0 ? c.expertsPerStep : negatives.length);
+      for (const i of permutation(this.buffer.length, deriveSeed(c.seed, 'airl-experts', step)).slice(0, count)) {
+        examples.push({ ...this.buffer[i]!, expert: true, logprobs: null });
+      }
+    }
+    return examples;
+  }
+
+  /** `epochs` × mini-batches of the discriminator BCE, one optimizer step each; the step's metrics. */
+  private async update(examples: DiscriminatorExample[], temperature: number, step: number): Promise<Record<string, number>> {
+    const c = this.config;
+    await this.fillExpertLogProbs(examples, temperature);
+    const stats = new MeanAccumulator();
+    let first: number | undefined;
+    for (let epoch = 0; epoch < c.epochs; epoch++) {
+      for (const rows of miniBatchRows(examples.length, c.miniBatches, deriveSeed(c.seed, 'prm-minibatch', step, epoch))) {
+        const part = rows.map((i) => examples[i]!);
+        const packed = packSequences(part, this.codec.padId);
+        const ends = this.prm.stepEnds(packed);
+        const logPi = part.flatMap((e, b) => stepScores(e.logprobs!, ends[b]!));
+        const labels = part.flatMap((e, b) => ends[b]!.map(() => (e.expert ? 1 : 0)));
+        if (labels.length === 0) continue;
+        const out = tidy(() => {
+          const { loss, logits } = airlDiscriminatorLoss({ f: this.prm.stepValues(packed).f, logPi, labels });
+          backward(loss);
+          return { loss: detach(loss), logits: detach(logits) };
+        });
+        const [loss, logits] = await Promise.all([out.loss.item(), out.logits.data()]);
+        out.loss.dispose();
+        out.logits.dispose();
+        const report = await this.optimizer.step();
+        this.updates++;
+        first ??= loss;
+        const d = Array.from(logits, (l) => 1 / (1 + Math.exp(-l)));
+        stats.add({
+          'prm/loss': loss,
+          'prm/d_expert': average(d.filter((_, j) => labels[j] === 1)),
+          'prm/d_policy': average(d.filter((_, j) => labels[j] === 0)),
+          'prm/d_acc': average(d.map((v, j) => ((v > 0.5 ? 1 : 0) === labels[j] ? 1 : 0))),
+          'prm/grad_norm': report.gradNorm,
+          'prm/lr': report.lr,
+          'prm/skipped_steps': report.skipped ? 1 : 0,
+        });
+      }
+    }
+    const metrics = stats.mean();
+    if (first !== undefined) metrics['prm/loss_first'] = first;
+    return metrics;
+  }
+
+  /** log π of the experts' tokens under the current policy (no gradient, at the rollout temperature). */
+  private async fillExpertLogProbs(examples: DiscriminatorExample[], temperature: number): Promise<void> {
+    const experts = examples.filter((e) => e.logprobs === null);
+    const size = this.config.scoreBatchSize > 0 ? this.config.scoreBatchSize : experts.length;
+    for (let i = 0; i < experts.length; i += size) {
+      const part = experts.slice(i, i + size);
+      const packed = packSequences(part, this.codec.padId);
+      const logp = noGrad(() => tidy(() => responseLogProbs(this.policy, packed, { temperature }).logp));
+      const rows = unpadRows(await logp.data(), packed);
+      logp.dispose();
+      part.forEach((e, j) => (e.logprobs = rows[j]!));
+    }
+  }
+
+  /** f per step (no gradient) of some samples, flattened, with their step ends. */
+  private async stepF(samples: readonly Trace[]): Promise<{ f: number[]; ends: number[][] }> {
+    const packed = packSequences(samples, this.codec.padId);
+    const ends = this.prm.stepEnds(packed);
+    if (ends.every((row) => row.length === 0)) return { f: [], ends };
+    const values = noGrad(() => tidy(() => this.prm.stepValues(packed).f));
+    const f = Array.from(await values.data());
+    values.dispose();
+    return { f, ends };
+  }
+
+  checkpointContent(): TrainingCheckpoint {
+    return { models: { prm: this.prm }, optimizers: { prm: this.optimizer }, state: { updates: this.updates, buffer: this.buffer } };
+  }
+
+  restoreState(state: Record<string, unknown>): void {
+    this.updates = typeof state.updates === 'number' ? state.updates : 0;
+    this.buffer = Array.isArray(state.buffer) ? (state.buffer as Trace[]) : [];
+  }
+
+  /** Frees the optimizer and the PRM (the RlTrainer frees neither). */
+  dispose(): void {
+    this.optimizer.dispose();
+    this.prm.dispose();
+  }
+}
+
+export interface AirlTrainerOptions extends Omit<RlTrainerOptions, 'config' | 'denseRewards' | 'rewardModel'> {
+  config?: AirlConfigInput;
+  /** Expert solutions of each training problem (default: the problem's `solution`). */
+  demonstrations?: Demonstrations;
+  /** The f to train (default StepHeadPrm.fromPolicy(policy) with prm.freezeBackbone / seed). */
+  prm?: StepHeadPrm;
+}
+
+export interface AirlRun {
+  trainer: RlTrainer;
+  learner: AirlLearner;
+  config: AirlConfig;
+  /** Frees the trainer, the learner and its PRM (not the policy). */
+  dispose(): void;
+}
+
+/** AIRL-S: f (a copy of the policy + scalar step head), the discriminator learner and the GRPO trainer around them. */
+export async function createAirlTrainer(options: AirlTrainerOptions): Promise<AirlRun> {
+  const { config: input, demonstrations, prm: given, ...rest } = options;
+  const config = resolveAirlConfig(input ?? {});
+  const p = config.prm;
+  const codec = options.codec ?? new TaskCodec();
+  const prm = given ?? StepHeadPrm.fromPolicy(options.policy, { freezeBackbone: p.freezeBackbone, seed: p.seed, codec });
+  const learner = new AirlLearner(prm, {
+    config: p, policy: options.policy, codec, ...(demonstrations ? { demonstrations } : {}), totalUpdates: config.rl.steps * p.epochs * p.miniBatches,
+  });
+  let trainer: RlTrainer;
+  try {
+    trainer = await RlTrainer.create({ ...rest, config: config.rl, rewardModel: learner });
+  } catch (error) {
+    learner.dispose();
+    throw error;
+  }
+  return {
+    trainer, learner, config,
+    dispose() {
+      trainer.dispose();
+      learner.dispose();
+    },
+  };
+}
