@@ -14,3 +14,7 @@ export {
   monteCarloStepLabels, policyCompletionSampler, resolveShepherdConfig, stepPrefixes, trainShepherd, type CompletionSampler, type McStepLabels,
   type PolicySamplerOptions, type PrefixQuery, type ShepherdConfig, type ShepherdConfigInput, type ShepherdTrainOptions,
 } from './shepherd.js';
+export {
+  AIRL_EXPERT_SOURCES, AIRL_NEGATIVES, AIRL_RL_DEFAULTS, AirlLearner, airlProcessTokenRewards, createAirlTrainer, resolveAirlConfig, type AirlConfig,
+  type AirlConfigInput, type AirlExpertSource, type AirlLearnerOptions, type AirlNegatives, type AirlPrmConfig, type AirlRun, type AirlTrainerOptions,
+} from './airl.js';
