@@ -18,3 +18,7 @@ export {
   AIRL_EXPERT_SOURCES, AIRL_NEGATIVES, AIRL_RL_DEFAULTS, AirlLearner, airlProcessTokenRewards, createAirlTrainer, resolveAirlConfig, type AirlConfig,
   type AirlConfigInput, type AirlExpertSource, type AirlLearnerOptions, type AirlNegatives, type AirlPrmConfig, type AirlRun, type AirlTrainerOptions,
 } from './airl.js';
+export {
+  IMPLICIT_OFFLINE_LOSSES, dpoPairs, resolveImplicitOfflineConfig, trainImplicitPrm, type ImplicitOfflineConfig, type ImplicitOfflineConfigInput,
+  type ImplicitOfflineLoss, type ImplicitOfflineTrainOptions,
+} from './implicit-offline.js';
