@@ -63,6 +63,33 @@ describe('rePIRL', () => {
     policy.dispose();
   });
 
+  it('with a frozen backbone (ffn_only), uniform weights and c_gt = 0 trains only the head', async () => {
+    const policy = new DecoderLM(gpu, decoder, { seed: 4 });
+    const records: MetricsRecord[] = [];
+    const run = await createRepirlTrainer({
+      policy, train: arithChain.generate(6, 8, difficulty), verify, codec, onEvent: collect(records),
+      config: {
+        rl: { seed: 1, steps: 1, rollout: { promptsPerStep: 2, k: 3, maxNewTokens: 6 }, advantage: { cGt: 0 }, validation: { k: 0, beforeTraining: false } },
+        prm: { freezeBackbone: true, weightMode: 'uniform', groups: 'batch', hidden: 8, optim: { lr: 1e-2 } },
+      },
+    });
+    const prm = run.learner.prm as TokenMlpPrm;
+    const before = await prm.stateDict();
+    await run.trainer.run();
+    const after = await prm.stateDict();
+    const r = records.at(-1)!;
+    // Uniform weights: every policy sample has weight 1, so the ESS is their number (6 rollouts, none correct).
+    expect(r['prm/policy_samples']).toBe(6);
+    expect(r['prm/ess']).toBeCloseTo(6, 5);
+    expect(r['prm/experts']).toBe(2);
+    for (const name of Object.keys(before)) {
+      if (name.startsWith('backbone.')) expect(after[name]!.data, name).toEqual(before[name]!.data);
+    }
+    expect(after['head.out.weight']!.data).not.toEqual(before['head.out.weight']!.data);
+    run.dispose();
+    policy.dispose();
+  });
+
   it('builds the PRM batch from the demonstrations of the batch prompts and the correct rollouts', () => {
     const problems = arithChain.generate(4, 2, difficulty);
     const sample = (problem: Problem, group: number, correct: boolean, logprobs: number[]) => ({
