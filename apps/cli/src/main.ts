@@ -13,8 +13,10 @@ commands:
   sft  [--config FILE] [--set k=v ...]   supervised fine-tuning on expert or noisy solutions
   rl   [--config FILE] [--set k=v ...]   RL from an SFT checkpoint (grpo, dr-grpo, rloo, reinforce++, ppo)
   eval [--config FILE] [--set k=v ...]   greedy pass@1 and pass@k of a checkpoint
-       (all three: --dry-run, --out DIR, --resume, --force, --progress; repirl <command> --help)
-  config <sft|rl|eval> [--json]          every config key with its default and doc
+  prm train [--config FILE] [--set ...] learn a PRM: --set method=repirl|airl-s|prime|orm|shepherd|implicit-offline
+  prm eval  [--config FILE] [--set ...] step AUROC, first-error F1, best-of-N vs majority vote of a trained PRM
+       (all of these: --dry-run, --out DIR, --resume, --force, --progress; repirl <command> --help)
+  config <sft|rl|eval|prm-train|prm-eval> [--json]   every config key with its default and doc
   tasks [show <task> ...]                the task families, their knobs, sample problems with step labels
   info [--json] [--no-features]          the WebGPU device repirl uses here, its limits and features
   help                                   this text
@@ -23,7 +25,8 @@ Example configs: apps/cli/configs/*.json (repirl sft --config apps/cli/configs/s
 Kernel benchmarks: npx nx run kernels:bench [-- suite ...]
 Environment: REPIRL_WEBGPU_BACKEND=vulkan|opengles, REPIRL_DISABLE_FEATURES=shader-f16,subgroups,timestamp-query`;
 
-const COMMANDS = ['sft', 'rl', 'eval', 'config', 'tasks', 'info', 'help'];
+const COMMANDS = ['sft', 'rl', 'eval', 'prm', 'config', 'tasks', 'info', 'help'];
+const PRM_SUBCOMMANDS = ['train', 'eval'];
 
 /**
  * Runs one command line and returns its exit code. `print` receives stdout lines; `io` replaces
@@ -37,12 +40,20 @@ export async function main(argv: readonly string[], print: (text: string) => voi
     case 'help':
     case '--help':
     case '-h':
-      print(rest[0] === 'sft' || rest[0] === 'rl' || rest[0] === 'eval' ? experimentUsage(rest[0]) : USAGE);
+      if (rest[0] === 'sft' || rest[0] === 'rl' || rest[0] === 'eval') print(experimentUsage(rest[0]));
+      else if (rest[0] === 'prm' && (rest[1] === 'train' || rest[1] === 'eval')) print(experimentUsage(`prm-${rest[1]}`));
+      else print(USAGE);
       return 0;
     case 'sft':
     case 'rl':
     case 'eval':
       return runExperiment(command, rest, cli);
+    case 'prm': {
+      const [sub, ...args] = rest;
+      if (sub === 'train' || sub === 'eval') return runExperiment(`prm-${sub}`, args, cli);
+      print(sub === undefined ? `repirl prm: which? (train, eval)\n\n${USAGE}` : `repirl prm: unknown subcommand "${sub}"${didYouMean(sub, PRM_SUBCOMMANDS)} (use train or eval)`);
+      return 2;
+    }
     case 'config':
       return configCommand(rest, cli);
     case 'tasks':

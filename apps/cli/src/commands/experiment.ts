@@ -28,9 +28,14 @@ const OPTIONS: readonly OptionSpec[] = [
 
 const PROGRESS_MODES = ['auto', 'bar', 'lines', 'off'];
 
+/** How a command is typed: 'prm-train' is `repirl prm train`; the others are their names. */
+export function commandLine(name: ExperimentName): string {
+  return name.startsWith('prm-') ? `prm ${name.slice(4)}` : name;
+}
+
 export function experimentUsage(name: ExperimentName): string {
   const spec = experiments[name];
-  return `usage: repirl ${name} [--config FILE] [--set key.path=value ...] [--dry-run] [--out DIR] [--resume | --force] [--progress auto|bar|lines|off]
+  return `usage: repirl ${commandLine(name)} [--config FILE] [--set key.path=value ...] [--dry-run] [--out DIR] [--resume | --force] [--progress auto|bar|lines|off]
 
 ${spec.summary}
 
@@ -51,7 +56,7 @@ Ctrl-C stops after the current step with a resumable checkpoint (exit 130); twic
 export async function runExperiment(name: ExperimentName, argv: readonly string[], io: CliIo): Promise<number> {
   const spec = experiments[name] as ExperimentSpec<unknown>;
   const runner = runners[name] as Runner<unknown>;
-  const where = `repirl ${name}`;
+  const where = `repirl ${commandLine(name)}`;
 
   // 1. Options and config.
   let config: unknown;
@@ -83,7 +88,7 @@ export async function runExperiment(name: ExperimentName, argv: readonly string[
       if (spec.resumableKeys.length === 0) throw new UsageError(`${where}: ${name} runs cannot be resumed; start a new one (another --out, or --force)`);
       const info = await readRunInfo(out);
       if (info === null) throw new RunDirError(`cannot --resume ${out}: it holds no run (no run.json)`);
-      if (info.command !== name) throw new RunDirError(`cannot --resume ${out} with repirl ${name}: it holds a "repirl ${info.command}" run`);
+      if (info.command !== name) throw new RunDirError(`cannot --resume ${out} with ${where}: it holds a "repirl ${commandLine(info.command as ExperimentName)}" run`);
     }
     const configPath = parsed.values.get('config') ?? (resume ? join(out, 'config.json') : undefined);
     const file = configPath === undefined ? undefined : await readConfigFile(configPath);
@@ -93,7 +98,7 @@ export async function runExperiment(name: ExperimentName, argv: readonly string[
       return 0;
     }
   } catch (err) {
-    return reportSetupError(err, io, where);
+    return reportSetupError(err, io, where, name);
   }
 
   // 2. Inputs exist, and the runner is real, before anything is written.
@@ -105,7 +110,7 @@ export async function runExperiment(name: ExperimentName, argv: readonly string[
       else if ((await stat(path).catch(() => null))?.isFile() !== true) throw new RunDirError(`no such file: ${path}`);
     } catch (err) {
       if (!(err instanceof RunDirError)) throw err;
-      return reportSetupError(new UsageError(`${where}: ${input.key}: ${err.message}`), io, where);
+      return reportSetupError(new UsageError(`${where}: ${input.key}: ${err.message}`), io, where, name);
     }
   }
   // 3. The run directory.
@@ -120,7 +125,7 @@ export async function runExperiment(name: ExperimentName, argv: readonly string[
       now: io.clock,
     });
   } catch (err) {
-    return reportSetupError(err, io, where);
+    return reportSetupError(err, io, where, name);
   }
   const total = spec.totalSteps(config);
   const start = run.resumeFrom?.step ?? 0;
@@ -177,7 +182,7 @@ export async function runExperiment(name: ExperimentName, argv: readonly string[
     const checkpoint = await run.latestCheckpoint().catch(() => null);
     await run.writeSummary({ status: 'failed', step: checkpoint?.step ?? start, total, error: message }).catch(() => undefined);
     io.print(`${where} failed: ${message}`);
-    if (checkpoint !== null) io.print(`the last checkpoint is step ${checkpoint.step}; continue with: repirl ${name} --out ${out} --resume`);
+    if (checkpoint !== null) io.print(`the last checkpoint is step ${checkpoint.step}; continue with: ${where} --out ${out} --resume`);
     if (err instanceof Error && err.stack && io.env.REPIRL_DEBUG) io.print(err.stack);
     return 1;
   }
@@ -188,7 +193,7 @@ export async function runExperiment(name: ExperimentName, argv: readonly string[
 }
 
 async function finish(name: ExperimentName, run: RunDir, outcome: RunOutcome, total: number, code: number, io: CliIo): Promise<number> {
-  const where = `repirl ${name}`;
+  const where = `repirl ${commandLine(name)}`;
   await run.writeSummary({ status: outcome.status, step: outcome.step, total, results: outcome.results });
   const results = Object.entries(outcome.results ?? {})
     .map(([k, v]) => `${k} ${formatMetric(v)}`)
@@ -199,7 +204,7 @@ async function finish(name: ExperimentName, run: RunDir, outcome: RunOutcome, to
     if (checkpoint === null) io.print(`no checkpoint was written, so the run cannot be resumed; start it again with --force`);
     else {
       if (checkpoint.step !== outcome.step) io.print(`note: the latest checkpoint is step ${checkpoint.step}, not ${outcome.step}`);
-      io.print(`continue with: repirl ${name} --out ${run.path} --resume`);
+      io.print(`continue with: ${where} --out ${run.path} --resume`);
     }
     return code;
   }
@@ -207,13 +212,13 @@ async function finish(name: ExperimentName, run: RunDir, outcome: RunOutcome, to
   return 0;
 }
 
-function reportSetupError(err: unknown, io: CliIo, where: string): number {
+function reportSetupError(err: unknown, io: CliIo, where: string, name: ExperimentName): number {
   if (err instanceof UsageError) {
-    io.print(`${err.message}\n(repirl ${where.split(' ')[1]} --help for the options)`);
+    io.print(`${err.message}\n(${where} --help for the options)`);
     return 2;
   }
   if (err instanceof ConfigError) {
-    io.print(`${where}: ${err.message}\n(repirl config ${where.split(' ')[1]} lists every key)`);
+    io.print(`${where}: ${err.message}\n(repirl config ${name} lists every key)`);
     return 2;
   }
   if (err instanceof RunDirError) {

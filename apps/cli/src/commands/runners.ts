@@ -21,10 +21,11 @@
 // It returns the last completed step and its results (e.g. accuracy before and after), which go
 // into summary.json / summary.md. A thrown error marks the run failed (summary written, exit 1).
 //
-// The runners live in train.ts.
+// The runners live in train.ts (sft, rl, eval) and prm.ts (prm train, prm eval).
 import type { ConfigTypes, ExperimentName } from '../config/index.js';
 import type { Progress } from '../progress.js';
 import type { CheckpointRef, MetricValue, RunDir } from '../run/run-dir.js';
+import { runPrmEval, runPrmTrain } from './prm.js';
 import { runEval, runRl, runSft } from './train.js';
 
 export interface RunContext<C> {
@@ -63,4 +64,6 @@ export const runners: Runners = {
   sft: runSft,
   rl: runRl,
   eval: runEval,
+  'prm-train': runPrmTrain,
+  'prm-eval': runPrmEval,
 };

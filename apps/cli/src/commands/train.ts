@@ -19,9 +19,9 @@ import { resolveCheckpoint } from '../run/run-dir.js';
 import type { RunContext, RunOutcome } from './runners.js';
 
 /** Seed offset of the held-out validation problems (disjoint from the training seed; the eval default). */
-const VALIDATION_SEED_OFFSET = 1_000_003;
+export const VALIDATION_SEED_OFFSET = 1_000_003;
 /** Training prompts an RL run draws from (a fixed count, so the prompt order does not depend on `steps`). */
-const RL_TRAIN_PROBLEMS = 4096;
+export const RL_TRAIN_PROBLEMS = 4096;
 /** Problems per evaluatePolicy call of `repirl eval` (one progress update each). */
 const EVAL_CHUNK = 64;
 
@@ -84,7 +84,7 @@ function validationProblems(task: Task, c: { seed: number; task: { difficulty: R
   return task.generate((c.seed + VALIDATION_SEED_OFFSET) >>> 0, c.eval.problems, c.task.difficulty);
 }
 
-function sinkInto<C>(ctx: RunContext<C>): CheckpointSink {
+export function sinkInto<C>(ctx: RunContext<C>): CheckpointSink {
   return { dirFor: (step) => ctx.run.checkpointDir(step), commit: (step) => ctx.run.commitCheckpoint(step) };
 }
 
@@ -102,7 +102,7 @@ async function loadInit(path: string): Promise<DecoderLM> {
 }
 
 /** Restores ctx.resumeFrom, runs to the end or the stop request, saves the final policy. */
-async function runTrainer<C>(ctx: RunContext<C>, trainer: Trainer): Promise<RunOutcome> {
+export async function runTrainer<C>(ctx: RunContext<C>, trainer: Trainer): Promise<RunOutcome> {
   trainer.on(forwardMetrics(ctx));
   if (ctx.resumeFrom !== null) await trainer.restore(ctx.resumeFrom.dir);
   const summary = await trainer.run({ signal: ctx.signal });

@@ -7,3 +7,4 @@ export {
   evalSchema, experiments, rlSchema, RL_ALGORITHMS, sftSchema, type ConfigTypes, type EvalConfig, type ExperimentName, type ExperimentSpec,
   type RlAlgorithm, type RlConfig, type SftConfig,
 } from './experiments.js';
+export { ONLINE_PRM_METHODS, PRM_METHODS, prmEvalSchema, prmTrainSchema, type PrmEvalConfig, type PrmMethod, type PrmTrainConfig } from './prm.js';

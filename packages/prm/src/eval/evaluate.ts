@@ -132,15 +132,18 @@ export async function evaluatePrm(prm: ProcessRewardModel, set: EvalSet, options
     metrics[`prm_eval/response_auroc/${name}`] = responseAuroc(withSteps.map((x) => ({ score: aggregateSteps(x.scores, aggregationOf(name)), correct: x.s.correct }))).value;
   }
 
-  // First-error F1, threshold cross-fitted over two halves of the problems.
+  // First-error F1, threshold cross-fitted over two halves of the problems. F1 needs erroneous and
+  // all-correct samples in each split where a threshold is chosen; without them it is NaN.
   const fe = samples.map((s, i) => ({ stepScores: stepScores[i]!, firstError: s.labels.firstError, half: s.problem % 2 }));
+  const calibratable = (xs: typeof fe) => xs.some((x) => x.firstError >= 0) && xs.some((x) => x.firstError === -1);
   const halves = [fe.filter((x) => x.half === 0), fe.filter((x) => x.half === 1)];
-  if (halves.every((h) => h.length > 0)) {
+  metrics['prm_eval/first_error_f1'] = Number.NaN;
+  if (halves.every(calibratable)) {
     // Each half scored at the other half's best threshold; the two F1s weighted by half size.
     const f1s = halves.map((h, k) => firstErrorF1(h, bestThreshold(halves[1 - k]!).threshold).f1);
     metrics['prm_eval/first_error_f1'] = (f1s[0]! * halves[0]!.length + f1s[1]! * halves[1]!.length) / fe.length;
   }
-  const oracle = bestThreshold(fe);
+  const oracle = calibratable(fe) ? bestThreshold(fe) : { f1: Number.NaN, threshold: Number.NaN };
   metrics['prm_eval/first_error_f1_oracle'] = oracle.f1;
   metrics['prm_eval/first_error_threshold'] = oracle.threshold;
 

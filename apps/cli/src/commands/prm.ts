@@ -1,0 +1,305 @@
+// The runners of `repirl prm train` and `repirl prm eval`: the CLI's PRM configs mapped onto
+// @repirl/prm's learners and evaluation.
+//
+// prm train: loads the starting policy (`init`), builds the method's learner and runs it:
+//   online (repirl, airl-s, prime): an RlTrainer whose OnlineRewardModel updates the PRM on each
+//     step's rollouts before the policy update; PRM weights, optimizer and state are in every
+//     checkpoint, so Ctrl-C and --resume work as for `repirl rl`;
+//   offline (orm, shepherd, implicit-offline): one fixed rollout set of the starting policy, then
+//     the PRM's own training loop.
+// Either way the run ends with the PRM evaluated on held-out samples of the *starting* policy
+// (the same samples for every method of the same seed), written to prm_eval.json, and the final
+// PRM saved as <run>/prm.{safetensors,json} (and in the last checkpoint).
+//
+// prm eval: the same evaluation for any saved PRM, on a fresh held-out set.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic, type DecoderLM, type Module } from '@repirl/autograd';
+import {
+  createAirlTrainer, createPrimeTrainer, createRepirlTrainer, epochLosses, evaluatePrm, loadPrm, outcomeSamples, sampleEvalSet, trainImplicitPrm, trainOrm,
+  trainShepherd, type AirlTrainerOptions, type EvalSet, type PrimeTrainerOptions, type PrmEvalReport, type ProcessRewardModel, type RepirlTrainerOptions,
+} from '@repirl/prm';
+import {
+  TaskCodec, deriveSeed, getTask, loadPolicy, rollout, saveModel, type CheckpointSink, type Problem, type RlConfigInput, type RlTrainer, type Task,
+  type Verifier,
+} from '@repirl/rl';
+import type { PrmEvalConfig, PrmTrainConfig } from '../config/index.js';
+import { resolveCheckpoint, RunDirError } from '../run/run-dir.js';
+import type { RunContext, RunOutcome } from './runners.js';
+import { RL_TRAIN_PROBLEMS, VALIDATION_SEED_OFFSET, backend, runTrainer, sinkInto } from './train.js';
+
+/** Seed offset of the held-out PRM evaluation problems (disjoint from training and from policy validation). */
+export const PRM_EVAL_SEED_OFFSET = 2_000_003;
+
+/** The headline numbers of an evaluation, for summaries and the terminal. */
+export function headline(report: PrmEvalReport, ns: readonly number[]): Record<string, number> {
+  const m = report.metrics;
+  const out: Record<string, number> = {
+    'prm_eval/step_auroc': m['prm_eval/step_auroc']!,
+    'prm_eval/first_error_f1': m['prm_eval/first_error_f1'] ?? Number.NaN,
+    'prm_eval/response_auroc/min': m['prm_eval/response_auroc/min']!,
+  };
+  const n = Math.max(...ns.filter((x) => m[`prm_eval/bo${x}/majority`] !== undefined));
+  if (Number.isFinite(n)) {
+    out[`prm_eval/bo${n}/min`] = m[`prm_eval/bo${n}/min`]!;
+    out[`prm_eval/bo${n}/weighted`] = m[`prm_eval/bo${n}/weighted`]!;
+    out[`prm_eval/bo${n}/majority`] = m[`prm_eval/bo${n}/majority`]!;
+  }
+  return out;
+}
+
+/** One line for the terminal: step AUROC, F1 and best-of-N against majority vote. */
+export function headlineText(report: PrmEvalReport, ns: readonly number[]): string {
+  const h = headline(report, ns);
+  const f = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(3));
+  const n = Math.max(...ns.filter((x) => h[`prm_eval/bo${x}/majority`] !== undefined));
+  const bo = Number.isFinite(n)
+    ? `; best-of-${n}: min-aggregated ${f(h[`prm_eval/bo${n}/min`])}, PRM-weighted vote ${f(h[`prm_eval/bo${n}/weighted`])}, majority vote ${f(h[`prm_eval/bo${n}/majority`])}`
+    : '';
+  return `step AUROC ${f(h['prm_eval/step_auroc'])}, first-error F1 ${f(h['prm_eval/first_error_f1'])}, response AUROC (min) ${f(h['prm_eval/response_auroc/min'])}${bo}`;
+}
+
+interface EvalSettings {
+  task: Task;
+  difficulty: Record<string, number>;
+  seed: number;
+  problems: number;
+  samplesPerProblem: number;
+  ns: number[];
+  temperature: number;
+  maxNewTokens: number;
+}
+
+/** Held-out problems and the policy's labelled samples on them. */
+export async function heldOutSet(policy: DecoderLM, e: EvalSettings, codec: TaskCodec): Promise<EvalSet> {
+  const problems: Problem[] = e.task.generate((e.seed + PRM_EVAL_SEED_OFFSET) >>> 0, e.problems, e.difficulty);
+  const longestPrompt = problems.reduce((m, p) => Math.max(m, codec.encodePrompt(p.prompt).length), 1);
+  const maxNewTokens = Math.min(e.maxNewTokens, policy.config.maxSeqLen - longestPrompt);
+  if (maxNewTokens < 1) throw new Error(`the prompts (up to ${longestPrompt} tokens) leave no room for a response in the policy's maxSeqLen ${policy.config.maxSeqLen}`);
+  return sampleEvalSet(policy, problems, { task: e.task, codec, samplesPerProblem: e.samplesPerProblem, maxNewTokens, temperature: e.temperature, seed: e.seed, batchSize: 256 });
+}
+
+/** Evaluates `prm` on the set, writes prm_eval.json (metrics + per-sample step scores and labels) atomically. */
+export async function evaluateAndWrite(prm: ProcessRewardModel, set: EvalSet, ns: number[], seed: number, file: string, codec: TaskCodec): Promise<PrmEvalReport> {
+  const report = await evaluatePrm(prm, set, { codec, ns, seed });
+  const samples = set.samples.map((s, i) => ({
+    problem: set.problems[s.problem]!.id, response: s.response, correct: s.correct, step_labels: s.labels.global, step_scores: report.stepScores[i],
+  }));
+  await writeFileAtomic(file, `${JSON.stringify({ metrics: report.metrics, product: report.product, samples }, null, 1)}\n`);
+  return report;
+}
+
+async function loadInitPolicy(path: string): Promise<DecoderLM> {
+  const ref = await resolveCheckpoint(path);
+  return loadPolicy(await backend(), ref.dir);
+}
+
+// ---------------------------------------------------------------------------------------------
+// prm eval
+
+export async function runPrmEval(ctx: RunContext<PrmEvalConfig>): Promise<RunOutcome> {
+  const c = ctx.config;
+  const task = getTask(c.task.name);
+  const codec = new TaskCodec();
+  const prmRef = await resolveCheckpoint(c.prm);
+  const policyPath = c.policy ?? (await initOfPrmRun(c.prm));
+  const gpu = await backend();
+  const prm = await loadPrm(gpu, prmRef.dir).catch((err: Error) => {
+    throw new Error(`${c.prm}: cannot load a PRM (${err.message})`);
+  });
+  const policy = await loadInitPolicy(policyPath);
+  try {
+    await ctx.report(1, {});
+    const set = await heldOutSet(policy, { ...c, difficulty: c.task.difficulty, task }, codec);
+    await ctx.report(2, { 'prm_eval/policy_acc': set.samples.filter((s) => s.correct).length / set.samples.length });
+    const report = await evaluateAndWrite(prm, set, c.ns, c.seed, ctx.run.file('prm_eval.json'), codec);
+    await ctx.report(3, report.metrics);
+    ctx.log(`${c.task.name}: ${headlineText(report, c.ns)} (${set.samples.length} samples of ${set.problems.length} problems)`);
+    return { status: 'finished', step: 3, results: headline(report, c.ns) };
+  } finally {
+    policy.dispose();
+    prm.dispose();
+  }
+}
+
+/** The `init` of a `repirl prm train` run directory (its config.json), for `prm eval` without `policy`. */
+async function initOfPrmRun(path: string): Promise<string> {
+  const text = await readFile(join(path, 'config.json'), 'utf8').catch(() => null);
+  const init = text === null ? undefined : (JSON.parse(text) as { init?: unknown }).init;
+  if (typeof init !== 'string') {
+    throw new RunDirError(`${path} is not a \`repirl prm train\` run directory with an init policy in config.json: give the policy to sample with --set policy=DIR`);
+  }
+  return init;
+}
+
+// ---------------------------------------------------------------------------------------------
+// prm train
+
+/** Keys whose CLI value is null are left out, so the learner's own default applies. */
+function given<T extends Record<string, unknown>>(record: T): { [K in keyof T]?: Exclude<T[K], null> } {
+  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== null && v !== undefined)) as { [K in keyof T]?: Exclude<T[K], null> };
+}
+
+/** The RL half of an online learner's config (rl.* keys of resolveRlConfig). */
+function rlInput(c: PrmTrainConfig): RlConfigInput {
+  const p = c.policy;
+  return {
+    seed: c.seed,
+    steps: c.steps,
+    rollout: { promptsPerStep: c.rollout.promptsPerStep, k: c.rollout.k, temperature: c.rollout.temperature, maxNewTokens: c.rollout.maxNewTokens },
+    filter: { oversample: c.rollout.filter.oversample, ...given({ enabled: c.rollout.filter.enabled, low: c.rollout.filter.low, high: c.rollout.filter.high }) },
+    actor: {
+      lr: p.lr, maxGradNorm: p.maxGradNorm, ppoEpochs: p.epochs, miniBatches: p.miniBatches, clipLow: p.clip, clipHigh: p.clip,
+      ...given({ entropyCoef: p.entropyCoef }),
+    },
+    ...(c.method === 'airl-s' ? {} : { advantage: given({ cPrm: p.cPrm, cGt: p.cGt }) }),
+    validation: { every: c.eval.every, k: 0 },
+    checkpoint: { every: c.checkpointEvery },
+  };
+}
+
+/** The PRM half: optimizer and passes shared by every learner, then each method's own keys. */
+function prmInput(c: PrmTrainConfig): Record<string, unknown> {
+  const p = c.prm;
+  const optim = { warmupSteps: p.warmup, schedule: p.schedule, weightDecay: p.weightDecay, minLrRatio: 0, ...given({ lr: p.lr, maxGradNorm: p.maxGradNorm }) };
+  const common = { optim, epochs: p.epochs, miniBatches: p.miniBatches };
+  switch (c.method) {
+    case 'repirl':
+      return {
+        ...common, freezeBackbone: p.freezeBackbone, weightMode: p.weights,
+        correctAsExperts: p.experts !== 'demos', ...(p.experts === 'correct' ? { demosPerPrompt: 0 } : {}),
+      };
+    case 'prime':
+      return { ...common, ...given({ beta: p.beta }) };
+    case 'airl-s':
+      // AIRL-S weighs its f − log π reward against the outcome with λ: the CLI's policy.cPrm.
+      return { ...common, freezeBackbone: p.freezeBackbone, experts: p.experts, ...given({ lambda: c.policy.cPrm }) };
+    default:
+      throw new Error(`${c.method} is not an online method`);
+  }
+}
+
+interface OnlineRun {
+  trainer: RlTrainer;
+  learner: { prm: ProcessRewardModel & Module<unknown> };
+  dispose(): void;
+}
+
+type OnlineFactory = (options: { policy: DecoderLM; train: Problem[]; validation: Problem[]; verify: Verifier; checkpoints: CheckpointSink; config: { rl: RlConfigInput; prm: Record<string, unknown> } }) => Promise<OnlineRun>;
+
+/** The online learners: each builds its PRM from the policy, its learner, and the RlTrainer around them. */
+const ONLINE_LEARNERS: Record<'repirl' | 'prime' | 'airl-s', OnlineFactory> = {
+  repirl: (o) => createRepirlTrainer(o as RepirlTrainerOptions),
+  prime: (o) => createPrimeTrainer(o as PrimeTrainerOptions),
+  'airl-s': (o) => createAirlTrainer(o as AirlTrainerOptions),
+};
+
+/** The offline learners' own configs (each validates it again, naming the key). */
+function offlineInput(c: PrmTrainConfig): Record<string, unknown> {
+  const p = c.prm;
+  const common = {
+    seed: c.seed, epochs: c.steps, miniBatchSize: c.offline.batchSize,
+    optim: { warmupSteps: p.warmup, schedule: p.schedule, weightDecay: p.weightDecay, minLrRatio: 0, ...given({ lr: p.lr, maxGradNorm: p.maxGradNorm }) },
+  };
+  switch (c.method) {
+    case 'orm':
+      return { ...common, freezeBackbone: p.freezeBackbone };
+    case 'shepherd':
+      return {
+        ...common, freezeBackbone: p.freezeBackbone, completions: c.offline.completions, labelMode: c.offline.labels,
+        maxNewTokens: c.rollout.maxNewTokens, temperature: c.rollout.temperature,
+      };
+    case 'implicit-offline':
+      return { ...common, loss: c.offline.loss, ...given({ beta: p.beta }) };
+    default:
+      throw new Error(`${c.method} is not an offline method`);
+  }
+}
+
+/**
+ * An offline learner: one rollout set of the starting policy (offline.problems × k samples), then
+ * `steps` epochs of the method's loss on it; one metrics line per epoch. The loop runs to its end
+ * once started (a stop request is honoured before and after it; no checkpoint of a partial run).
+ */
+async function trainOfflineMethod(
+  ctx: RunContext<PrmTrainConfig>, policy: DecoderLM, task: Task, verify: Verifier, codec: TaskCodec,
+): Promise<{ prm: ProcessRewardModel & Module<unknown> } | null> {
+  const c = ctx.config;
+  const problems = task.generate(c.seed, c.offline.problems, c.task.difficulty);
+  const started = performance.now();
+  const batch = await rollout(policy, problems, {
+    k: c.rollout.k, maxNewTokens: c.rollout.maxNewTokens, temperature: c.rollout.temperature, seed: deriveSeed(c.seed, 'prm-offline-rollout'), codec, verify, batchSize: 256,
+  });
+  const rolloutSeconds = (performance.now() - started) / 1000;
+  ctx.log(`${c.method}: ${batch.samples.length} rollouts of ${problems.length} problems, accuracy ${(batch.samples.filter((s) => s.score > 0).length / batch.samples.length).toFixed(3)}`);
+  if (ctx.signal.aborted) return null;
+  const config = offlineInput(c);
+  const t = performance.now();
+  const result =
+    c.method === 'orm' ? await trainOrm({ policy, samples: outcomeSamples(batch.samples), config, codec })
+    : c.method === 'shepherd' ? await trainShepherd({ policy, samples: batch.samples, config, codec, verify })
+    : await trainImplicitPrm({ policy, samples: outcomeSamples(batch.samples), config, codec });
+  const trainSeconds = (performance.now() - t) / 1000;
+  const losses = epochLosses(result.metrics);
+  for (const [e, loss] of losses.entries()) {
+    const last = result.metrics.filter((r) => r.epoch === e).at(-1)!;
+    await ctx.report(e + 1, {
+      'prm/loss': loss, 'prm/grad_norm': last.gradNorm, 'prm/lr': last.lr,
+      ...(e === 0 ? { 'timing/rollout_s': rolloutSeconds, 'rollout/acc': batch.samples.filter((s) => s.score > 0).length / batch.samples.length } : {}),
+      ...(e === losses.length - 1 ? { 'timing/train_s': trainSeconds } : {}),
+    });
+  }
+  // The checkpoint of a finished offline run: the PRM (what --resume would need; nothing is left to continue).
+  const dir = await ctx.run.checkpointDir(c.steps);
+  await saveModel(dir, 'prm', result.prm);
+  await ctx.run.commitCheckpoint(c.steps);
+  return { prm: result.prm };
+}
+
+export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunOutcome> {
+  const c = ctx.config;
+  const task = getTask(c.task.name);
+  const verify = task.verify.bind(task) as Verifier;
+  const codec = new TaskCodec();
+  const policy = await loadInitPolicy(c.init);
+  let outcome: RunOutcome;
+  let prm: (ProcessRewardModel & Module<unknown>) | null = null;
+  let release = () => {};
+  try {
+    if (c.method === 'repirl' || c.method === 'prime' || c.method === 'airl-s') {
+      const run = await ONLINE_LEARNERS[c.method]({
+        policy,
+        train: task.generate(c.seed, RL_TRAIN_PROBLEMS, c.task.difficulty),
+        validation: task.generate((c.seed + VALIDATION_SEED_OFFSET) >>> 0, c.eval.validationProblems, c.task.difficulty),
+        verify,
+        checkpoints: sinkInto(ctx),
+        config: { rl: rlInput(c), prm: prmInput(c) },
+      });
+      release = () => run.dispose();
+      prm = run.learner.prm;
+      outcome = await runTrainer(ctx, run.trainer);
+    } else {
+      const trained = await trainOfflineMethod(ctx, policy, task, verify, codec);
+      if (trained === null) return { status: 'stopped', step: 0 };
+      prm = trained.prm;
+      release = () => trained.prm.dispose();
+      outcome = { status: 'finished', step: c.steps };
+    }
+    if (outcome.status === 'stopped') return outcome;
+    await saveModel(ctx.run.path, 'prm', prm!);
+    // The PRM is judged on samples of the starting policy, the same for every method of this seed.
+    const start = await loadInitPolicy(c.init);
+    try {
+      const set = await heldOutSet(start, { ...c.eval, task, difficulty: c.task.difficulty, seed: c.seed, maxNewTokens: c.rollout.maxNewTokens }, codec);
+      const report = await evaluateAndWrite(prm!, set, c.eval.ns, c.seed, ctx.run.file('prm_eval.json'), codec);
+      await ctx.report(outcome.step, report.metrics);
+      ctx.log(`${c.method} PRM on ${c.task.name}: ${headlineText(report, c.eval.ns)}`);
+      return { ...outcome, results: { ...outcome.results, ...headline(report, c.eval.ns) } };
+    } finally {
+      start.dispose();
+    }
+  } finally {
+    release();
+    policy.dispose();
+  }
+}
