@@ -7,6 +7,7 @@
 //    step 0: AUROC exactly 0.5);
 //  - checkpoint and resume keep the PRM and its optimizer: a run stopped and resumed ends with the
 //    same PRM as an uninterrupted one;
+//  - the paper-form estimator (prime-rloo-paper) with 'double-forward' runs end to end;
 //  - config errors name the key.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -101,6 +102,7 @@ describe('PRIME', () => {
     expect(steps.length).toBe(8);
     expect(steps.some((r) => (r['filter/kept_groups'] ?? 0) > 0)).toBe(true);
     for (const key of ['prm/loss', 'prm/grad_norm', 'prm/acc', 'critic/dense/mean']) expect(steps.some((r) => Number.isFinite(r[key])), key).toBe(true);
+    run.trainer.policy.dispose();
     run.dispose();
   });
 
@@ -123,6 +125,22 @@ describe('PRIME', () => {
     const resumed = await finalRewards(join(root, 'b'));
     expect(maxDiff(stopped, straight)).toBeGreaterThan(1e-4); // step 3 changed the PRM: the comparison can fail
     expect(maxDiff(resumed, straight)).toBe(0);
+  });
+
+  it('runs with the paper-form estimator and the double-forward order', async () => {
+    const records: MetricsRecord[] = [];
+    const run = await createPrimeTrainer({
+      policy: await policy.copy(), train, verify, codec,
+      config: { rl: { seed: 6, steps: 2, rollout: { promptsPerStep: 4, k: 4, maxNewTokens }, filter: { enabled: false }, advantage: { estimator: 'prime-rloo-paper' } }, prm: { update: 'double-forward' } },
+      onEvent: (e: TrainerEvent) => void (e.type === 'metrics' && records.push(e.record)),
+    });
+    expect(run.config.rl.advantage.estimator).toBe('prime-rloo-paper');
+    await run.trainer.run();
+    const steps = records.filter((r) => r.step > 0);
+    expect(steps).toHaveLength(2);
+    for (const r of steps) for (const key of ['prm/loss', 'prm/loss_after', 'critic/advantages/mean', 'actor/pg_loss']) expect(Number.isFinite(r[key]), key).toBe(true);
+    run.trainer.policy.dispose();
+    run.dispose();
   });
 
   it('checks its config and names the key', () => {
