@@ -6,7 +6,7 @@ export {
 export { withDefaults } from './defaults.js';
 export {
   REPIRL_GROUPS, REPIRL_RL_DEFAULTS, RepirlLearner, createRepirlTrainer, resolveRepirlConfig, solutionDemonstrations, type Demonstrations, type RepirlConfig,
-  type RepirlConfigInput, type RepirlGroups, type RepirlLearnerOptions, type RepirlPrmConfig, type RepirlRun, type RepirlTrainerOptions,
+  type RepirlConfigInput, type RepirlExample, type RepirlGroups, type RepirlLearnerOptions, type RepirlPrmConfig, type RepirlRun, type RepirlTrainerOptions,
 } from './repirl.js';
 export { epochLosses, readOfflineConfig, trainOffline, type OfflineConfig, type OfflineConfigInput, type OfflineRecord } from './offline.js';
 export { outcomeSamples, resolveOrmConfig, trainOrm, type OfflineResult, type OrmConfig, type OrmConfigInput, type OrmTrainOptions, type OutcomeSample } from './orm.js';

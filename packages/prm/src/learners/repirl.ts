@@ -124,8 +124,8 @@ export function resolveRepirlConfig(input: RepirlConfigInput | Record<string, un
 export type Demonstrations = (problem: Problem) => readonly string[];
 export const solutionDemonstrations: Demonstrations = (problem) => (problem.solution ? [problem.solution] : []);
 
-/** One sequence of a PRM batch. */
-interface PrmExample {
+/** One sequence of a rePIRL PRM batch. */
+export interface RepirlExample {
   promptIds: readonly number[];
   responseIds: readonly number[];
   expert: boolean;
@@ -174,10 +174,10 @@ export class RepirlLearner implements OnlineRewardModel {
   }
 
   /** Demonstrations of the batch's prompts, then every rollout (expert when correct and correctAsExperts). */
-  prmBatch(batch: RolloutBatch): PrmExample[] {
+  prmBatch(batch: RolloutBatch): RepirlExample[] {
     const c = this.config;
     const groupOf = (g: number) => (c.groups === 'prompt' ? g : 0);
-    const examples: PrmExample[] = [];
+    const examples: RepirlExample[] = [];
     const seen = new Set<number>();
     const maxSeqLen = (this.prm.config as { decoder?: { maxSeqLen: number } }).decoder?.maxSeqLen ?? Infinity;
     for (const s of batch.samples) {
@@ -220,7 +220,7 @@ export class RepirlLearner implements OnlineRewardModel {
     };
   }
 
-  private loss(part: readonly PrmExample[], R: Tensor, Rbar: Tensor) {
+  private loss(part: readonly RepirlExample[], R: Tensor, Rbar: Tensor) {
     return repirlIsMleLoss(
       { R, Rbar, oldLogProb: part.map((e) => e.oldLogProb), isExpert: part.map((e) => e.expert), groups: part.map((e) => e.group) },
       { mode: this.config.weightMode, groupReduction: this.config.groupReduction },
@@ -228,7 +228,7 @@ export class RepirlLearner implements OnlineRewardModel {
   }
 
   /** `epochs` × mini-batches of the rePIRL loss, one optimizer step each; the step's PRM metrics. */
-  private async update(examples: readonly PrmExample[], step: number): Promise<Record<string, number>> {
+  private async update(examples: readonly RepirlExample[], step: number): Promise<Record<string, number>> {
     const c = this.config;
     const stats = new MeanAccumulator();
     let first: number | undefined;

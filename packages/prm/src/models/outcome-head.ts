@@ -63,6 +63,7 @@ export class OutcomeHeadPrm extends BackbonePrm<OutcomeHeadPrmConfig> {
   tokenRewards(packed: PackedBatch): Tensor {
     const positions = this.readPositions(packed);
     const n = positions.reduce((a, ts) => a + ts.length, 0);
+    if (n === 0) return full(this.backend, [packed.B, packed.T], 0); // only empty responses
     // A scatter as a gather: rows 0…n−1 are the probabilities, row n a zero every other token reads.
     const table = concat([reshape(sigmoid(this.logits(packed, positions)), [n, 1]), full(this.backend, [1, 1], 0)], 0);
     const index = new Array<number>(packed.B * packed.T).fill(n);
