@@ -4,7 +4,7 @@
 //  - a loss's gradients reach every parameter of π_φ and none of the reference, and an optimizer
 //    step changes π_φ and leaves the reference bit-identical;
 //  - save → loadPrm gives the same rewards (and a differently trained PRM does not);
-//  - the step head puts f on step-end tokens only, and its step scores are f there.
+//  - the step head puts f on step-end tokens only, its step scores are f there, and it saves and loads.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -151,6 +151,24 @@ describe('step-head PRM (AIRL-S f)', () => {
     expect([...prm.trainableParameters().keys()].some((k) => k.startsWith('backbone.lmHead'))).toBe(false);
     expect(prm.trainableParameters().has('head.linear.weight')).toBe(true);
     prm.dispose();
+  });
+
+  it('saves and loads to the same rewards', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'repirl-step-head-'));
+    try {
+      const prm = StepHeadPrm.fromPolicy(policy, { seed: 4 });
+      await saveModel(dir, 'prm', prm);
+      const loaded = await loadPrm(gpu, dir);
+      expect(loaded).toBeInstanceOf(StepHeadPrm);
+      const packed = packSequences(parts, codec.padId);
+      const [a, b] = await Promise.all([prm, loaded].map((m) => read(tidy(() => m.tokenRewards(packed)))));
+      expect(b).toEqual(a);
+      const other = StepHeadPrm.fromPolicy(policy, { seed: 5 });
+      expect(await read(tidy(() => other.tokenRewards(packed)))).not.toEqual(a); // the test can tell heads apart
+      for (const m of [prm, loaded, other]) m.dispose();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
