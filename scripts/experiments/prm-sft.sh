@@ -10,7 +10,9 @@ repirl() { npx tsx --conditions=source apps/cli/src/bin.ts "$@"; }
 for seed in $SEEDS; do
   for task in arith add-carry; do
     dir="$OUT/sft-$task-s$seed"
+    config="apps/cli/configs/sft-$task.json"
+    [ "$task" = arith ] && config=apps/cli/configs/sft-arith-r10.json
     if [ -f "$dir/policy.safetensors" ]; then echo "[prm-sft] $dir exists"; continue; fi
-    repirl sft --config "apps/cli/configs/sft-$task.json" --set seed="$seed" --out "$dir" --force --progress lines
+    repirl sft --config "$config" --set seed="$seed" --out "$dir" --force --progress lines
   done
 done
