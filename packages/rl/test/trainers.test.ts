@@ -153,6 +153,38 @@ describe('RL', () => {
     for (const rec of records) expect(rec['rollout/logprob_diff']!).toBeLessThan(1e-4);
   });
 
+  it('an OnlineRewardModel scores each batch, its metrics and state reach the records, and the dense–outcome correlation is measured', async () => {
+    const calls: number[] = [];
+    const sign = (correct: boolean) => (correct ? 1 : -1);
+    // A "reward model" that knows the verdict: +0.5 / −0.5 on the last token, so its sequence reward correlates perfectly with the outcome.
+    const rewardModel = {
+      async score(batch: { samples: { responseIds: number[]; verdict: { correct: boolean } }[] }, step: number) {
+        calls.push(step);
+        return {
+          rewards: batch.samples.map((s) => s.responseIds.map((_, t) => (t === s.responseIds.length - 1 ? 0.5 * sign(s.verdict.correct) : 0))),
+          metrics: { 'prm/calls': calls.length },
+        };
+      },
+      checkpointContent: () => ({ models: {}, optimizers: {}, state: { calls: calls.length } }),
+      restoreState: () => {},
+    };
+    const policy = await sftPolicy.copy();
+    const records: MetricsRecord[] = [];
+    const trainer = await RlTrainer.create({
+      policy, train: arithChain.generate(3, 32, difficulty), verify, codec, rewardModel, onEvent: collect(records),
+      config: { algorithm: 'grpo', seed: 5, steps: 3, rollout: { promptsPerStep: 8, k: 4, maxNewTokens: 12 } },
+    });
+    await trainer.run();
+    trainer.dispose();
+    policy.dispose();
+    expect(calls).toEqual([1, 2, 3]);
+    expect(records.filter((r) => r.step > 0).map((r) => r['prm/calls'])).toEqual([1, 2, 3]);
+    const mixed = records.filter((r) => r.step > 0 && r['critic/score/mean']! > 0 && r['critic/score/mean']! < 1);
+    expect(mixed.length).toBeGreaterThan(0);
+    for (const r of mixed) expect(r['critic/dense_outcome_corr']).toBeCloseTo(1, 6);
+    await expect(RlTrainer.create({ policy: sftPolicy, train: heldOut, rewardModel, denseRewards: () => [], config: {} })).rejects.toThrow(/not both/);
+  });
+
   it('PPO + GAE: the critic\'s value loss goes down', async () => {
     // The actor is frozen for the first 4 steps (verl's critic warmup), so the critic regresses a
     // fixed policy's returns; steps 5–6 update both. Each step: 2 epochs × 4 mini-batches.
