@@ -1,5 +1,6 @@
 // Correlations, e.g. between a PRM's mean score and the policy's true accuracy over training: a
 // PRM that keeps rising while accuracy falls is being reward-hacked.
+import { correlation } from '@repirl/rl';
 import { averageRanks, checkFinite } from './ranks.js';
 
 function checkPair(fn: string, x: readonly number[], y: readonly number[]): void {
@@ -9,35 +10,17 @@ function checkPair(fn: string, x: readonly number[], y: readonly number[]): void
   checkFinite(fn, 'y', y);
 }
 
-function pearsonUnchecked(x: readonly number[], y: readonly number[]): number {
-  const n = x.length;
-  const mx = x.reduce((a, b) => a + b, 0) / n;
-  const my = y.reduce((a, b) => a + b, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    const dx = x[i]! - mx;
-    const dy = y[i]! - my;
-    sxy += dx * dy;
-    sxx += dx * dx;
-    syy += dy * dy;
-  }
-  if (sxx === 0 || syy === 0) return NaN;
-  return sxy / Math.sqrt(sxx * syy);
-}
-
 /**
  * Pearson's r = Σ(x−x̄)(y−ȳ) / √(Σ(x−x̄)² · Σ(y−ȳ)²), in [−1, 1].
  * NaN when x or y is constant (the correlation is undefined); throws on malformed input.
  */
 export function pearson(x: readonly number[], y: readonly number[]): number {
   checkPair('pearson', x, y);
-  return pearsonUnchecked(x, y);
+  return correlation(x, y);
 }
 
 /** Spearman's ρ: Pearson's r of the average ranks (ties share their mean rank). NaN when constant. */
 export function spearman(x: readonly number[], y: readonly number[]): number {
   checkPair('spearman', x, y);
-  return pearsonUnchecked(averageRanks(x), averageRanks(y));
+  return correlation(averageRanks(x), averageRanks(y));
 }

@@ -26,14 +26,14 @@
 // λ = 0.1, so the outcome stays the main signal and a long response earns no more than a short one.
 import { backward, noGrad, tidy, type AdamW, type DecoderLM } from '@repirl/autograd';
 import {
-  ADVANTAGES, ConfigError, RlTrainer, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, permutation, readOptimizer, resolveRlConfig,
-  responseLogProbs, unpadRows, type OnlineRewardModel, type OptimizerConfig, type Problem, type RlConfig, type RlConfigInput, type RlTrainerOptions,
+  ADVANTAGES, ConfigError, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, permutation, readOptimizer, resolveRlConfig,
+  responseLogProbs, unpadRows, type OnlineRewardModel, type OptimizerConfig, type Problem, type RlConfig, type RlConfigInput,
   type RolloutBatch, type TrainingCheckpoint,
 } from '@repirl/rl';
 import { AIRL_REWARD_COMBINATIONS, airlDiscriminatorLoss, combineAirlReward, detach, type AirlRewardCombination } from '../losses/index.js';
 import { stepEndTokens, stepScores } from '../models/prm.js';
 import { StepHeadPrm } from '../models/step-head.js';
-import { MeanAccumulator, average, miniBatchRows } from './common.js';
+import { MeanAccumulator, average, miniBatchRows, onlineRun, type OnlineRun, type OnlineTrainerOptions } from './common.js';
 import { withDefaults } from './defaults.js';
 import { solutionDemonstrations, type Demonstrations } from './repirl.js';
 
@@ -343,7 +343,7 @@ export class AirlLearner implements OnlineRewardModel {
   }
 }
 
-export interface AirlTrainerOptions extends Omit<RlTrainerOptions, 'config' | 'denseRewards' | 'rewardModel'> {
+export interface AirlTrainerOptions extends OnlineTrainerOptions {
   config?: AirlConfigInput;
   /** Expert solutions of each training problem (default: the problem's `solution`). */
   demonstrations?: Demonstrations;
@@ -351,13 +351,7 @@ export interface AirlTrainerOptions extends Omit<RlTrainerOptions, 'config' | 'd
   prm?: StepHeadPrm;
 }
 
-export interface AirlRun {
-  trainer: RlTrainer;
-  learner: AirlLearner;
-  config: AirlConfig;
-  /** Frees the trainer, the learner and its PRM (not the policy). */
-  dispose(): void;
-}
+export type AirlRun = OnlineRun<AirlLearner, AirlConfig>;
 
 /** AIRL-S: f (a copy of the policy + scalar step head), the discriminator learner and the GRPO trainer around them. */
 export async function createAirlTrainer(options: AirlTrainerOptions): Promise<AirlRun> {
@@ -369,18 +363,5 @@ export async function createAirlTrainer(options: AirlTrainerOptions): Promise<Ai
   const learner = new AirlLearner(prm, {
     config: p, policy: options.policy, codec, ...(demonstrations ? { demonstrations } : {}), totalUpdates: config.rl.steps * p.epochs * p.miniBatches,
   });
-  let trainer: RlTrainer;
-  try {
-    trainer = await RlTrainer.create({ ...rest, config: config.rl, rewardModel: learner });
-  } catch (error) {
-    learner.dispose();
-    throw error;
-  }
-  return {
-    trainer, learner, config,
-    dispose() {
-      trainer.dispose();
-      learner.dispose();
-    },
-  };
+  return onlineRun(learner, config, rest);
 }

@@ -1,7 +1,7 @@
 // Small pieces the learners share: seeded near-equal mini-batches, per-sample sequence rewards
 // R and R̄ from token rewards, and averaging of per-update statistics.
 import { mul, sum, tensor, type Tensor } from '@repirl/autograd';
-import { permutation, type PackedBatch } from '@repirl/rl';
+import { RlTrainer, permutation, type OnlineRewardModel, type PackedBatch, type RlConfig, type RlTrainerOptions } from '@repirl/rl';
 
 /**
  * Indices 0…n−1 shuffled by `seed` and split into `count` near-equal mini-batches (sizes differ by
@@ -39,3 +39,38 @@ export class MeanAccumulator {
 }
 
 export const average = (xs: readonly number[]): number => (xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
+
+/** What the online learners' factories return: the RL trainer around a learner, and their config. */
+export interface OnlineRun<L, C> {
+  trainer: RlTrainer;
+  learner: L;
+  config: C;
+  /** Frees the trainer, the learner and its PRM (not the policy). */
+  dispose(): void;
+}
+
+/** The RL trainer options a learner factory passes through (everything but the reward wiring). */
+export type OnlineTrainerOptions = Omit<RlTrainerOptions, 'config' | 'denseRewards' | 'rewardModel'>;
+
+/**
+ * Builds the RlTrainer with `learner` as its reward model (the dual loop of rePIRL, AIRL-S and
+ * PRIME); the learner is freed if the trainer cannot be built.
+ */
+export async function onlineRun<L extends OnlineRewardModel & { dispose(): void }, C extends { rl: RlConfig }>(
+  learner: L, config: C, options: OnlineTrainerOptions,
+): Promise<OnlineRun<L, C>> {
+  let trainer: RlTrainer;
+  try {
+    trainer = await RlTrainer.create({ ...options, config: config.rl, rewardModel: learner });
+  } catch (error) {
+    learner.dispose();
+    throw error;
+  }
+  return {
+    trainer, learner, config,
+    dispose() {
+      trainer.dispose();
+      learner.dispose();
+    },
+  };
+}

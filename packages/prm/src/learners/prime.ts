@@ -24,14 +24,13 @@
 //   the default order is 'single-forward', the script that produced PRIME's reported runs.
 import { backward, noGrad, tidy, type AdamW, type Tensor } from '@repirl/autograd';
 import {
-  ConfigError, RlTrainer, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, readOptimizer, resolveRlConfig, unpadRows,
-  type OnlineRewardModel, type OptimizerConfig, type RlConfig, type RlConfigInput, type RlTrainerOptions, type RolloutBatch,
-  type TrainingCheckpoint,
+  ConfigError, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, readOptimizer, resolveRlConfig, unpadRows,
+  type OnlineRewardModel, type OptimizerConfig, type RlConfig, type RlConfigInput, type RolloutBatch, type TrainingCheckpoint,
 } from '@repirl/rl';
 import { detach, implicitPrmCeLoss, implicitTokenRewards } from '../losses/index.js';
 import { ImplicitPrm } from '../models/implicit.js';
 import { scoreSamples } from '../models/prm.js';
-import { MeanAccumulator, average, miniBatchRows } from './common.js';
+import { MeanAccumulator, average, miniBatchRows, onlineRun, type OnlineRun, type OnlineTrainerOptions } from './common.js';
 import { withDefaults } from './defaults.js';
 
 export const PRIME_UPDATE_ORDERS = ['single-forward', 'double-forward'] as const;
@@ -207,19 +206,13 @@ function bce(x: number, y: number): number {
   return y * softplus(-x) + (1 - y) * softplus(x);
 }
 
-export interface PrimeTrainerOptions extends Omit<RlTrainerOptions, 'config' | 'denseRewards' | 'rewardModel'> {
+export interface PrimeTrainerOptions extends OnlineTrainerOptions {
   config?: PrimeConfigInput;
   /** The implicit PRM to train (default ImplicitPrm.fromPolicy(policy, { beta: prm.beta }): π_φ = π_ref = the policy). */
   prm?: ImplicitPrm;
 }
 
-export interface PrimeRun {
-  trainer: RlTrainer;
-  learner: PrimeLearner;
-  config: PrimeConfig;
-  /** Frees the trainer, the learner and its PRM (not the policy). */
-  dispose(): void;
-}
+export type PrimeRun = OnlineRun<PrimeLearner, PrimeConfig>;
 
 /** PRIME: the implicit PRM (two copies of the policy), its learner and the RL trainer around them. */
 export async function createPrimeTrainer(options: PrimeTrainerOptions): Promise<PrimeRun> {
@@ -228,18 +221,5 @@ export async function createPrimeTrainer(options: PrimeTrainerOptions): Promise<
   const p = config.prm;
   const prm = given ?? ImplicitPrm.fromPolicy(options.policy, { beta: p.beta });
   const learner = new PrimeLearner(prm, { config: p, codec: options.codec ?? new TaskCodec(), totalUpdates: config.rl.steps * p.epochs * p.miniBatches });
-  let trainer: RlTrainer;
-  try {
-    trainer = await RlTrainer.create({ ...rest, config: config.rl, rewardModel: learner });
-  } catch (error) {
-    learner.dispose();
-    throw error;
-  }
-  return {
-    trainer, learner, config,
-    dispose() {
-      trainer.dispose();
-      learner.dispose();
-    },
-  };
+  return onlineRun(learner, config, rest);
 }

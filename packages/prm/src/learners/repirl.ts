@@ -23,14 +23,13 @@
 // The weights default to the paper's importance mode per prompt (the released runs are 'uniform').
 import { backward, noGrad, tidy, type AdamW, type Module, type Tensor } from '@repirl/autograd';
 import {
-  ConfigError, RlTrainer, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, readOptimizer, resolveRlConfig,
-  type OnlineRewardModel, type OptimizerConfig, type Problem, type RlConfig, type RlConfigInput, type RlTrainerOptions, type RolloutBatch,
-  type TrainingCheckpoint,
+  ConfigError, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, readOptimizer, resolveRlConfig, type OnlineRewardModel,
+  type OptimizerConfig, type Problem, type RlConfig, type RlConfigInput, type RolloutBatch, type TrainingCheckpoint,
 } from '@repirl/rl';
 import { REPIRL_WEIGHT_MODES, detach, effectiveSampleSize, repirlIsMleLoss, type RepirlWeightMode } from '../losses/index.js';
 import { scoreSamples, type ProcessRewardModel } from '../models/prm.js';
 import { TokenMlpPrm } from '../models/token-mlp.js';
-import { MeanAccumulator, average, miniBatchRows, sequenceRewards } from './common.js';
+import { MeanAccumulator, average, miniBatchRows, sequenceRewards, onlineRun, type OnlineRun, type OnlineTrainerOptions } from './common.js';
 import { withDefaults } from './defaults.js';
 
 export type RepirlGroups = 'prompt' | 'batch';
@@ -284,7 +283,7 @@ export class RepirlLearner implements OnlineRewardModel {
   }
 }
 
-export interface RepirlTrainerOptions extends Omit<RlTrainerOptions, 'config' | 'denseRewards' | 'rewardModel'> {
+export interface RepirlTrainerOptions extends OnlineTrainerOptions {
   config?: RepirlConfigInput;
   /** Expert solutions of each training problem (default: the problem's `solution`). */
   demonstrations?: Demonstrations;
@@ -292,13 +291,7 @@ export interface RepirlTrainerOptions extends Omit<RlTrainerOptions, 'config' | 
   prm?: ProcessRewardModel & Module<unknown>;
 }
 
-export interface RepirlRun {
-  trainer: RlTrainer;
-  learner: RepirlLearner;
-  config: RepirlConfig;
-  /** Frees the trainer, the learner and its PRM (not the policy). */
-  dispose(): void;
-}
+export type RepirlRun = OnlineRun<RepirlLearner, RepirlConfig>;
 
 /** rePIRL: the PRM (a copy of the policy + tanh MLP head), its learner and the RL trainer around them. */
 export async function createRepirlTrainer(options: RepirlTrainerOptions): Promise<RepirlRun> {
@@ -312,18 +305,5 @@ export async function createRepirlTrainer(options: RepirlTrainerOptions): Promis
     ...(demonstrations ? { demonstrations } : {}),
     totalUpdates: config.rl.steps * p.epochs * p.miniBatches,
   });
-  let trainer: RlTrainer;
-  try {
-    trainer = await RlTrainer.create({ ...rest, config: config.rl, rewardModel: learner });
-  } catch (error) {
-    learner.dispose();
-    throw error;
-  }
-  return {
-    trainer, learner, config,
-    dispose() {
-      trainer.dispose();
-      learner.dispose();
-    },
-  };
+  return onlineRun(learner, config, rest);
 }

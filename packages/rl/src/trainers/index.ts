@@ -6,6 +6,7 @@ export {
 } from './config.js';
 export { ConfigError, SectionReader } from './config-reader.js';
 export { lrSchedule, makeOptimizer } from './optim.js';
+export { correlation } from './stats.js';
 export { evaluatePolicy, type EvaluateOptions, type Evaluation, type GreedyResult } from './evaluate.js';
 export {
   RunDirectory, loadPolicy, loadTrainingCheckpoint, saveModel, savePolicy, saveTrainingCheckpoint, type MetricsRecord, type TrainingCheckpoint,

@@ -35,6 +35,7 @@ import type { Problem } from '../tasks/task.js';
 import { Trainer, type TrainerCommonOptions } from './base.js';
 import { resolveRlConfig, type RlConfig, type RlConfigInput } from './config.js';
 import { makeOptimizer } from './optim.js';
+import { correlation } from './stats.js';
 import type { TrainingCheckpoint } from './run-directory.js';
 
 export interface RlTrainerOptions extends TrainerCommonOptions {
@@ -288,7 +289,7 @@ export class RlTrainer extends Trainer {
       metrics['critic/dense/mean'] = flat(dense).reduce((a, b) => a + b, 0) / Math.max(1, tokens);
       // How well the reward model's sequence reward tracks the verifier: falling while the dense
       // reward rises is the signature of reward hacking.
-      const corr = pearson(dense.map((row) => row.reduce((a, b) => a + b, 0)), samples.map((s) => s.score));
+      const corr = correlation(dense.map((row) => row.reduce((a, b) => a + b, 0)), samples.map((s) => s.score));
       if (Number.isFinite(corr)) metrics['critic/dense_outcome_corr'] = corr;
     }
     if (klValue !== undefined) metrics['actor/kl'] = klValue; // KL in the reward: measured on the rollout
@@ -515,22 +516,6 @@ function explainedVariance(returns: readonly number[], values: readonly number[]
     return xs.reduce((a, x) => a + (x - m) ** 2, 0) / xs.length;
   };
   return 1 - variance(returns.map((r, i) => r - values[i]!)) / (variance(returns) + 1e-8);
-}
-
-/** Pearson correlation of two equal-length lists (NaN when either is constant). */
-function pearson(x: readonly number[], y: readonly number[]): number {
-  const n = x.length;
-  const mx = x.reduce((a, b) => a + b, 0) / n;
-  const my = y.reduce((a, b) => a + b, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (x[i]! - mx) * (y[i]! - my);
-    sxx += (x[i]! - mx) ** 2;
-    syy += (y[i]! - my) ** 2;
-  }
-  return sxx === 0 || syy === 0 ? Number.NaN : sxy / Math.sqrt(sxx * syy);
 }
 
 /** Mean |a − b| over all tokens of ragged rows. */
