@@ -10,7 +10,7 @@ OUT="${OUT:-runs/prm-exp}"
 SEEDS="${SEEDS:-1 2 3}"
 TASKS="${TASKS:-arith add-carry}"
 METHODS="${METHODS:-repirl airl-s prime orm shepherd}"
-export LP_NUM_THREADS="${LP_NUM_THREADS:-2}" OUT SEEDS
+export LP_NUM_THREADS="${LP_NUM_THREADS:-2}" OUT SEEDS TASKS
 repirl() { npx tsx --conditions=source apps/cli/src/bin.ts "$@"; }
 bash scripts/experiments/prm-sft.sh
 for seed in $SEEDS; do
