@@ -3,7 +3,7 @@
 // So far: the PRM losses (rePIRL IS-weighted MLE, AIRL-S discriminator, implicit PRM CE/DPO, ORM,
 // Math-Shepherd), step-level evaluation (step/response AUROC, ProcessBench-style first-error F1,
 // correlations, step aggregations) and test-time selection (majority and weighted vote, best-of-N
-// and its unbiased accuracy at N).
+// and its unbiased accuracy at N, PRM-guided step-level beam search).
 export * from './eval/index.js';
 export * from './search/index.js';
 export * from './losses/index.js';

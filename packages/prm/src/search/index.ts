@@ -1,6 +1,8 @@
-// Test-time search with a PRM: best-of-N under each step aggregation and (weighted) voting (DESIGN.md §5).
+// Test-time search with a PRM: best-of-N under each step aggregation, (weighted) voting and step-level
+// beam search (DESIGN.md §5).
 export { groupAnswers, majorityVote, weightedVote, type AnswerGroup, type VoteResult, type WeightTransform } from './vote.js';
 export {
   bestOfN, bestOfNAccuracy, selectAnswer, selectionMethods, type BestOfNAccuracy, type BestOfNOptions, type BestOfNProblem,
   type Candidate, type SelectionMethod,
 } from './best-of-n.js';
+export { beamSearch, beamSearchAccuracy, type BeamSearchAccuracy, type BeamSearchOptions, type BeamSearchOutput, type BeamSearchResult } from './beam.js';
