@@ -36,7 +36,7 @@ const TASK = ['--set', 'task.difficulty.steps=2', '--set', 'task.difficulty.rang
 const TINY_PRM = [
   // No accuracy filter: a 20-step SFT policy is rarely right, and PRIME's default band would drop every group.
   ...TASK, '--set', 'steps=2', '--set', 'rollout.filter.enabled=false', '--set', 'rollout.promptsPerStep=2', '--set', 'rollout.k=2', '--set', 'rollout.maxNewTokens=16',
-  '--set', 'offline.problems=4', '--set', 'offline.batchSize=4', '--set', 'offline.completions=2',
+  '--set', 'offline.problems=4', '--set', 'offline.epochs=2', '--set', 'offline.batchSize=4', '--set', 'offline.completions=2',
   '--set', 'eval.problems=6', '--set', 'eval.samplesPerProblem=4', '--set', 'eval.ns=[2,4]', '--set', 'eval.validationProblems=4', '--set', 'eval.every=0',
   '--set', 'checkpointEvery=1', '--progress', 'off',
 ];

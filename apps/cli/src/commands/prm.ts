@@ -6,7 +6,7 @@
 //     step's rollouts before the policy update; PRM weights, optimizer and state are in every
 //     checkpoint, so Ctrl-C and --resume work as for `repirl rl`;
 //   offline (orm, shepherd, implicit-offline): one fixed rollout set of the starting policy, then
-//     the PRM's own training loop.
+//     offline.epochs passes of the PRM's own training loop over it.
 // Either way the run ends with the PRM evaluated on held-out samples of the *starting* policy
 // (the same samples for every method of the same seed), written to prm_eval.json, and the final
 // PRM saved as <run>/prm.{safetensors,json} (and in the last checkpoint).
@@ -198,7 +198,7 @@ const ONLINE_LEARNERS: Record<'repirl' | 'prime' | 'airl-s', OnlineFactory> = {
 function offlineInput(c: PrmTrainConfig): Record<string, unknown> {
   const p = c.prm;
   const common = {
-    seed: c.seed, epochs: c.steps, miniBatchSize: c.offline.batchSize,
+    seed: c.seed, epochs: c.offline.epochs, miniBatchSize: c.offline.batchSize,
     optim: { warmupSteps: p.warmup, schedule: p.schedule, weightDecay: p.weightDecay, minLrRatio: 0, ...given({ lr: p.lr, maxGradNorm: p.maxGradNorm }) },
   };
   switch (c.method) {
@@ -218,7 +218,7 @@ function offlineInput(c: PrmTrainConfig): Record<string, unknown> {
 
 /**
  * An offline learner: one rollout set of the starting policy (offline.problems × k samples), then
- * `steps` epochs of the method's loss on it; one metrics line per epoch. The loop runs to its end
+ * `offline.epochs` passes of the method's loss over it; one metrics line per epoch. The loop runs to its end
  * once started (a stop request is honoured before and after it; no checkpoint of a partial run).
  */
 async function trainOfflineMethod(
@@ -250,9 +250,9 @@ async function trainOfflineMethod(
     });
   }
   // The checkpoint of a finished offline run: the PRM (what --resume would need; nothing is left to continue).
-  const dir = await ctx.run.checkpointDir(c.steps);
+  const dir = await ctx.run.checkpointDir(c.offline.epochs);
   await saveModel(dir, 'prm', result.prm);
-  await ctx.run.commitCheckpoint(c.steps);
+  await ctx.run.commitCheckpoint(c.offline.epochs);
   return { prm: result.prm };
 }
 
@@ -283,7 +283,7 @@ export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunO
       if (trained === null) return { status: 'stopped', step: 0 };
       prm = trained.prm;
       release = () => trained.prm.dispose();
-      outcome = { status: 'finished', step: c.steps };
+      outcome = { status: 'finished', step: c.offline.epochs };
     }
     if (outcome.status === 'stopped') return outcome;
     await saveModel(ctx.run.path, 'prm', prm!);

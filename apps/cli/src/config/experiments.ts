@@ -1,7 +1,7 @@
 // The experiment configs of `repirl sft`, `repirl rl` and `repirl eval`: every key, its type,
 // default and one-line doc. `repirl config <command>` prints this; `--dry-run` prints a resolved one.
 import { checkMicroBatch, checkSchedule, checkpointEvery, fillDifficulty, optimFields, seed, taskSchema, U32_MAX } from './common.js';
-import { prmEvalSchema, prmTrainSchema, type PrmEvalConfig, type PrmTrainConfig } from './prm.js';
+import { prmEvalSchema, prmTrainSchema, prmTrainSteps, type PrmEvalConfig, type PrmTrainConfig } from './prm.js';
 import { s, type Infer, type Issue, type ObjectSchema } from './schema.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -231,7 +231,7 @@ export const experiments: { [K in ExperimentName]: ExperimentSpec<ConfigTypes[K]
     name: 'prm-train',
     schema: prmTrainSchema,
     summary: 'learn a PRM: repirl, airl-s, prime (online, with the policy) or orm, shepherd, implicit-offline (on a fixed rollout set)',
-    totalSteps: (c) => c.steps,
+    totalSteps: prmTrainSteps,
     unit: 'step',
     resumableKeys: ['steps', 'checkpointEvery'],
     displayMetrics: ['prm/loss', 'val/acc', 'critic/score/mean'],

@@ -36,7 +36,7 @@ export const prmTrainSchema = s.object(
     task: taskSchema(),
     init: s.string('the starting policy (and PRM backbone): an SFT run directory or a checkpoint directory', { nonEmpty: true }),
     method: s.enum('the PRM learner', PRM_METHODS, { default: 'repirl' }),
-    steps: s.integer('online methods: dual-loop steps (rollout → PRM update → policy update); offline methods: epochs over the fixed rollout set', { default: 40, min: 1 }),
+    steps: s.integer('online methods: dual-loop steps (rollout → PRM update → policy update)', { default: 40, min: 1 }),
     rollout: s.object('sampling the policy (online: every step; offline: the fixed rollout set)', {
       promptsPerStep: s.integer('prompts per step (online methods)', { default: 8, min: 1 }),
       k: s.integer('samples per prompt (the RLOO/GRPO group; offline: samples per problem of the rollout set)', { default: 4, min: 2, max: 1024 }),
@@ -51,6 +51,7 @@ export const prmTrainSchema = s.object(
     }),
     offline: s.object('the offline learners (orm, shepherd, implicit-offline)', {
       problems: s.integer('training problems of the fixed rollout set (rollouts = problems × rollout.k)', { default: 64, min: 1 }),
+      epochs: s.integer('passes over the rollout set', { default: 4, min: 1, max: 1000 }),
       batchSize: s.integer('sequences per PRM optimizer step', { default: 32, min: 1 }),
       completions: s.integer('shepherd: Monte-Carlo completions from each step prefix', { default: 4, min: 1, max: 256 }),
       labels: s.enum('shepherd: hard (1 if any completion reaches the answer) or soft (the fraction that does) step labels', ['hard', 'soft'], { default: 'soft' }),
@@ -108,6 +109,9 @@ export const prmTrainSchema = s.object(
   },
 );
 export type PrmTrainConfig = Infer<typeof prmTrainSchema>;
+
+/** What a prm train run counts: dual-loop steps (online) or epochs over the rollout set (offline). */
+export const prmTrainSteps = (c: PrmTrainConfig): number => (ONLINE_PRM_METHODS.includes(c.method) ? c.steps : c.offline.epochs);
 
 export const prmEvalSchema = s.object(
   'step-level evaluation of a trained PRM on held-out policy samples with exact step labels',
