@@ -1,27 +1,43 @@
-// Shared pieces of the learner tests: a tiny policy SFT-ed briefly on the easiest arith-chain (one
-// op, values < 10), its rollouts, and PRM step / response AUROC against the task's exact labels.
+// Shared pieces of the learner tests: the starting policy — a tiny byte-level decoder SFT-ed briefly
+// on the easiest arith-chain (one op, values < 10), optionally on solutions with slipped steps, so
+// its samples at temperature 1 mix right and wrong steps —, its rollouts, a held-out eval set with
+// exact step labels, and PRM step / response AUROC against the task's labels. Seeded throughout.
 import { DecoderLM, type Backend } from '@repirl/autograd';
 import { SftTrainer, TaskCodec, arithChain, rollout, sftExamplesFromProblems, type RolloutSample } from '@repirl/rl';
 import { responseAuroc, stepAuroc } from '../src/eval/auroc.js';
+import { sampleEvalSet, type EvalSet } from '../src/eval/evaluate.js';
 import { scoreSamples, type ProcessRewardModel } from '../src/models/prm.js';
 
 export const codec = new TaskCodec();
 export const difficulty = { steps: 1, range: 10 };
 export const verify = arithChain.verify.bind(arithChain);
 export const decoder = { vocabSize: 259, dModel: 32, nLayers: 2, nHeads: 2, dFF: 64, maxSeqLen: 48 };
+export const maxNewTokens = 12;
 
-/** A policy SFT-ed for `steps` steps (seeded): right on some problems, wrong on others. */
-export async function sftPolicy(backend: Backend, steps = 60): Promise<DecoderLM> {
-  const policy = new DecoderLM(backend, decoder, { seed: 1 });
+/** The learner tests' larger starting policy: d = 48 after 200 steps on solutions with 20% slipped steps. */
+export const SLIPPY_POLICY = { steps: 200, dModel: 48, dFF: 96, errorRate: 0.2 } as const;
+
+/**
+ * A policy SFT-ed for `steps` steps (seeded): right on some problems, wrong on others. `errorRate`
+ * > 0 trains on the task's noisy solutions (slips the sampled policy then repeats).
+ */
+export async function sftPolicy(backend: Backend, steps = 60, options: { dModel?: number; dFF?: number; errorRate?: number } = {}): Promise<DecoderLM> {
+  const policy = new DecoderLM(backend, { ...decoder, dModel: options.dModel ?? decoder.dModel, dFF: options.dFF ?? decoder.dFF }, { seed: 1 });
+  const errorRate = options.errorRate ?? 0;
   const trainer = new SftTrainer({
     policy,
-    examples: sftExamplesFromProblems(arithChain.generate(1, 2000, difficulty)),
+    examples: sftExamplesFromProblems(arithChain.generate(1, 2000, difficulty), errorRate > 0 ? { task: arithChain, errorRate, seed: 1 } : {}),
     verify,
     config: { seed: 1, steps, batchSize: 32, optim: { lr: 3e-3 }, validation: { k: 0, beforeTraining: false } },
   });
   await trainer.run();
   trainer.dispose();
   return policy;
+}
+
+/** Held-out samples of `policy` (problems of seed 7, disjoint from training) with exact step labels. */
+export function heldOutSamples(policy: DecoderLM, problems = 16, samplesPerProblem = 8): Promise<EvalSet> {
+  return sampleEvalSet(policy, arithChain.generate(7, problems, difficulty), { task: arithChain, codec, samplesPerProblem, maxNewTokens, seed: 11 });
 }
 
 /** k samples per problem at temperature 1. */
