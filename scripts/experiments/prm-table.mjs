@@ -43,11 +43,14 @@ const fmt = (xs) => {
 const columns = [
   ['step AUROC', 'prm_eval/step_auroc'],
   ['first-error F1', 'prm_eval/first_error_f1'],
-  ['response AUROC (min)', 'prm_eval/response_auroc/min'],
+  ['resp. AUROC min', 'prm_eval/response_auroc/min'],
+  ['resp. AUROC last', 'prm_eval/response_auroc/last'],
   ['bo16 min', 'prm_eval/bo16/min'],
-  ['bo16 weighted', 'prm_eval/bo16/weighted'],
+  ['bo16 last', 'prm_eval/bo16/last'],
+  ['bo16 mean', 'prm_eval/bo16/mean'],
+  ['bo16 weighted vote', 'prm_eval/bo16/weighted'],
   ['bo16 majority', 'prm_eval/bo16/majority'],
-  ['bo64 weighted', 'prm_eval/bo64/weighted'],
+  ['bo64 weighted vote', 'prm_eval/bo64/weighted'],
   ['bo64 majority', 'prm_eval/bo64/majority'],
   ['policy pass@1 start → end', null],
   ['policy entropy', 'policy/entropy'],
@@ -60,8 +63,9 @@ for (const task of [...new Set(runs.map((r) => r.task))].sort()) {
   for (const method of METHODS) {
     const rs = runs.filter((r) => r.task === task && r.method === method);
     if (rs.length === 0) continue;
+    const online = ['repirl', 'airl-s', 'prime'].includes(method);
     const cells = columns.map(([, key]) => key === null
-      ? `${fmt(rs.map((r) => r.values['policy/val_acc_start']))} → ${fmt(rs.map((r) => r.values['policy/val_acc']))}`
+      ? (online ? `${fmt(rs.map((r) => r.values['policy/val_acc_start']))} → ${fmt(rs.map((r) => r.values['policy/val_acc']))}` : '— (offline)')
       : fmt(rs.map((r) => r.values[key])));
     out.push(`| ${method} (${rs.length}) | ${cells.join(' | ')} |`);
   }
