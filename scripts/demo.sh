@@ -1,10 +1,43 @@
 #!/usr/bin/env bash
-# The main job on a small default. For now: the kernel benchmark suites in quick mode, printing a
-# table of our throughput against tfjs (WebGPU on the same device, and wasm) and plain JS.
-# Full-size runs: `npx nx run kernels:bench` (writes bench-results/*.json).
+# The main job on a small default: SFT a tiny byte-level policy on arith-chain, then GRPO from it,
+# with the repirl CLI, and print the held-out greedy pass@1 before and after GRPO. A few minutes
+# on 2 CPU cores (lavapipe). The recorded experiment (3 seeds, 20-minute GRPO runs) is
+# scripts/experiments/grpo-arith.sh; see EXPERIMENTS.md. The kernel benchmarks that `npm run demo`
+# used to run: REPIRL_DEMO=bench npm run demo (or `npx nx run kernels:bench`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false
-export LP_NUM_THREADS="${LP_NUM_THREADS:-8}" REPIRL_BENCH_QUICK="${REPIRL_BENCH_QUICK:-1}"
-echo "[demo] running the kernel benchmarks (quick sizes; set REPIRL_BENCH_QUICK=0 for full sizes)"
-npx nx run kernels:bench --output-style=stream
+export LP_NUM_THREADS="${LP_NUM_THREADS:-8}"
+
+if [ "${REPIRL_DEMO:-rl}" = bench ]; then
+  export REPIRL_BENCH_QUICK="${REPIRL_BENCH_QUICK:-1}"
+  echo "[demo] running the kernel benchmarks (quick sizes; set REPIRL_BENCH_QUICK=0 for full sizes)"
+  exec npx nx run kernels:bench --output-style=stream
+fi
+
+OUT="${REPIRL_DEMO_OUT:-runs/demo}"
+SFT_STEPS="${REPIRL_DEMO_SFT_STEPS:-260}"
+GRPO_STEPS="${REPIRL_DEMO_GRPO_STEPS:-40}"
+REPIRL="node_modules/.bin/tsx --conditions=source apps/cli/src/bin.ts"
+PROBLEMS=300
+
+echo "[demo] 1/2 SFT: $SFT_STEPS steps on arith-chain (4 ops, values < 10), expert solutions -> $OUT/sft"
+$REPIRL sft --config apps/cli/configs/sft-arith-short.json --out "$OUT/sft" --force --progress lines \
+  --set train.steps="$SFT_STEPS" --set eval.problems=$PROBLEMS
+echo "[demo] 2/2 GRPO: $GRPO_STEPS steps from the SFT policy -> $OUT/grpo"
+$REPIRL rl --config apps/cli/configs/grpo-arith-short.json --out "$OUT/grpo" --force --progress lines \
+  --set init="$OUT/sft" --set steps="$GRPO_STEPS" --set eval.every=10 --set eval.problems=$PROBLEMS
+
+node -e '
+const fs = require("node:fs");
+const out = process.argv[1];
+const sft = JSON.parse(fs.readFileSync(out + "/sft/summary.json", "utf8"));
+const rl = JSON.parse(fs.readFileSync(out + "/grpo/summary.json", "utf8"));
+const before = rl.results["val/acc@start"], after = rl.results["val/acc"];
+const pct = (x) => (100 * x).toFixed(1) + "%";
+console.log("");
+console.log(`[demo] held-out greedy pass@1 on ${rl.config.eval.problems} arith-chain problems:`);
+console.log(`[demo]   after SFT  (${sft.step} steps, ${sft.time.toFixed(0)} s): ${pct(before)}`);
+console.log(`[demo]   after GRPO (${rl.step} steps, ${rl.time.toFixed(0)} s): ${pct(after)}  (${after >= before ? "+" : ""}${(100 * (after - before)).toFixed(1)} points)`);
+console.log(`[demo] curves: ${out}/grpo/metrics.jsonl; longer runs: EXPERIMENTS.md`);
+' "$OUT"

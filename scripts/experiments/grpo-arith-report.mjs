@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// The results of scripts/experiments/grpo-arith.sh: a markdown table (SFT pass@1 → GRPO pass@1 per
+// seed, with wall times) and the learning curves, from the runs' summary.json, metrics.jsonl and
+// times.tsv. Everything is read from the run directories; nothing is typed in by hand.
+//
+//   node scripts/experiments/grpo-arith-report.mjs [runs/grpo-arith] [docs/experiments]
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = process.argv[2] ?? 'runs/grpo-arith';
+const docs = process.argv[3] ?? 'docs/experiments';
+const here = dirname(fileURLToPath(import.meta.url));
+
+const readJson = (path) => JSON.parse(readFileSync(path, 'utf8'));
+const metrics = (dir) =>
+  readFileSync(join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
+const times = new Map();
+if (existsSync(join(root, 'times.tsv'))) {
+  for (const line of readFileSync(join(root, 'times.tsv'), 'utf8').split('\n')) {
+    const [label, seed, seconds] = line.split('\t');
+    if (label) times.set(`${label}/${seed}`, Number(seconds)); // the last run of a label and seed wins
+  }
+}
+const fmt = (x, d = 3) => (typeof x === 'number' ? x.toFixed(d) : '—');
+const mins = (s) => (typeof s === 'number' ? `${(s / 60).toFixed(1)} min` : '—');
+
+const seeds = readdirSync(root).filter((d) => /^seed\d+$/.test(d)).sort();
+const rows = [];
+for (const s of seeds) {
+  const seed = s.slice(4);
+  const sftDir = join(root, s, 'sft');
+  const grpoDir = join(root, s, 'grpo');
+  if (!existsSync(join(grpoDir, 'metrics.jsonl')) || !existsSync(join(sftDir, 'summary.json'))) continue;
+  const sft = readJson(join(sftDir, 'summary.json'));
+  // A run killed outright has no summary: its metrics.jsonl still says how far it got.
+  const grpo = existsSync(join(grpoDir, 'summary.json'))
+    ? readJson(join(grpoDir, 'summary.json'))
+    : { status: 'killed', step: metrics(grpoDir).at(-1).step, time: undefined, config: readJson(join(grpoDir, 'config.json')) };
+  const curve = metrics(grpoDir).filter((r) => typeof r['val/acc'] === 'number');
+  const start = curve.find((r) => r.step === 0)?.['val/acc'];
+  // The last validation in metrics.jsonl (a run stopped at the time cap has no end-of-run results).
+  const end = curve.at(-1)?.['val/acc'];
+  const sftCurve = metrics(sftDir).filter((r) => typeof r['val/acc'] === 'number');
+  const best = curve.reduce((b, r) => (b === null || r['val/acc'] > b['val/acc'] ? r : b), null);
+  const rollout = metrics(grpoDir).filter((r) => typeof r['rollout/acc'] === 'number');
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  rows.push({
+    seed,
+    sftAcc: sftCurve.at(-1)?.['val/acc'],
+    start,
+    end,
+    delta: end - start,
+    best: best?.['val/acc'],
+    bestStep: best?.step,
+    steps: grpo.step,
+    lastValStep: curve.at(-1)?.step,
+    grpoWall: times.get(`grpo/${seed}`) ?? grpo.time,
+    grpoTrain: grpo.time,
+    sftWall: times.get(`sft/${seed}`) ?? sft.time,
+    rolloutFirst: mean(rollout.slice(0, 10).map((r) => r['rollout/acc'])),
+    rolloutLast: mean(rollout.slice(-10).map((r) => r['rollout/acc'])),
+    problems: grpo.config.eval.problems,
+    status: grpo.status,
+  });
+}
+if (rows.length === 0) {
+  console.error(`${root}: no seed with both an SFT and a GRPO summary`);
+  process.exit(1);
+}
+
+const lines = [
+  '| seed | SFT greedy pass@1 | GRPO step 0 | GRPO final | Δ (points) | best (step) | GRPO steps (last val.) | GRPO wall time | SFT wall time | rollout acc, first → last 10 steps |',
+  '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+];
+for (const r of rows) {
+  lines.push(
+    `| ${r.seed} | ${fmt(r.sftAcc)} | ${fmt(r.start)} | ${fmt(r.end)} | ${r.delta >= 0 ? '+' : ''}${fmt(r.delta * 100, 1)} | ${fmt(r.best)} (${r.bestStep}) | ${r.steps} (${r.lastValStep})${r.status === 'finished' ? '' : ' ' + r.status} | ${mins(r.grpoWall)} | ${mins(r.sftWall)} | ${fmt(r.rolloutFirst)} → ${fmt(r.rolloutLast)} |`,
+  );
+}
+const avg = (k) => rows.reduce((a, r) => a + r[k], 0) / rows.length;
+lines.push(`| mean | ${fmt(avg('sftAcc'))} | ${fmt(avg('start'))} | ${fmt(avg('end'))} | ${avg('delta') >= 0 ? '+' : ''}${fmt(avg('delta') * 100, 1)} | | | ${mins(avg('grpoWall'))} | ${mins(avg('sftWall'))} | |`);
+lines.push('', `Greedy pass@1 on ${rows[0].problems} held-out problems (the same problems for SFT and GRPO of a seed).`);
+mkdirSync(docs, { recursive: true });
+writeFileSync(join(docs, 'grpo-arith-results.md'), lines.join('\n') + '\n');
+console.log(lines.join('\n'));
+
+// Learning curves: val/acc (solid) and the 10-step mean of rollout/acc (dashed), by step and by time.
+const labelled = rows.map((r) => `seed ${r.seed}=${join(root, `seed${r.seed}`, 'grpo')}`);
+const plot = (extra) => execFileSync(process.execPath, [join(here, 'plot-curves.mjs'), ...extra, ...labelled], { stdio: 'inherit' });
+plot(['--out', join(docs, 'grpo-arith-curves.svg'), '--metric', 'val/acc', '--also', 'rollout/acc', '--ylabel', 'accuracy',
+  '--title', 'GRPO on arith-chain: held-out greedy pass@1 (solid), rollout accuracy (dashed)',
+  '--table', join(docs, 'grpo-arith-curves.md')]);
+plot(['--out', join(docs, 'grpo-arith-curves-time.svg'), '--metric', 'val/acc', '--time', '--ylabel', 'held-out greedy pass@1',
+  '--title', 'GRPO on arith-chain: held-out greedy pass@1 by training time']);

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The SFT → GRPO experiment of EXPERIMENTS.md, every command as it ran: for each seed, an SFT policy
+# (apps/cli/configs/sft-arith-short.json), then GRPO from it (apps/cli/configs/grpo-arith-short.json),
+# both validated on the same 500 held-out problems (greedy pass@1); then the table and the learning
+# curves (docs/experiments/).
+#
+#   bash scripts/experiments/grpo-arith.sh               # seeds 1 2 3, one after another
+#   PARALLEL=1 bash scripts/experiments/grpo-arith.sh    # the seeds side by side (how EXPERIMENTS.md ran them)
+#   SEEDS="2" bash scripts/experiments/grpo-arith.sh     # one seed
+#   STAGE=report bash scripts/experiments/grpo-arith.sh  # only the table and the figures
+#
+# Each GRPO run is also capped at GRPO_LIMIT_S (default 1200 s = 20 min) of wall time: at the cap,
+# SIGINT makes the CLI finish the step, checkpoint and stop; the report then uses the last validation.
+# Runs go to runs/grpo-arith/seed<N>/{sft,grpo} (git-ignored); wall times to runs/grpo-arith/times.tsv.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export LP_NUM_THREADS="${LP_NUM_THREADS:-2}" NX_DAEMON=false
+SEEDS="${SEEDS:-1 2 3}"
+PARALLEL="${PARALLEL:-0}"
+GRPO_LIMIT_S="${GRPO_LIMIT_S:-1200}"
+STAGE="${STAGE:-all}"
+OUT=runs/grpo-arith
+REPIRL="node_modules/.bin/tsx --conditions=source apps/cli/src/bin.ts"
+mkdir -p "$OUT"
+
+timed() { # label seed command...: runs the command, appends "label seed seconds" to times.tsv
+  local label=$1 seed=$2; shift 2
+  local t0 ms; t0=$(date +%s%N)
+  "$@" || echo "[grpo-arith] $label seed $seed exited with status $?"
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  printf '%s\t%s\t%d.%03d\n' "$label" "$seed" $((ms / 1000)) $((ms % 1000)) >>"$OUT/times.tsv"
+}
+
+each_seed() { # stage-function: runs it for every seed, side by side when PARALLEL=1
+  local s
+  for s in $SEEDS; do
+    if [ "$PARALLEL" = 1 ]; then "$1" "$s" >"$OUT/$1-seed$s.log" 2>&1 & else "$1" "$s"; fi
+  done
+  wait
+}
+sft() {
+  timed sft "$1" $REPIRL sft --config apps/cli/configs/sft-arith-short.json --set seed="$1" \
+    --out "$OUT/seed$1/sft" --force --progress lines
+}
+grpo() {
+  timed grpo "$1" timeout -s INT "$GRPO_LIMIT_S" $REPIRL rl --config apps/cli/configs/grpo-arith-short.json --set seed="$1" \
+    --set init="$OUT/seed$1/sft" --out "$OUT/seed$1/grpo" --force --progress lines
+}
+if [ "$STAGE" = all ] || [ "$STAGE" = sft ]; then each_seed sft; fi
+if [ "$STAGE" = all ] || [ "$STAGE" = grpo ]; then each_seed grpo; fi
+if [ "$STAGE" = all ] || [ "$STAGE" = report ]; then
+  node scripts/experiments/grpo-arith-report.mjs "$OUT"
+fi
