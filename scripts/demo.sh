@@ -15,7 +15,7 @@ if [ "${REPIRL_DEMO:-rl}" = bench ]; then
   exec npx nx run kernels:bench --output-style=stream
 fi
 
-OUT="${REPIRL_DEMO_OUT:-runs/demo}"
+OUT="${REPIRL_DEMO_OUT:-runs/demo-grpo}"
 SFT_STEPS="${REPIRL_DEMO_SFT_STEPS:-260}"
 GRPO_STEPS="${REPIRL_DEMO_GRPO_STEPS:-40}"
 REPIRL="node_modules/.bin/tsx --conditions=source apps/cli/src/bin.ts"

@@ -7,7 +7,7 @@
 #   bash scripts/experiments/grpo-arith.sh               # seeds 1 2 3, one after another
 #   PARALLEL=1 bash scripts/experiments/grpo-arith.sh    # the seeds side by side (how EXPERIMENTS.md ran them)
 #   SEEDS="2" bash scripts/experiments/grpo-arith.sh     # one seed
-#   STAGE=report bash scripts/experiments/grpo-arith.sh  # only the table and the figures
+#   STAGE=report bash scripts/experiments/grpo-arith.sh  # only the table and the figures (STAGE: sft, grpo, analyse, report)
 #
 # Each GRPO run is also capped at GRPO_LIMIT_S (default 1200 s = 20 min) of wall time: at the cap,
 # SIGINT makes the CLI finish the step, checkpoint and stop; the report then uses the last validation.
@@ -48,6 +48,23 @@ grpo() {
 }
 if [ "$STAGE" = all ] || [ "$STAGE" = sft ]; then each_seed sft; fi
 if [ "$STAGE" = all ] || [ "$STAGE" = grpo ]; then each_seed grpo; fi
+# Greedy answers of the SFT and the final GRPO policy on the same 500 held-out problems (the
+# validation set of the seed), then: computed (every step right) or guessed?
+analyse() {
+  local s=$1 which
+  for which in sft grpo; do
+    $REPIRL eval --set checkpoint="$OUT/seed$s/$which" --set task.difficulty.range=10 --set problems=500 \
+      --set seed=$((s + 1000003)) --out "$OUT/seed$s/eval-$which" --force --progress off
+  done
+}
+if [ "$STAGE" = all ] || [ "$STAGE" = analyse ]; then each_seed analyse; fi
 if [ "$STAGE" = all ] || [ "$STAGE" = report ]; then
   node scripts/experiments/grpo-arith-report.mjs "$OUT"
+  files=()
+  for s in $SEEDS; do for which in sft grpo; do
+    [ -f "$OUT/seed$s/eval-$which/samples.jsonl" ] && files+=("$OUT/seed$s/eval-$which/samples.jsonl")
+  done; done
+  if [ ${#files[@]} -gt 0 ]; then
+    node scripts/experiments/computed-or-guessed.mjs "${files[@]}" | tee docs/experiments/grpo-arith-computed.md
+  fi
 fi
