@@ -16,7 +16,7 @@ if [ "${REPIRL_DEMO:-rl}" = bench ]; then
 fi
 
 OUT="${REPIRL_DEMO_OUT:-runs/demo-grpo}"
-SFT_STEPS="${REPIRL_DEMO_SFT_STEPS:-260}"
+SFT_STEPS="${REPIRL_DEMO_SFT_STEPS:-330}"
 GRPO_STEPS="${REPIRL_DEMO_GRPO_STEPS:-40}"
 REPIRL="node_modules/.bin/tsx --conditions=source apps/cli/src/bin.ts"
 PROBLEMS=300
