@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# The main job on a small default: SFT a tiny byte-level policy on arith-chain, then GRPO from it,
-# with the repirl CLI, and print the held-out greedy pass@1 before and after GRPO. A few minutes
-# on 2 CPU cores (lavapipe). The recorded experiment (3 seeds, 20-minute GRPO runs) is
-# scripts/experiments/grpo-arith.sh; see EXPERIMENTS.md. The kernel benchmarks that `npm run demo`
-# used to run: REPIRL_DEMO=bench npm run demo (or `npx nx run kernels:bench`).
+# The main job on a small default (REPIRL_DEMO picks another):
+#   prm (default)  learn a PRM with rePIRL on arith-chain from a small SFT policy and print its step
+#                  AUROC and best-of-16 accuracy against majority vote (scripts/demo-prm.sh)
+#   rl             SFT a tiny policy, GRPO from it, print held-out greedy pass@1 before and after
+#   bench          the quick kernel benchmarks against tfjs and plain JS
+# Each takes a few minutes on 2 CPU cores (lavapipe). The recorded experiments: EXPERIMENTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false
 export LP_NUM_THREADS="${LP_NUM_THREADS:-8}"
 
-if [ "${REPIRL_DEMO:-rl}" = bench ]; then
+DEMO="${REPIRL_DEMO:-prm}"
+case "$DEMO" in
+  prm) exec bash scripts/demo-prm.sh ;;
+  rl | bench) ;;
+  *) echo "[demo] REPIRL_DEMO must be prm, rl or bench, got \"$DEMO\"" >&2; exit 2 ;;
+esac
+
+if [ "$DEMO" = bench ]; then
   export REPIRL_BENCH_QUICK="${REPIRL_BENCH_QUICK:-1}"
   echo "[demo] running the kernel benchmarks (quick sizes; set REPIRL_BENCH_QUICK=0 for full sizes)"
   exec npx nx run kernels:bench --output-style=stream
