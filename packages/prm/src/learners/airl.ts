@@ -33,7 +33,7 @@ import {
 import { AIRL_REWARD_COMBINATIONS, airlDiscriminatorLoss, combineAirlReward, detach, type AirlRewardCombination } from '../losses/index.js';
 import { stepEndTokens, stepScores } from '../models/prm.js';
 import { StepHeadPrm } from '../models/step-head.js';
-import { MeanAccumulator, average, miniBatchRows, onlineRun, type OnlineRun, type OnlineTrainerOptions } from './common.js';
+import { MeanAccumulator, average, miniBatchRows, onlineRun, type OnlineConfig, type OnlineConfigInput, type OnlineRun, type OnlineTrainerOptions } from './common.js';
 import { withDefaults } from './defaults.js';
 import { solutionDemonstrations, type Demonstrations } from './repirl.js';
 
@@ -68,16 +68,9 @@ export interface AirlPrmConfig {
   scoreBatchSize: number;
 }
 
-export interface AirlConfig {
-  rl: RlConfig;
-  prm: AirlPrmConfig;
-}
-
-export interface AirlConfigInput {
-  /** The RL trainer's config (resolveRlConfig keys); AIRL-S's defaults are applied under it. */
-  rl?: RlConfigInput;
-  prm?: Partial<Omit<AirlPrmConfig, 'optim'>> & { optim?: Partial<OptimizerConfig> };
-}
+/** The RL trainer's config (resolveRlConfig keys; the method's defaults apply under it) and the PRM's. */
+export type AirlConfig = OnlineConfig<AirlPrmConfig>;
+export type AirlConfigInput = OnlineConfigInput<AirlPrmConfig>;
 
 /** The RL settings AIRL-S runs with unless the config says otherwise. */
 export const AIRL_RL_DEFAULTS: RlConfigInput = Object.freeze<RlConfigInput>({ algorithm: 'grpo', rollout: { k: 4 }, kl: { coef: 0 } });

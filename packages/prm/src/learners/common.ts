@@ -1,7 +1,7 @@
 // Small pieces the learners share: seeded near-equal mini-batches, per-sample sequence rewards
 // R and R̄ from token rewards, and averaging of per-update statistics.
 import { mul, sum, tensor, type Tensor } from '@repirl/autograd';
-import { RlTrainer, permutation, type OnlineRewardModel, type PackedBatch, type RlConfig, type RlTrainerOptions } from '@repirl/rl';
+import { RlTrainer, permutation, type OnlineRewardModel, type OptimizerConfig, type PackedBatch, type RlConfig, type RlConfigInput, type RlTrainerOptions } from '@repirl/rl';
 
 /**
  * Indices 0…n−1 shuffled by `seed` and split into `count` near-equal mini-batches (sizes differ by
@@ -39,6 +39,18 @@ export class MeanAccumulator {
 }
 
 export const average = (xs: readonly number[]): number => (xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
+
+/** An online learner's resolved config: the RL trainer's and the PRM's sections. */
+export interface OnlineConfig<P> {
+  rl: RlConfig;
+  prm: P;
+}
+
+/** What a caller gives: the RL section (the method's defaults apply under it) and any PRM keys. */
+export interface OnlineConfigInput<P> {
+  rl?: RlConfigInput;
+  prm?: Partial<Omit<P, 'optim'>> & { optim?: Partial<OptimizerConfig> };
+}
 
 /** What the online learners' factories return: the RL trainer around a learner, and their config. */
 export interface OnlineRun<L, C> {

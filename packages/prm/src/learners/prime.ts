@@ -30,7 +30,7 @@ import {
 import { detach, implicitPrmCeLoss, implicitTokenRewards } from '../losses/index.js';
 import { ImplicitPrm } from '../models/implicit.js';
 import { scoreSamples } from '../models/prm.js';
-import { MeanAccumulator, average, miniBatchRows, onlineRun, type OnlineRun, type OnlineTrainerOptions } from './common.js';
+import { MeanAccumulator, average, miniBatchRows, onlineRun, type OnlineConfig, type OnlineConfigInput, type OnlineRun, type OnlineTrainerOptions } from './common.js';
 import { withDefaults } from './defaults.js';
 
 export const PRIME_UPDATE_ORDERS = ['single-forward', 'double-forward'] as const;
@@ -54,16 +54,9 @@ export interface PrimePrmConfig {
   scoreBatchSize: number;
 }
 
-export interface PrimeConfig {
-  rl: RlConfig;
-  prm: PrimePrmConfig;
-}
-
-export interface PrimeConfigInput {
-  /** The RL trainer's config (resolveRlConfig keys); PRIME's defaults are applied under it. */
-  rl?: RlConfigInput;
-  prm?: Partial<Omit<PrimePrmConfig, 'optim'>> & { optim?: Partial<OptimizerConfig> };
-}
+/** The RL trainer's config (resolveRlConfig keys; the method's defaults apply under it) and the PRM's. */
+export type PrimeConfig = OnlineConfig<PrimePrmConfig>;
+export type PrimeConfigInput = OnlineConfigInput<PrimePrmConfig>;
 
 /** The RL settings PRIME runs with unless the config says otherwise (papers.md §3(b)–(d)). */
 export const PRIME_RL_DEFAULTS: RlConfigInput = Object.freeze<RlConfigInput>({

@@ -29,7 +29,7 @@ import {
 import { REPIRL_WEIGHT_MODES, detach, effectiveSampleSize, repirlIsMleLoss, type RepirlWeightMode } from '../losses/index.js';
 import { scoreSamples, type ProcessRewardModel } from '../models/prm.js';
 import { TokenMlpPrm } from '../models/token-mlp.js';
-import { MeanAccumulator, average, miniBatchRows, sequenceRewards, onlineRun, type OnlineRun, type OnlineTrainerOptions } from './common.js';
+import { MeanAccumulator, average, miniBatchRows, sequenceRewards, onlineRun, type OnlineConfig, type OnlineConfigInput, type OnlineRun, type OnlineTrainerOptions } from './common.js';
 import { withDefaults } from './defaults.js';
 
 export type RepirlGroups = 'prompt' | 'batch';
@@ -61,16 +61,9 @@ export interface RepirlPrmConfig {
   scoreBatchSize: number;
 }
 
-export interface RepirlConfig {
-  rl: RlConfig;
-  prm: RepirlPrmConfig;
-}
-
-export interface RepirlConfigInput {
-  /** The RL trainer's config (resolveRlConfig keys); rePIRL's defaults are applied under it. */
-  rl?: RlConfigInput;
-  prm?: Partial<Omit<RepirlPrmConfig, 'optim'>> & { optim?: Partial<OptimizerConfig> };
-}
+/** The RL trainer's config (resolveRlConfig keys; the method's defaults apply under it) and the PRM's. */
+export type RepirlConfig = OnlineConfig<RepirlPrmConfig>;
+export type RepirlConfigInput = OnlineConfigInput<RepirlPrmConfig>;
 
 /** The RL settings rePIRL runs with unless the config says otherwise (papers.md §1(b), §1(d)). */
 export const REPIRL_RL_DEFAULTS: RlConfigInput = Object.freeze<RlConfigInput>({
