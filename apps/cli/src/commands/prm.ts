@@ -20,16 +20,19 @@ import {
   trainShepherd, type AirlTrainerOptions, type EvalSet, type PrimeTrainerOptions, type PrmEvalReport, type ProcessRewardModel, type RepirlTrainerOptions,
 } from '@repirl/prm';
 import {
-  TaskCodec, deriveSeed, getTask, loadPolicy, rollout, saveModel, type CheckpointSink, type Problem, type RlConfigInput, type RlTrainer, type Task,
+  TaskCodec, deriveSeed, getTask, rollout, saveModel, type CheckpointSink, type Problem, type RlConfigInput, type RlTrainer, type Task,
   type Verifier,
 } from '@repirl/rl';
-import type { PrmEvalConfig, PrmTrainConfig } from '../config/index.js';
+import { ONLINE_PRM_METHODS, type PrmEvalConfig, type PrmTrainConfig } from '../config/index.js';
 import { resolveCheckpoint, RunDirError } from '../run/run-dir.js';
 import type { RunContext, RunOutcome } from './runners.js';
-import { RL_TRAIN_PROBLEMS, VALIDATION_SEED_OFFSET, backend, runTrainer, sinkInto } from './train.js';
+import { RL_TRAIN_PROBLEMS, VALIDATION_SEED_OFFSET, backend, loadInit, responseBudget, runTrainer, sinkInto } from './train.js';
 
 /** Seed offset of the held-out PRM evaluation problems (disjoint from training and from policy validation). */
 export const PRM_EVAL_SEED_OFFSET = 2_000_003;
+
+/** The largest best-of-N the report has (-Infinity when none). */
+const largestN = (metrics: Record<string, number>, ns: readonly number[]) => Math.max(...ns.filter((x) => metrics[`prm_eval/bo${x}/majority`] !== undefined));
 
 /** The headline numbers of an evaluation, for summaries and the terminal. */
 export function headline(report: PrmEvalReport, ns: readonly number[]): Record<string, number> {
@@ -39,7 +42,7 @@ export function headline(report: PrmEvalReport, ns: readonly number[]): Record<s
     'prm_eval/first_error_f1': m['prm_eval/first_error_f1'] ?? Number.NaN,
     'prm_eval/response_auroc/min': m['prm_eval/response_auroc/min']!,
   };
-  const n = Math.max(...ns.filter((x) => m[`prm_eval/bo${x}/majority`] !== undefined));
+  const n = largestN(m, ns);
   if (Number.isFinite(n)) {
     out[`prm_eval/bo${n}/min`] = m[`prm_eval/bo${n}/min`]!;
     out[`prm_eval/bo${n}/weighted`] = m[`prm_eval/bo${n}/weighted`]!;
@@ -52,7 +55,7 @@ export function headline(report: PrmEvalReport, ns: readonly number[]): Record<s
 export function headlineText(report: PrmEvalReport, ns: readonly number[]): string {
   const h = headline(report, ns);
   const f = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(3));
-  const n = Math.max(...ns.filter((x) => h[`prm_eval/bo${x}/majority`] !== undefined));
+  const n = largestN(h, ns);
   const bo = Number.isFinite(n)
     ? `; best-of-${n}: min-aggregated ${f(h[`prm_eval/bo${n}/min`])}, PRM-weighted vote ${f(h[`prm_eval/bo${n}/weighted`])}, majority vote ${f(h[`prm_eval/bo${n}/majority`])}`
     : '';
@@ -65,7 +68,6 @@ interface EvalSettings {
   seed: number;
   problems: number;
   samplesPerProblem: number;
-  ns: number[];
   temperature: number;
   maxNewTokens: number;
 }
@@ -73,9 +75,7 @@ interface EvalSettings {
 /** Held-out problems and the policy's labelled samples on them. */
 export async function heldOutSet(policy: DecoderLM, e: EvalSettings, codec: TaskCodec): Promise<EvalSet> {
   const problems: Problem[] = e.task.generate((e.seed + PRM_EVAL_SEED_OFFSET) >>> 0, e.problems, e.difficulty);
-  const longestPrompt = problems.reduce((m, p) => Math.max(m, codec.encodePrompt(p.prompt).length), 1);
-  const maxNewTokens = Math.min(e.maxNewTokens, policy.config.maxSeqLen - longestPrompt);
-  if (maxNewTokens < 1) throw new Error(`the prompts (up to ${longestPrompt} tokens) leave no room for a response in the policy's maxSeqLen ${policy.config.maxSeqLen}`);
+  const maxNewTokens = responseBudget(policy, problems, codec, e.maxNewTokens);
   return sampleEvalSet(policy, problems, { task: e.task, codec, samplesPerProblem: e.samplesPerProblem, maxNewTokens, temperature: e.temperature, seed: e.seed, batchSize: 256 });
 }
 
@@ -87,11 +87,6 @@ export async function evaluateAndWrite(prm: ProcessRewardModel, set: EvalSet, ns
   }));
   await writeFileAtomic(file, `${JSON.stringify({ metrics: report.metrics, product: report.product, samples }, null, 1)}\n`);
   return report;
-}
-
-async function loadInitPolicy(path: string): Promise<DecoderLM> {
-  const ref = await resolveCheckpoint(path);
-  return loadPolicy(await backend(), ref.dir);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -107,7 +102,7 @@ export async function runPrmEval(ctx: RunContext<PrmEvalConfig>): Promise<RunOut
   const prm = await loadPrm(gpu, prmRef.dir).catch((err: Error) => {
     throw new Error(`${c.prm}: cannot load a PRM (${err.message})`);
   });
-  const policy = await loadInitPolicy(policyPath);
+  const policy = await loadInit(policyPath);
   try {
     await ctx.report(1, {});
     const set = await heldOutSet(policy, { ...c, difficulty: c.task.difficulty, task }, codec);
@@ -231,7 +226,8 @@ async function trainOfflineMethod(
     k: c.rollout.k, maxNewTokens: c.rollout.maxNewTokens, temperature: c.rollout.temperature, seed: deriveSeed(c.seed, 'prm-offline-rollout'), codec, verify, batchSize: 256,
   });
   const rolloutSeconds = (performance.now() - started) / 1000;
-  ctx.log(`${c.method}: ${batch.samples.length} rollouts of ${problems.length} problems, accuracy ${(batch.samples.filter((s) => s.score > 0).length / batch.samples.length).toFixed(3)}`);
+  const accuracy = batch.samples.filter((s) => s.score > 0).length / batch.samples.length;
+  ctx.log(`${c.method}: ${batch.samples.length} rollouts of ${problems.length} problems, accuracy ${accuracy.toFixed(3)}`);
   if (ctx.signal.aborted) return null;
   const config = offlineInput(c);
   const t = performance.now();
@@ -245,7 +241,7 @@ async function trainOfflineMethod(
     const last = result.metrics.filter((r) => r.epoch === e).at(-1)!;
     await ctx.report(e + 1, {
       'prm/loss': loss, 'prm/grad_norm': last.gradNorm, 'prm/lr': last.lr,
-      ...(e === 0 ? { 'timing/rollout_s': rolloutSeconds, 'rollout/acc': batch.samples.filter((s) => s.score > 0).length / batch.samples.length } : {}),
+      ...(e === 0 ? { 'timing/rollout_s': rolloutSeconds, 'rollout/acc': accuracy } : {}),
       ...(e === losses.length - 1 ? { 'timing/train_s': trainSeconds } : {}),
     });
   }
@@ -261,7 +257,7 @@ export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunO
   const task = getTask(c.task.name);
   const verify = task.verify.bind(task) as Verifier;
   const codec = new TaskCodec();
-  const policy = await loadInitPolicy(c.init);
+  const policy = await loadInit(c.init);
   let outcome: RunOutcome;
   let prm: (ProcessRewardModel & Module<unknown>) | null = null;
   let release = () => {};
@@ -287,8 +283,10 @@ export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunO
     }
     if (outcome.status === 'stopped') return outcome;
     await saveModel(ctx.run.path, 'prm', prm!);
-    // The PRM is judged on samples of the starting policy, the same for every method of this seed.
-    const start = await loadInitPolicy(c.init);
+    // The PRM is judged on samples of the starting policy, the same for every method of this seed:
+    // the online methods trained `policy`, so they reload it; the offline ones left it as it was.
+    const online = ONLINE_PRM_METHODS.includes(c.method);
+    const start = online ? await loadInit(c.init) : policy;
     try {
       const set = await heldOutSet(start, { ...c.eval, task, difficulty: c.task.difficulty, seed: c.seed, maxNewTokens: c.rollout.maxNewTokens }, codec);
       const report = await evaluateAndWrite(prm!, set, c.eval.ns, c.seed, ctx.run.file('prm_eval.json'), codec);
@@ -296,7 +294,7 @@ export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunO
       ctx.log(`${c.method} PRM on ${c.task.name}: ${headlineText(report, c.eval.ns)}`);
       return { ...outcome, results: { ...outcome.results, ...headline(report, c.eval.ns) } };
     } finally {
-      start.dispose();
+      if (start !== policy) start.dispose();
     }
   } finally {
     release();

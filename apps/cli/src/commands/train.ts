@@ -96,7 +96,7 @@ function forwardMetrics<C>(ctx: RunContext<C>) {
   };
 }
 
-async function loadInit(path: string): Promise<DecoderLM> {
+export async function loadInit(path: string): Promise<DecoderLM> {
   const ref = await resolveCheckpoint(path);
   return loadPolicy(await backend(), ref.dir);
 }
@@ -224,6 +224,14 @@ export async function runEval(ctx: RunContext<EvalConfig>): Promise<RunOutcome> 
   }
 }
 
+/** `maxNewTokens`, cut to what the policy's context leaves after the longest prompt; throws when nothing is left. */
+export function responseBudget(policy: DecoderLM, problems: readonly Problem[], codec: TaskCodec, maxNewTokens: number): number {
+  const longestPrompt = problems.reduce((m, p) => Math.max(m, codec.encodePrompt(p.prompt).length), 1);
+  const budget = Math.min(maxNewTokens, policy.config.maxSeqLen - longestPrompt);
+  if (budget < 1) throw new Error(`the prompts (up to ${longestPrompt} tokens) leave no room for a response in the policy's maxSeqLen ${policy.config.maxSeqLen}`);
+  return budget;
+}
+
 /**
  * Greedy pass@1 (and pass@k) in chunks of EVAL_CHUNK problems: the progress bar moves per chunk, a
  * stop request ends the run between chunks, and the metrics are the running averages.
@@ -232,9 +240,7 @@ async function evaluate(ctx: RunContext<EvalConfig>, policy: DecoderLM, task: Ta
   const c = ctx.config;
   const problems = task.generate(c.seed, c.problems, c.task.difficulty);
   const codec = new TaskCodec();
-  const longestPrompt = problems.reduce((m, p) => Math.max(m, codec.encodePrompt(p.prompt).length), 1);
-  const maxNewTokens = Math.min(c.maxNewTokens, policy.config.maxSeqLen - longestPrompt);
-  if (maxNewTokens < 1) throw new Error(`the prompts (up to ${longestPrompt} tokens) leave no room for a response in the policy's maxSeqLen ${policy.config.maxSeqLen}`);
+  const maxNewTokens = responseBudget(policy, problems, codec, c.maxNewTokens);
   const sums: Record<string, number> = {};
   const samples: string[] = [];
   let done = 0;
