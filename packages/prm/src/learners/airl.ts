@@ -26,14 +26,14 @@
 // λ = 0.1, so the outcome stays the main signal and a long response earns no more than a short one.
 import { backward, noGrad, tidy, type AdamW, type DecoderLM } from '@repirl/autograd';
 import {
-  ADVANTAGES, ConfigError, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, permutation, readOptimizer, resolveRlConfig,
+  ADVANTAGES, ConfigError, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, permutation, resolveRlConfig,
   responseLogProbs, unpadRows, type OnlineRewardModel, type OptimizerConfig, type Problem, type RlConfig, type RlConfigInput,
   type RolloutBatch, type TrainingCheckpoint,
 } from '@repirl/rl';
 import { AIRL_REWARD_COMBINATIONS, airlDiscriminatorLoss, combineAirlReward, detach, type AirlRewardCombination } from '../losses/index.js';
 import { stepEndTokens, stepScores } from '../models/prm.js';
 import { StepHeadPrm } from '../models/step-head.js';
-import { MeanAccumulator, average, miniBatchRows, onlineRun, type OnlineConfig, type OnlineConfigInput, type OnlineRun, type OnlineTrainerOptions } from './common.js';
+import { MeanAccumulator, average, miniBatchRows, onlineRun, readPrmUpdate, type OnlineConfig, type OnlineConfigInput, type OnlineRun, type OnlineTrainerOptions, type PrmUpdateConfig } from './common.js';
 import { withDefaults } from './defaults.js';
 import { solutionDemonstrations, type Demonstrations } from './repirl.js';
 
@@ -42,14 +42,9 @@ export type AirlExpertSource = (typeof AIRL_EXPERT_SOURCES)[number];
 export const AIRL_NEGATIVES = ['all', 'incorrect'] as const;
 export type AirlNegatives = (typeof AIRL_NEGATIVES)[number];
 
-export interface AirlPrmConfig {
-  /** Seed of the head, of the expert draws and of the mini-batch shuffles. */
-  seed: number;
+export interface AirlPrmConfig extends PrmUpdateConfig {
   /** Train only the head. */
   freezeBackbone: boolean;
-  optim: OptimizerConfig;
-  epochs: number;
-  miniBatches: number;
   /** Where experts come from: verified-correct rollouts (the replay buffer), the prompts' demonstrations, or both. */
   experts: AirlExpertSource;
   /** Traces the replay buffer keeps at most (the oldest leave first). */
@@ -64,8 +59,6 @@ export interface AirlPrmConfig {
   combination: AirlRewardCombination;
   /** λ of the combination. */
   lambda: number;
-  /** Sequences per forward when scoring the batch (0 = all at once). */
-  scoreBatchSize: number;
 }
 
 /** The RL trainer's config (resolveRlConfig keys; the method's defaults apply under it) and the PRM's. */
@@ -91,13 +84,9 @@ export function resolveAirlConfig(input: AirlConfigInput | Record<string, unknow
   if (combination === 'process-only' && rl.reward.outcomeCoef !== 0) {
     throw new ConfigError('rl.reward.outcomeCoef', `rl.reward.outcomeCoef must be 0 with prm.combination "process-only" (no verifier reward), got ${rl.reward.outcomeCoef}`);
   }
-  const optim = p.section('optim');
   const prm: AirlPrmConfig = {
-    seed: p.int('seed', rl.seed, { min: 0, max: 0xffffffff }),
+    ...readPrmUpdate(p, { seed: rl.seed, lr: 2e-4 }),
     freezeBackbone: p.bool('freezeBackbone', false),
-    optim: readOptimizer(optim, { lr: 2e-4, maxGradNorm: 10, weightDecay: 0 }),
-    epochs: p.int('epochs', 1, { min: 1 }),
-    miniBatches: p.int('miniBatches', 1, { min: 1 }),
     experts: p.oneOf('experts', 'both', AIRL_EXPERT_SOURCES),
     bufferSize: p.int('bufferSize', 256, { min: 1 }),
     expertsPerStep: p.int('expertsPerStep', 0, { min: 0 }),
@@ -105,12 +94,10 @@ export function resolveAirlConfig(input: AirlConfigInput | Record<string, unknow
     negatives: p.oneOf('negatives', 'all', AIRL_NEGATIVES),
     combination,
     lambda: p.number('lambda', 0.1, { min: 0 }),
-    scoreBatchSize: p.int('scoreBatchSize', 0, { min: 0 }),
   };
   if (prm.experts !== 'correct' && prm.demosPerPrompt === 0) {
     throw new ConfigError('prm.demosPerPrompt', `prm.demosPerPrompt is 0 but prm.experts "${prm.experts}" uses demonstrations; set it ≥ 1 or use prm.experts "correct"`);
   }
-  optim.done();
   p.done();
   root.done();
   return { rl, prm };

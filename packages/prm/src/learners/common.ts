@@ -1,7 +1,10 @@
 // Small pieces the learners share: seeded near-equal mini-batches, per-sample sequence rewards
 // R and R̄ from token rewards, and averaging of per-update statistics.
 import { mul, sum, tensor, type Tensor } from '@repirl/autograd';
-import { RlTrainer, permutation, type OnlineRewardModel, type OptimizerConfig, type PackedBatch, type RlConfig, type RlConfigInput, type RlTrainerOptions } from '@repirl/rl';
+import {
+  RlTrainer, permutation, readOptimizer, type OnlineRewardModel, type OptimizerConfig, type PackedBatch, type RlConfig, type RlConfigInput, type RlTrainerOptions,
+  type SectionReader,
+} from '@repirl/rl';
 
 /**
  * Indices 0…n−1 shuffled by `seed` and split into `count` near-equal mini-batches (sizes differ by
@@ -39,6 +42,33 @@ export class MeanAccumulator {
 }
 
 export const average = (xs: readonly number[]): number => (xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
+
+/** The keys every online learner's PRM section has: how its reward model is updated each RL step. */
+export interface PrmUpdateConfig {
+  /** Seed of the PRM's head (where it has one), its mini-batch shuffles and its draws. */
+  seed: number;
+  optim: OptimizerConfig;
+  /** Passes over each step's PRM batch. */
+  epochs: number;
+  /** PRM optimizer steps per pass (the batch is shuffled and split). */
+  miniBatches: number;
+  /** Sequences per forward when scoring the batch (0 = all at once). */
+  scoreBatchSize: number;
+}
+
+/** Reads the PrmUpdateConfig keys of a learner's `prm` section (AdamW at `lr`, grad clip 10, no decay, by default). */
+export function readPrmUpdate(p: SectionReader, defaults: { seed: number; lr: number }): PrmUpdateConfig {
+  const optim = p.section('optim');
+  const config: PrmUpdateConfig = {
+    seed: p.int('seed', defaults.seed, { min: 0, max: 0xffffffff }),
+    optim: readOptimizer(optim, { lr: defaults.lr, maxGradNorm: 10, weightDecay: 0 }),
+    epochs: p.int('epochs', 1, { min: 1 }),
+    miniBatches: p.int('miniBatches', 1, { min: 1 }),
+    scoreBatchSize: p.int('scoreBatchSize', 0, { min: 0 }),
+  };
+  optim.done();
+  return config;
+}
 
 /** An online learner's resolved config: the RL trainer's and the PRM's sections. */
 export interface OnlineConfig<P> {

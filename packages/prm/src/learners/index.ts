@@ -4,7 +4,7 @@ export {
   type PrimeLearnerOptions, type PrimePrmConfig, type PrimeRun, type PrimeTrainerOptions, type PrimeUpdateOrder,
 } from './prime.js';
 export { withDefaults } from './defaults.js';
-export { onlineRun, type OnlineConfig, type OnlineConfigInput, type OnlineRun, type OnlineTrainerOptions } from './common.js';
+export { onlineRun, readPrmUpdate, type OnlineConfig, type OnlineConfigInput, type OnlineRun, type OnlineTrainerOptions, type PrmUpdateConfig } from './common.js';
 export {
   REPIRL_GROUPS, REPIRL_RL_DEFAULTS, RepirlLearner, createRepirlTrainer, resolveRepirlConfig, solutionDemonstrations, type Demonstrations, type RepirlConfig,
   type RepirlConfigInput, type RepirlExample, type RepirlGroups, type RepirlLearnerOptions, type RepirlPrmConfig, type RepirlRun, type RepirlTrainerOptions,

@@ -24,13 +24,13 @@
 //   the default order is 'single-forward', the script that produced PRIME's reported runs.
 import { backward, noGrad, tidy, type AdamW, type Tensor } from '@repirl/autograd';
 import {
-  ConfigError, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, readOptimizer, resolveRlConfig, unpadRows,
+  ConfigError, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, resolveRlConfig, unpadRows,
   type OnlineRewardModel, type OptimizerConfig, type RlConfig, type RlConfigInput, type RolloutBatch, type TrainingCheckpoint,
 } from '@repirl/rl';
 import { detach, implicitPrmCeLoss, implicitTokenRewards } from '../losses/index.js';
 import { ImplicitPrm } from '../models/implicit.js';
 import { scoreSamples } from '../models/prm.js';
-import { MeanAccumulator, average, miniBatchRows, onlineRun, type OnlineConfig, type OnlineConfigInput, type OnlineRun, type OnlineTrainerOptions } from './common.js';
+import { MeanAccumulator, average, miniBatchRows, onlineRun, readPrmUpdate, type OnlineConfig, type OnlineConfigInput, type OnlineRun, type OnlineTrainerOptions, type PrmUpdateConfig } from './common.js';
 import { withDefaults } from './defaults.js';
 
 export const PRIME_UPDATE_ORDERS = ['single-forward', 'double-forward'] as const;
@@ -38,20 +38,11 @@ export type PrimeUpdateOrder = (typeof PRIME_UPDATE_ORDERS)[number];
 
 export const PRIME_ESTIMATORS = ['prime-rloo-code', 'prime-rloo-paper'] as const;
 
-export interface PrimePrmConfig {
+export interface PrimePrmConfig extends PrmUpdateConfig {
   /** β of r = β log π_φ/π_ref (beta_train). Used when the factory builds the PRM. */
   beta: number;
   /** 'single-forward': rewards from the pre-update PRM; 'double-forward': update, then rescore (see the file comment). */
   update: PrimeUpdateOrder;
-  optim: OptimizerConfig;
-  /** Passes over each step's rollout batch. */
-  epochs: number;
-  /** PRM optimizer steps per pass (the batch is shuffled and split; PRIME: 1, the whole batch). */
-  miniBatches: number;
-  /** Seed of the PRM mini-batch shuffles. */
-  seed: number;
-  /** Sequences per forward when rescoring ('double-forward'; 0 = all at once). */
-  scoreBatchSize: number;
 }
 
 /** The RL trainer's config (resolveRlConfig keys; the method's defaults apply under it) and the PRM's. */
@@ -80,17 +71,11 @@ export function resolvePrimeConfig(input: PrimeConfigInput | Record<string, unkn
     if (!(rl.advantage[key] >= 0)) throw new ConfigError(`rl.advantage.${key}`, `rl.advantage.${key} must be a number ≥ 0 (0 turns that reward source off), got ${rl.advantage[key]}`);
   }
   const p = root.section('prm');
-  const optim = p.section('optim');
   const prm: PrimePrmConfig = {
     beta: p.number('beta', 0.05, { above: 0 }),
     update: p.oneOf('update', 'single-forward', PRIME_UPDATE_ORDERS),
-    optim: readOptimizer(optim, { lr: 2e-4, maxGradNorm: 10, weightDecay: 0 }),
-    epochs: p.int('epochs', 1, { min: 1 }),
-    miniBatches: p.int('miniBatches', 1, { min: 1 }),
-    seed: p.int('seed', rl.seed, { min: 0, max: 0xffffffff }),
-    scoreBatchSize: p.int('scoreBatchSize', 0, { min: 0 }),
+    ...readPrmUpdate(p, { seed: rl.seed, lr: 2e-4 }),
   };
-  optim.done();
   p.done();
   root.done();
   return { rl, prm };

@@ -23,30 +23,23 @@
 // The weights default to the paper's importance mode per prompt (the released runs are 'uniform').
 import { backward, noGrad, tidy, type AdamW, type Module, type Tensor } from '@repirl/autograd';
 import {
-  ConfigError, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, readOptimizer, resolveRlConfig, type OnlineRewardModel,
+  ConfigError, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, resolveRlConfig, type OnlineRewardModel,
   type OptimizerConfig, type Problem, type RlConfig, type RlConfigInput, type RolloutBatch, type TrainingCheckpoint,
 } from '@repirl/rl';
 import { REPIRL_WEIGHT_MODES, detach, effectiveSampleSize, repirlIsMleLoss, type RepirlWeightMode } from '../losses/index.js';
 import { scoreSamples, type ProcessRewardModel } from '../models/prm.js';
 import { TokenMlpPrm } from '../models/token-mlp.js';
-import { MeanAccumulator, average, miniBatchRows, sequenceRewards, onlineRun, type OnlineConfig, type OnlineConfigInput, type OnlineRun, type OnlineTrainerOptions } from './common.js';
+import { MeanAccumulator, average, miniBatchRows, sequenceRewards, onlineRun, readPrmUpdate, type OnlineConfig, type OnlineConfigInput, type OnlineRun, type OnlineTrainerOptions, type PrmUpdateConfig } from './common.js';
 import { withDefaults } from './defaults.js';
 
 export type RepirlGroups = 'prompt' | 'batch';
 export const REPIRL_GROUPS: readonly RepirlGroups[] = ['prompt', 'batch'];
 
-export interface RepirlPrmConfig {
-  /** Seed of the PRM head and of the PRM mini-batch shuffles. */
-  seed: number;
+export interface RepirlPrmConfig extends PrmUpdateConfig {
   /** Width of the head's hidden layers; 0 = 2·dModel. */
   hidden: number;
   /** Train only the head (rePIRL's ffn_only). */
   freezeBackbone: boolean;
-  optim: OptimizerConfig;
-  /** Passes over each step's PRM batch (rm_epochs). */
-  epochs: number;
-  /** PRM optimizer steps per epoch (the PRM batch is shuffled and split). */
-  miniBatches: number;
   /** 'importance' (softmax(R − log π_old) within each group) or 'uniform' (the released runs: w ≡ 1). */
   weightMode: RepirlWeightMode;
   /** Softmax groups of the importance weights: the samples of one prompt, or the whole mini-batch. */
@@ -57,8 +50,6 @@ export interface RepirlPrmConfig {
   correctAsExperts: boolean;
   /** Demonstrations used per prompt at most (0 = none: experts are then the correct rollouts only). */
   demosPerPrompt: number;
-  /** Sequences per forward when scoring the batch (0 = all at once). */
-  scoreBatchSize: number;
 }
 
 /** The RL trainer's config (resolveRlConfig keys; the method's defaults apply under it) and the PRM's. */
@@ -90,22 +81,15 @@ export function resolveRepirlConfig(input: RepirlConfigInput | Record<string, un
   }
 
   const p = root.section('prm');
-  const optimReader = p.section('optim');
-  const optim = readOptimizer(optimReader, { lr: 1e-4, maxGradNorm: 10, weightDecay: 0 });
-  optimReader.done();
   const prm: RepirlPrmConfig = {
-    seed: p.int('seed', rl.seed, { min: 0, max: 0xffffffff }),
+    ...readPrmUpdate(p, { seed: rl.seed, lr: 1e-4 }),
     hidden: p.int('hidden', 0, { min: 0 }),
     freezeBackbone: p.bool('freezeBackbone', false),
-    optim,
-    epochs: p.int('epochs', 1, { min: 1 }),
-    miniBatches: p.int('miniBatches', 1, { min: 1 }),
     weightMode: p.oneOf('weightMode', 'importance', REPIRL_WEIGHT_MODES),
     groups: p.oneOf('groups', 'prompt', REPIRL_GROUPS),
     groupReduction: p.oneOf('groupReduction', 'mean', ['sum', 'mean'] as const),
     correctAsExperts: p.bool('correctAsExperts', true),
     demosPerPrompt: p.int('demosPerPrompt', 4, { min: 0 }),
-    scoreBatchSize: p.int('scoreBatchSize', 0, { min: 0 }),
   };
   p.done();
   root.done();

@@ -1,5 +1,5 @@
 // PRM parameterisations over a decoder backbone, and step scores from token scores.
-export { scoreSamples, stepEndTokens, stepScores, tokenStateHidden, type ProcessRewardModel, type ScoredSample } from './prm.js';
+export { packedStepEnds, scoreSamples, stepEndTokens, stepScores, tokenStateHidden, type ProcessRewardModel, type ScoredSample } from './prm.js';
 export { BackbonePrm, prmFromPolicy, type BackbonePrmConfig } from './backbone.js';
 export { TokenMlpPrm, type TokenMlpPrmConfig, type TokenMlpPrmOptions } from './token-mlp.js';
 export { OUTCOME_HEAD_READS, OutcomeHeadPrm, type OutcomeHeadPrmConfig, type OutcomeHeadPrmOptions, type OutcomeHeadRead } from './outcome-head.js';

@@ -12,7 +12,7 @@
 import { ScalarHead, concat, full, gatherRows, reshape, sigmoid, type Backend, type DecoderLM, type Init, type InitOptions, type Tensor } from '@repirl/autograd';
 import { TaskCodec, type PackedBatch } from '@repirl/rl';
 import { BackbonePrm, prmFromPolicy, type BackbonePrmConfig } from './backbone.js';
-import { stepEndTokens } from './prm.js';
+import { packedStepEnds } from './prm.js';
 
 export type OutcomeHeadRead = 'last' | 'step-ends';
 export const OUTCOME_HEAD_READS: readonly OutcomeHeadRead[] = ['last', 'step-ends'];
@@ -47,11 +47,8 @@ export class OutcomeHeadPrm extends BackbonePrm<OutcomeHeadPrmConfig> {
 
   /** Response token indices the head reads, per row: the last token, or each step's end token. */
   readPositions(packed: PackedBatch): number[][] {
-    return packed.responseLengths.map((n, b) => {
-      if (n === 0) return [];
-      if (this.config.read === 'last') return [n - 1];
-      return stepEndTokens(Array.from(packed.targets.subarray(b * packed.T, b * packed.T + n)), this.codec);
-    });
+    if (this.config.read === 'step-ends') return packedStepEnds(packed, this.codec);
+    return packed.responseLengths.map((n) => (n === 0 ? [] : [n - 1]));
   }
 
   /** The logits at the read positions, row by row, flattened to [N] (differentiable). */

@@ -65,6 +65,11 @@ export function stepEndTokens(responseIds: readonly number[], codec: TaskCodec):
   return out;
 }
 
+/** stepEndTokens of every response of a packed batch (read from its targets), row by row. */
+export function packedStepEnds(packed: PackedBatch, codec: TaskCodec): number[][] {
+  return packed.responseLengths.map((n, b) => stepEndTokens(Array.from(packed.targets.subarray(b * packed.T, b * packed.T + n)), codec));
+}
+
 /** Step scores: sums of token rewards over each step's span (see the file comment). */
 export function stepScores(tokenRewards: readonly number[], ends: readonly number[]): number[] {
   const out: number[] = [];

@@ -9,7 +9,7 @@
 import { ScalarHead, gatherRows, mul, reshape, tensor, type Backend, type DecoderLM, type Init, type InitOptions, type Tensor } from '@repirl/autograd';
 import { TaskCodec, type PackedBatch } from '@repirl/rl';
 import { BackbonePrm, prmFromPolicy, type BackbonePrmConfig } from './backbone.js';
-import { stepEndTokens } from './prm.js';
+import { packedStepEnds } from './prm.js';
 
 export type StepHeadPrmConfig = BackbonePrmConfig;
 
@@ -45,7 +45,7 @@ export class StepHeadPrm extends BackbonePrm<StepHeadPrmConfig> {
 
   /** Token index of each step's end, per sample of the batch. */
   stepEnds(packed: PackedBatch): number[][] {
-    return packed.responseLengths.map((n, b) => stepEndTokens(Array.from(packed.targets.subarray(b * packed.T, b * packed.T + n)), this.codec));
+    return packedStepEnds(packed, this.codec);
   }
 
   /** f(s_k, a_k) of every step of every sample, flattened sample by sample, [N], with the step ends it read. */
