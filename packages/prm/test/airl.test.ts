@@ -12,14 +12,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GpuBackend, noGrad, tidy, type DecoderLM } from '@repirl/autograd';
-import { getRuntime } from '@repirl/kernels';
+import { noGrad, tidy, type DecoderLM } from '@repirl/autograd';
 import { arithChain, packSequences, responseLogProbs, rollout, unpadRows, type MetricsRecord, type RolloutBatch, type TrainerEvent } from '@repirl/rl';
 import {
   AIRL_REWARD_COMBINATIONS, AirlLearner, StepHeadPrm, airlDiscriminatorLoss, airlProcessTokenRewards, combineAirlReward, createAirlTrainer, evaluatePrm,
   resolveAirlConfig, scoreSamples, stepScores, type AirlConfigInput, type EvalSet,
 } from '../src/index.js';
-import { SLIPPY_POLICY, codec, difficulty, heldOutSamples, maxNewTokens, sftPolicy, verify } from './helpers.js';
+import { codec, difficulty, maxNewTokens, slippyFixture, verify } from './helpers.js';
 
 let policy: DecoderLM;
 let evalSet: EvalSet;
@@ -28,8 +27,7 @@ const train = arithChain.generate(3, 64, difficulty);
 let root: string;
 
 beforeAll(async () => {
-  policy = await sftPolicy(new GpuBackend(await getRuntime()), SLIPPY_POLICY.steps, SLIPPY_POLICY);
-  evalSet = await heldOutSamples(policy);
+  ({ policy, evalSet } = await slippyFixture());
   batch = await rollout(policy, train.slice(0, 8), { k: 4, maxNewTokens, seed: 5, codec, verify });
   root = await mkdtemp(join(tmpdir(), 'repirl-airl-'));
 });

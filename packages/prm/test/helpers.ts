@@ -2,7 +2,8 @@
 // on the easiest arith-chain (one op, values < 10), optionally on solutions with slipped steps, so
 // its samples at temperature 1 mix right and wrong steps —, its rollouts, a held-out eval set with
 // exact step labels, and PRM step / response AUROC against the task's labels. Seeded throughout.
-import { DecoderLM, type Backend } from '@repirl/autograd';
+import { DecoderLM, GpuBackend, type Backend } from '@repirl/autograd';
+import { getRuntime } from '@repirl/kernels';
 import { SftTrainer, TaskCodec, arithChain, rollout, sftExamplesFromProblems, type RolloutSample } from '@repirl/rl';
 import { responseAuroc, stepAuroc } from '../src/eval/auroc.js';
 import { sampleEvalSet, type EvalSet } from '../src/eval/evaluate.js';
@@ -16,6 +17,12 @@ export const maxNewTokens = 12;
 
 /** The learner tests' larger starting policy: d = 48 after 200 steps on solutions with 20% slipped steps. */
 export const SLIPPY_POLICY = { steps: 200, dModel: 48, dFF: 96, errorRate: 0.2 } as const;
+
+/** The SLIPPY_POLICY on the GPU backend and its held-out eval set (heldOutSamples). */
+export async function slippyFixture(): Promise<{ policy: DecoderLM; evalSet: EvalSet }> {
+  const policy = await sftPolicy(new GpuBackend(await getRuntime()), SLIPPY_POLICY.steps, SLIPPY_POLICY);
+  return { policy, evalSet: await heldOutSamples(policy) };
+}
 
 /**
  * A policy SFT-ed for `steps` steps (seeded): right on some problems, wrong on others. `errorRate`

@@ -7,21 +7,19 @@
 //  - DPO pairs are (correct, wrong) pairs of one prompt, capped per prompt;
 //  - config errors name the key.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GpuBackend, type DecoderLM } from '@repirl/autograd';
-import { getRuntime } from '@repirl/kernels';
+import type { DecoderLM } from '@repirl/autograd';
 import { arithChain, rollout } from '@repirl/rl';
 import {
   ImplicitPrm, dpoPairs, epochLosses, evaluatePrm, outcomeSamples, resolveImplicitOfflineConfig, trainImplicitPrm, type EvalSet, type OutcomeSample,
 } from '../src/index.js';
-import { SLIPPY_POLICY, codec, difficulty, heldOutSamples, maxNewTokens, sftPolicy, verify } from './helpers.js';
+import { codec, difficulty, maxNewTokens, slippyFixture, verify } from './helpers.js';
 
 let policy: DecoderLM;
 let evalSet: EvalSet;
 let samples: OutcomeSample[];
 
 beforeAll(async () => {
-  policy = await sftPolicy(new GpuBackend(await getRuntime()), SLIPPY_POLICY.steps, SLIPPY_POLICY);
-  evalSet = await heldOutSamples(policy);
+  ({ policy, evalSet } = await slippyFixture());
   samples = outcomeSamples((await rollout(policy, arithChain.generate(3, 32, difficulty), { k: 4, maxNewTokens, seed: 5, codec, verify })).samples);
 });
 
