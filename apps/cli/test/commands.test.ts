@@ -590,6 +590,24 @@ describe('the wired trainers', () => {
     expect(resumedSummary.results['val/acc']).toBe(a[5]['val/acc']);
   });
 
+  it('repirl sft continues from a saved policy (init), and refuses a model section that does not describe it', async () => {
+    const cli = makeCli();
+    const base = join(dir, 'init-base');
+    expect((await cli.run('sft', ...TINY_SFT, '--out', base)).code).toBe(0);
+    const baseMetrics = await readMetrics(join(base, 'metrics.jsonl'));
+    const continued = await cli.run('sft', ...TINY_SFT, '--set', `init=${base}`, '--set', 'train.steps=2', '--out', join(dir, 'init-continued'));
+    expect(continued.out).toMatch(/^repirl sft finished 2\/2/);
+    const metrics = await readMetrics(join(dir, 'init-continued', 'metrics.jsonl'));
+    // Step 0 validates the policy the run starts from: the base run's final policy, not a fresh one.
+    expect(metrics[0]['val/nll']).toBeCloseTo(baseMetrics.at(-1)['val/nll'], 5);
+    expect(metrics[0]['val/nll']).toBeLessThan(baseMetrics[0]['val/nll']);
+    expect((await readJson(join(dir, 'init-continued', 'config.json'))).init).toBe(base);
+
+    const mismatch = await cli.run('sft', ...TINY_SFT, '--set', `init=${base}`, '--set', 'model.dModel=64', '--out', join(dir, 'init-bad'));
+    expect(mismatch.code).toBe(1);
+    expect(mismatch.out).toMatch(/model\.dModel is 64 but the init policy .* has 32: set --set model\.dModel=32/);
+  });
+
   it('repirl sft trains on JSONL trajectories or problems (data.source jsonl)', async () => {
     const cli = makeCli();
     const problems = getTask('arith-chain').generate(3, 16, { steps: 1, range: 10 });

@@ -1,9 +1,9 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  closest, ConfigError, configDiff, defaultsOf, editDistance, experiments, formatSchemaDocs, leafPaths, parseJsonText, parseSet, readConfigFile,
+  closest, ConfigError, configDiff, defaultsOf, editDistance, experiments, formatSchemaDocs, leafPaths, parseJsonText, parseSet, prmTrainSchema, readConfigFile,
   resolveConfig, rlSchema, s, sftSchema, validate, type EvalConfig, type Infer, type RlConfig, type SftConfig,
 } from '../src/config/index.js';
 
@@ -131,6 +131,20 @@ describe('experiment configs: defaults and merging', () => {
     expect(rlConfig.steps * rlConfig.rollout.promptsPerStep * rlConfig.rollout.k).toBeLessThanOrEqual(10_000);
   });
 
+  it('resolves every shipped config against the schema its name says (sft-*, grpo-*, prm-*)', async () => {
+    const schemas = { sft: sftSchema, grpo: rlSchema, prm: prmTrainSchema } as const;
+    const files = (await readdir(configsDir)).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThanOrEqual(8);
+    for (const name of files) {
+      const kind = name.split('-')[0] as keyof typeof schemas;
+      expect(Object.keys(schemas), `${name}: no schema for the prefix "${kind}"`).toContain(kind);
+      const file = await readConfigFile(join(configsDir, name));
+      // The PRM configs leave `init` (the SFT run to start from) to --set, as the README's commands do.
+      const sets = kind === 'prm' ? ['init=runs/sft'] : [];
+      expect(() => resolveConfig(schemas[kind], { file, sets }), name).not.toThrow();
+    }
+  });
+
   it('diffs configs leaf by leaf', () => {
     const a = sft();
     const b = sft(['train.steps=900', 'model.dModel=32']);
@@ -148,18 +162,18 @@ describe('experiment configs: the promised errors', () => {
     expect(errorOf(() => sft([], { model: { dmodel: 32 } }))).toBe(
       'invalid config: model.dmodel: unknown key (did you mean "dModel"?); valid keys in "model": dModel, nLayers, nHeads, dFF, maxSeqLen, norm, mlp [from test.json]',
     );
-    expect(errorOf(() => sft([], { trian: { steps: 3 } }))).toMatch(/trian: unknown key \(did you mean "train"\?\); valid keys: task, model, data, train, eval, seed, checkpointEvery/);
+    expect(errorOf(() => sft([], { trian: { steps: 3 } }))).toMatch(/trian: unknown key \(did you mean "train"\?\); valid keys: init, task, model, data, train, eval, seed, checkpointEvery/);
     // A key at the wrong level gets its full path suggested.
     expect(errorOf(() => sft([], { lr: 0.1 }))).toMatch(/lr: unknown key \(did you mean "train\.lr"\?\)/);
     // No suggestion when nothing is close.
-    expect(errorOf(() => sft([], { zzzzzz: 1 }))).toMatch(/zzzzzz: unknown key; valid keys: task, model/);
+    expect(errorOf(() => sft([], { zzzzzz: 1 }))).toMatch(/zzzzzz: unknown key; valid keys: init, task, model/);
   });
 
   it('an unknown --set key, listing the valid keys at that level', () => {
     expect(errorOf(() => sft(['train.lrr=0.1']))).toBe(
       'invalid --set: train.lrr: unknown key "lrr" (did you mean "lr"?); valid keys in "train": steps, batchSize, microBatchSize, lr, warmup, schedule, weightDecay, maxGradNorm [from --set train.lrr=0.1]',
     );
-    expect(errorOf(() => sft(['optim.lr=0.1']))).toMatch(/optim\.lr: unknown key "optim"; valid keys: task, model, data, train, eval, seed, checkpointEvery/);
+    expect(errorOf(() => sft(['optim.lr=0.1']))).toMatch(/optim\.lr: unknown key "optim"; valid keys: init, task, model, data, train, eval, seed, checkpointEvery/);
     expect(errorOf(() => sft(['lr=0.1']))).toMatch(/unknown key "lr" \(did you mean "train\.lr"\?\)/);
   });
 

@@ -156,7 +156,9 @@ export async function runSft(ctx: RunContext<SftConfig>): Promise<RunOutcome> {
           errorRate: c.data.source === 'task-noisy' ? c.data.errorRate : 0,
           seed: c.seed,
         });
-  const policy = new DecoderLM(await backend(), { vocabSize: new TaskCodec().tokenizer.vocabSize, ...c.model }, { seed: c.seed });
+  const policy = c.init === null
+    ? new DecoderLM(await backend(), { vocabSize: new TaskCodec().tokenizer.vocabSize, ...c.model }, { seed: c.seed })
+    : checkModelSection(await loadInit(c.init), c);
   const trainer = new SftTrainer({
     policy,
     examples,
@@ -171,6 +173,24 @@ export async function runSft(ctx: RunContext<SftConfig>): Promise<RunOutcome> {
     trainer.dispose();
     policy.dispose();
   }
+}
+
+/**
+ * The policy an SFT run continues from, once its architecture is the one the model section names
+ * (config.json then describes the model that was trained; a mismatch is an error, not ignored).
+ */
+function checkModelSection(policy: DecoderLM, c: SftConfig): DecoderLM {
+  const saved = policy.config as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(c.model)) {
+    if (saved[key] !== value) {
+      policy.dispose();
+      throw new Error(
+        `model.${key} is ${JSON.stringify(value)} but the init policy ${c.init} has ${JSON.stringify(saved[key])}: ` +
+          `set --set model.${key}=${JSON.stringify(saved[key])} (the model section must describe the policy it continues)`,
+      );
+    }
+  }
+  return policy;
 }
 
 /**

@@ -10,6 +10,10 @@ import { s, type Infer, type Issue, type ObjectSchema } from './schema.js';
 export const sftSchema = s.object(
   'supervised fine-tuning of a small decoder LM on expert or noisy solutions',
   {
+    init: s.optional(s.string(
+      'continue from this policy (an SFT run directory or a checkpoint directory) instead of a fresh one; the model section must describe it',
+      { nonEmpty: true },
+    )),
     task: taskSchema(),
     model: s.object('the decoder LM (byte-level tokenizer)', {
       dModel: s.integer('width of the residual stream', { default: 64, min: 8, max: 8192 }),
@@ -202,7 +206,7 @@ export const experiments: { [K in ExperimentName]: ExperimentSpec<ConfigTypes[K]
     // The trainers refuse a resume under any other change (eval.every included: validation is part of the run's record).
     resumableKeys: ['train.steps', 'checkpointEvery'],
     displayMetrics: ['val/acc', 'train/loss'],
-    inputPaths: [{ key: 'data.path', kind: 'file' }],
+    inputPaths: [{ key: 'data.path', kind: 'file' }, { key: 'init', kind: 'checkpoint' }],
     finalize: fillDifficulty,
   },
   rl: {
