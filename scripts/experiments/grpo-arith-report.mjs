@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The results of scripts/experiments/grpo-arith.sh: a markdown table (SFT pass@1 → GRPO pass@1 per
-// seed, with wall times) and the learning curves, from the runs' summary.json, metrics.jsonl and
-// times.tsv. Everything is read from the run directories; nothing is typed in by hand.
+// seed on the validation problems and, where `repirl eval` ran on them, on the test problems, with
+// wall times) and the learning curves, from the runs' summary.json, metrics.jsonl and times.tsv.
+// Everything is read from the run directories; nothing is typed in by hand.
 //
-//   node scripts/experiments/grpo-arith-report.mjs [runs/grpo-arith] [docs/experiments]
+//   node scripts/experiments/grpo-arith-report.mjs [runs/grpo-arith] [docs/experiments] [file-prefix]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = process.argv[2] ?? 'runs/grpo-arith';
 const docs = process.argv[3] ?? 'docs/experiments';
+const prefix = process.argv[4] ?? 'grpo-arith';
 const here = dirname(fileURLToPath(import.meta.url));
 
 const readJson = (path) => JSON.parse(readFileSync(path, 'utf8'));
@@ -46,6 +48,13 @@ for (const s of seeds) {
   const best = curve.reduce((b, r) => (b === null || r['val/acc'] > b['val/acc'] ? r : b), null);
   const rollout = metrics(grpoDir).filter((r) => typeof r['rollout/acc'] === 'number');
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  // Greedy pass@1 of `repirl eval` on the seed's test problems (scripts/experiments/grpo-arith.sh, analyse).
+  const test = (which) => {
+    const path = join(root, s, `test-${which}`, 'summary.json');
+    return existsSync(path) ? readJson(path) : null;
+  };
+  const testSft = test('sft');
+  const testGrpo = test('grpo');
   rows.push({
     seed,
     sftAcc: sftCurve.at(-1)?.['val/acc'],
@@ -62,6 +71,9 @@ for (const s of seeds) {
     rolloutFirst: mean(rollout.slice(0, 10).map((r) => r['rollout/acc'])),
     rolloutLast: mean(rollout.slice(-10).map((r) => r['rollout/acc'])),
     problems: grpo.config.eval.problems,
+    testSft: testSft?.results?.['val/acc'],
+    testGrpo: testGrpo?.results?.['val/acc'],
+    testProblems: testGrpo?.config?.problems,
     status: grpo.status,
   });
 }
@@ -70,27 +82,32 @@ if (rows.length === 0) {
   process.exit(1);
 }
 
+const hasTest = rows.every((r) => typeof r.testSft === 'number' && typeof r.testGrpo === 'number');
+const points = (d) => (typeof d === 'number' && !Number.isNaN(d) ? `${d >= 0 ? '+' : ''}${fmt(d * 100, 1)}` : '—');
+const testHead = hasTest ? ' test: SFT → GRPO | Δ test (points) |' : '';
 const lines = [
-  '| seed | SFT greedy pass@1 | GRPO step 0 | GRPO final | Δ (points) | best (step) | GRPO steps (last val.) | GRPO wall time | SFT wall time | rollout acc, first → last 10 steps |',
-  '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  `| seed | SFT greedy pass@1 | GRPO step 0 | GRPO final | Δ (points) | best (step) |${testHead} GRPO steps (last val.) | GRPO wall time | SFT wall time | rollout acc, first → last 10 steps |`,
+  `|---:|---:|---:|---:|---:|---:|${hasTest ? '---:|---:|' : ''}---:|---:|---:|---:|`,
 ];
+const testCells = (sft, grpo) => (hasTest ? ` ${fmt(sft)} → ${fmt(grpo)} | ${points(grpo - sft)} |` : '');
 for (const r of rows) {
   lines.push(
-    `| ${r.seed} | ${fmt(r.sftAcc)} | ${fmt(r.start)} | ${fmt(r.end)} | ${r.delta >= 0 ? '+' : ''}${fmt(r.delta * 100, 1)} | ${fmt(r.best)} (${r.bestStep}) | ${r.steps} (${r.lastValStep})${r.status === 'finished' ? '' : ' ' + r.status} | ${mins(r.grpoWall)} | ${mins(r.sftWall)} | ${fmt(r.rolloutFirst)} → ${fmt(r.rolloutLast)} |`,
+    `| ${r.seed} | ${fmt(r.sftAcc)} | ${fmt(r.start)} | ${fmt(r.end)} | ${points(r.delta)} | ${fmt(r.best)} (${r.bestStep}) |${testCells(r.testSft, r.testGrpo)} ${r.steps} (${r.lastValStep})${r.status === 'finished' ? '' : ' ' + r.status} | ${mins(r.grpoWall)} | ${mins(r.sftWall)} | ${fmt(r.rolloutFirst)} → ${fmt(r.rolloutLast)} |`,
   );
 }
 const avg = (k) => rows.reduce((a, r) => a + r[k], 0) / rows.length;
-lines.push(`| mean | ${fmt(avg('sftAcc'))} | ${fmt(avg('start'))} | ${fmt(avg('end'))} | ${avg('delta') >= 0 ? '+' : ''}${fmt(avg('delta') * 100, 1)} | | | ${mins(avg('grpoWall'))} | ${mins(avg('sftWall'))} | |`);
-lines.push('', `Greedy pass@1 on ${rows[0].problems} held-out problems (the same problems for SFT and GRPO of a seed).`);
+lines.push(`| mean | ${fmt(avg('sftAcc'))} | ${fmt(avg('start'))} | ${fmt(avg('end'))} | ${points(avg('delta'))} | |${testCells(avg('testSft'), avg('testGrpo'))} | ${mins(avg('grpoWall'))} | ${mins(avg('sftWall'))} | |`);
+lines.push('', `Greedy pass@1 on ${rows[0].problems} held-out validation problems (the same problems for SFT and GRPO of a seed; "GRPO final" is the last policy, not the best one)` +
+  (hasTest ? `, and on ${rows[0].testProblems} test problems of another seed that no run validated on.` : '.'));
 mkdirSync(docs, { recursive: true });
-writeFileSync(join(docs, 'grpo-arith-results.md'), lines.join('\n') + '\n');
+writeFileSync(join(docs, `${prefix}-results.md`), lines.join('\n') + '\n');
 console.log(lines.join('\n'));
 
 // Learning curves: val/acc (solid) and the 10-step mean of rollout/acc (dashed), by step and by time.
 const labelled = rows.map((r) => `seed ${r.seed}=${join(root, `seed${r.seed}`, 'grpo')}`);
 const plot = (extra) => execFileSync(process.execPath, [join(here, 'plot-curves.mjs'), ...extra, ...labelled], { stdio: 'inherit' });
-plot(['--out', join(docs, 'grpo-arith-curves.svg'), '--metric', 'val/acc', '--also', 'rollout/acc', '--ylabel', 'accuracy',
+plot(['--out', join(docs, `${prefix}-curves.svg`), '--metric', 'val/acc', '--also', 'rollout/acc', '--ylabel', 'accuracy',
   '--title', 'GRPO on arith-chain: held-out greedy pass@1 (solid), rollout accuracy (dashed)',
-  '--table', join(docs, 'grpo-arith-curves.md')]);
-plot(['--out', join(docs, 'grpo-arith-curves-time.svg'), '--metric', 'val/acc', '--time', '--ylabel', 'held-out greedy pass@1',
+  '--table', join(docs, `${prefix}-curves.md`)]);
+plot(['--out', join(docs, `${prefix}-curves-time.svg`), '--metric', 'val/acc', '--time', '--ylabel', 'held-out greedy pass@1',
   '--title', 'GRPO on arith-chain: held-out greedy pass@1 by training time']);

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # The SFT → GRPO experiment of EXPERIMENTS.md, every command as it ran: for each seed, an SFT policy
-# (apps/cli/configs/sft-arith-short.json), then GRPO from it (apps/cli/configs/grpo-arith-short.json),
-# both validated on the same 500 held-out problems (greedy pass@1); then the table and the learning
-# curves (docs/experiments/).
+# ($SFT_CONFIG), then GRPO from it ($GRPO_CONFIG), both validated on the same 500 held-out problems
+# (greedy pass@1), then both evaluated again on 1000 fresh test problems that no run ever saw; then
+# the table and the learning curves (docs/experiments/).
 #
 #   bash scripts/experiments/grpo-arith.sh               # seeds 1 2 3, one after another
-#   PARALLEL=1 bash scripts/experiments/grpo-arith.sh    # the seeds side by side (how EXPERIMENTS.md ran them)
+#   PARALLEL=1 bash scripts/experiments/grpo-arith.sh    # the seeds side by side (how the first attempt ran them)
 #   SEEDS="2" bash scripts/experiments/grpo-arith.sh     # one seed
 #   STAGE=report bash scripts/experiments/grpo-arith.sh  # only the table and the figures (STAGE: sft, grpo, analyse, report)
 #
+# The first, failed attempt of EXPERIMENTS.md (expert SFT with cosine decay, GRPO at T = 0.5):
+#   SFT_CONFIG=apps/cli/configs/sft-arith-short.json GRPO_CONFIG=apps/cli/configs/grpo-arith-short.json \
+#   OUT=runs/grpo-arith-first NAME=grpo-arith-first PARALLEL=1 bash scripts/experiments/grpo-arith.sh
+#
 # Each GRPO run is also capped at GRPO_LIMIT_S (default 1200 s = 20 min) of wall time: at the cap,
 # SIGINT makes the CLI finish the step, checkpoint and stop; the report then uses the last validation.
-# Runs go to runs/grpo-arith/seed<N>/{sft,grpo} (git-ignored); wall times to runs/grpo-arith/times.tsv.
+# Runs go to $OUT/seed<N>/{sft,grpo} (default runs/grpo-arith, git-ignored); wall times to $OUT/times.tsv.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export LP_NUM_THREADS="${LP_NUM_THREADS:-2}" NX_DAEMON=false
@@ -19,7 +23,10 @@ SEEDS="${SEEDS:-1 2 3}"
 PARALLEL="${PARALLEL:-0}"
 GRPO_LIMIT_S="${GRPO_LIMIT_S:-1200}"
 STAGE="${STAGE:-all}"
-OUT=runs/grpo-arith
+SFT_CONFIG="${SFT_CONFIG:-apps/cli/configs/sft-arith-r10-early.json}"
+GRPO_CONFIG="${GRPO_CONFIG:-apps/cli/configs/grpo-arith-r10.json}"
+OUT="${OUT:-runs/grpo-arith}"
+NAME="${NAME:-grpo-arith}" # prefix of the files written to docs/experiments/
 REPIRL="node_modules/.bin/tsx --conditions=source apps/cli/src/bin.ts"
 mkdir -p "$OUT"
 
@@ -39,32 +46,38 @@ each_seed() { # stage-function: runs it for every seed, side by side when PARALL
   wait
 }
 sft() {
-  timed sft "$1" $REPIRL sft --config apps/cli/configs/sft-arith-short.json --set seed="$1" \
+  timed sft "$1" $REPIRL sft --config "$SFT_CONFIG" --set seed="$1" \
     --out "$OUT/seed$1/sft" --force --progress lines
 }
 grpo() {
-  timed grpo "$1" timeout -s INT "$GRPO_LIMIT_S" $REPIRL rl --config apps/cli/configs/grpo-arith-short.json --set seed="$1" \
+  timed grpo "$1" timeout -s INT "$GRPO_LIMIT_S" $REPIRL rl --config "$GRPO_CONFIG" --set seed="$1" \
     --set init="$OUT/seed$1/sft" --out "$OUT/seed$1/grpo" --force --progress lines
 }
 if [ "$STAGE" = all ] || [ "$STAGE" = sft ]; then each_seed sft; fi
 if [ "$STAGE" = all ] || [ "$STAGE" = grpo ]; then each_seed grpo; fi
 # Greedy answers of the SFT and the final GRPO policy on the same 500 held-out problems (the
-# validation set of the seed), then: computed (every step right) or guessed?
+# validation set of the seed: eval-*), and on 1000 test problems of a third seed that neither run
+# validated on (test-*); then: computed (every step right) or guessed?
 analyse() {
   local s=$1 which
   for which in sft grpo; do
     $REPIRL eval --set checkpoint="$OUT/seed$s/$which" --set task.difficulty.range=10 --set problems=500 \
       --set seed=$((s + 1000003)) --out "$OUT/seed$s/eval-$which" --force --progress off
+    $REPIRL eval --set checkpoint="$OUT/seed$s/$which" --set task.difficulty.range=10 --set problems=1000 \
+      --set seed=$((s + 2000003)) --out "$OUT/seed$s/test-$which" --force --progress off
   done
 }
 if [ "$STAGE" = all ] || [ "$STAGE" = analyse ]; then each_seed analyse; fi
 if [ "$STAGE" = all ] || [ "$STAGE" = report ]; then
-  node scripts/experiments/grpo-arith-report.mjs "$OUT"
+  node scripts/experiments/grpo-arith-report.mjs "$OUT" docs/experiments "$NAME"
+  cp "$OUT/times.tsv" "docs/experiments/$NAME-times.tsv"
   files=()
   for s in $SEEDS; do for which in sft grpo; do
-    [ -f "$OUT/seed$s/eval-$which/samples.jsonl" ] && files+=("$OUT/seed$s/eval-$which/samples.jsonl")
+    for split in eval test; do
+      [ -f "$OUT/seed$s/$split-$which/samples.jsonl" ] && files+=("$OUT/seed$s/$split-$which/samples.jsonl")
+    done
   done; done
   if [ ${#files[@]} -gt 0 ]; then
-    node scripts/experiments/computed-or-guessed.mjs "${files[@]}" | tee docs/experiments/grpo-arith-computed.md
+    node scripts/experiments/computed-or-guessed.mjs "${files[@]}" | tee "docs/experiments/$NAME-computed.md"
   fi
 fi
