@@ -58,13 +58,19 @@ if [ "$STAGE" = all ] || [ "$STAGE" = grpo ]; then each_seed grpo; fi
 # Greedy answers of the SFT and the final GRPO policy on the same 500 held-out problems (the
 # validation set of the seed: eval-*), and on 1000 test problems of a third seed that neither run
 # validated on (test-*); then: computed (every step right) or guessed?
+# The task, its difficulty and the validation size come from $GRPO_CONFIG, so that eval-* scores the
+# very problems the GRPO run validated on, whatever configs the script is given.
+config_value() { node -p "JSON.stringify(JSON.parse(require('node:fs').readFileSync('$GRPO_CONFIG', 'utf8')).$1)"; }
+evaluate() { # seed which split problems seed-offset
+  $REPIRL eval --set checkpoint="$OUT/seed$1/$2" --set task.name="$(config_value task.name)" \
+    --set task.difficulty="$(config_value task.difficulty)" --set problems="$4" \
+    --set seed=$(($1 + $5)) --out "$OUT/seed$1/$3-$2" --force --progress off
+}
 analyse() {
   local s=$1 which
   for which in sft grpo; do
-    $REPIRL eval --set checkpoint="$OUT/seed$s/$which" --set task.difficulty.range=10 --set problems=500 \
-      --set seed=$((s + 1000003)) --out "$OUT/seed$s/eval-$which" --force --progress off
-    $REPIRL eval --set checkpoint="$OUT/seed$s/$which" --set task.difficulty.range=10 --set problems=1000 \
-      --set seed=$((s + 2000003)) --out "$OUT/seed$s/test-$which" --force --progress off
+    evaluate "$s" "$which" eval "$(config_value eval.problems)" 1000003
+    evaluate "$s" "$which" test 1000 2000003
   done
 }
 if [ "$STAGE" = all ] || [ "$STAGE" = analyse ]; then each_seed analyse; fi
