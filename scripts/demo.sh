@@ -24,16 +24,16 @@ if [ "$DEMO" = bench ]; then
 fi
 
 OUT="${REPIRL_DEMO_OUT:-runs/demo-grpo}"
-SFT_STEPS="${REPIRL_DEMO_SFT_STEPS:-260}"
+SFT_STEPS="${REPIRL_DEMO_SFT_STEPS:-800}"
 GRPO_STEPS="${REPIRL_DEMO_GRPO_STEPS:-60}"
 REPIRL="node_modules/.bin/tsx --conditions=source apps/cli/src/bin.ts"
 PROBLEMS=300
 
-echo "[demo] 1/2 SFT: $SFT_STEPS steps on arith-chain (4 ops, values < 10), noisy solutions -> $OUT/sft"
-$REPIRL sft --config apps/cli/configs/sft-arith-r10-early.json --out "$OUT/sft" --force --progress lines \
-  --set train.steps="$SFT_STEPS" --set eval.problems=$PROBLEMS
+echo "[demo] 1/2 SFT: $SFT_STEPS steps on arith-chain (4 ops, values < 10), only 70 expert solutions -> $OUT/sft"
+$REPIRL sft --config apps/cli/configs/sft-arith-r10-scarce.json --out "$OUT/sft" --force --progress lines \
+  --set train.steps="$SFT_STEPS" --set eval.problems=$PROBLEMS --set eval.every=0
 echo "[demo] 2/2 GRPO: $GRPO_STEPS steps from the SFT policy -> $OUT/grpo"
-$REPIRL rl --config apps/cli/configs/grpo-arith-r10.json --out "$OUT/grpo" --force --progress lines \
+$REPIRL rl --config apps/cli/configs/grpo-arith-r10-filter.json --out "$OUT/grpo" --force --progress lines \
   --set init="$OUT/sft" --set steps="$GRPO_STEPS" --set eval.every=10 --set eval.problems=$PROBLEMS
 
 node -e '
