@@ -33,7 +33,7 @@ echo "[demo] 1/2 SFT: $SFT_STEPS steps on arith-chain (4 ops, values < 10), only
 $REPIRL sft --config apps/cli/configs/sft-arith-r10-scarce.json --out "$OUT/sft" --force --progress lines \
   --set train.steps="$SFT_STEPS" --set eval.problems=$PROBLEMS --set eval.every=0
 echo "[demo] 2/2 GRPO: $GRPO_STEPS steps from the SFT policy -> $OUT/grpo"
-$REPIRL rl --config apps/cli/configs/grpo-arith-r10-filter.json --out "$OUT/grpo" --force --progress lines \
+$REPIRL rl --config apps/cli/configs/grpo-arith-r10-filter-lr4e-4.json --out "$OUT/grpo" --force --progress lines \
   --set init="$OUT/sft" --set steps="$GRPO_STEPS" --set eval.every=10 --set eval.problems=$PROBLEMS
 
 node -e '

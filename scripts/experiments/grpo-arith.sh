@@ -9,8 +9,11 @@
 #   SEEDS="2" bash scripts/experiments/grpo-arith.sh     # one seed
 #   STAGE=report bash scripts/experiments/grpo-arith.sh  # only the table and the figures (STAGE: sft, grpo, analyse, report)
 #
-# The defaults are the third attempt of EXPERIMENTS.md (SFT to convergence on 70 expert solutions,
-# GRPO with dynamic sampling). The second attempt (noisy SFT at a constant lr stopped at 260 steps):
+# The defaults are the fourth attempt of EXPERIMENTS.md (SFT to convergence on 70 expert solutions,
+# GRPO with dynamic sampling at lr 4e-4). The third attempt is the same at lr 2e-4:
+#   GRPO_CONFIG=apps/cli/configs/grpo-arith-r10-filter.json OUT=runs/grpo-arith-scarce NAME=grpo-arith-scarce \
+#   bash scripts/experiments/grpo-arith.sh
+# The second attempt (noisy SFT at a constant lr stopped at 260 steps):
 #   SFT_CONFIG=apps/cli/configs/sft-arith-r10-early.json GRPO_CONFIG=apps/cli/configs/grpo-arith-r10.json \
 #   OUT=runs/grpo-arith NAME=grpo-arith bash scripts/experiments/grpo-arith.sh
 # The first attempt (expert SFT with cosine decay stopped at 330 steps, GRPO at T = 0.5):
@@ -19,7 +22,7 @@
 #
 # Each GRPO run is also capped at GRPO_LIMIT_S (default 1200 s = 20 min) of wall time: at the cap,
 # SIGINT makes the CLI finish the step, checkpoint and stop; the report then uses the last validation.
-# Runs go to $OUT/seed<N>/{sft,grpo} (default runs/grpo-arith-scarce, git-ignored); wall times to $OUT/times.tsv.
+# Runs go to $OUT/seed<N>/{sft,grpo} (default runs/grpo-arith-lr4e-4, git-ignored); wall times to $OUT/times.tsv.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export LP_NUM_THREADS="${LP_NUM_THREADS:-2}" NX_DAEMON=false
@@ -28,9 +31,9 @@ PARALLEL="${PARALLEL:-0}"
 GRPO_LIMIT_S="${GRPO_LIMIT_S:-1200}"
 STAGE="${STAGE:-all}"
 SFT_CONFIG="${SFT_CONFIG:-apps/cli/configs/sft-arith-r10-scarce.json}"
-GRPO_CONFIG="${GRPO_CONFIG:-apps/cli/configs/grpo-arith-r10-filter.json}"
-OUT="${OUT:-runs/grpo-arith-scarce}"
-NAME="${NAME:-grpo-arith-scarce}" # prefix of the files written to docs/experiments/
+GRPO_CONFIG="${GRPO_CONFIG:-apps/cli/configs/grpo-arith-r10-filter-lr4e-4.json}"
+OUT="${OUT:-runs/grpo-arith-lr4e-4}"
+NAME="${NAME:-grpo-arith-lr4e-4}" # prefix of the files written to docs/experiments/
 REPIRL="node_modules/.bin/tsx --conditions=source apps/cli/src/bin.ts"
 mkdir -p "$OUT"
 
