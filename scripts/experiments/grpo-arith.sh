@@ -69,18 +69,21 @@ if [ "$STAGE" = all ] || [ "$STAGE" = grpo ]; then each_seed grpo; fi
 # very problems the GRPO run validated on, whatever configs the script is given.
 config_value() { node -p "JSON.stringify(JSON.parse(require('node:fs').readFileSync('$GRPO_CONFIG', 'utf8')).$1)"; }
 evaluate() { # seed which split problems seed-offset
-  $REPIRL eval --set checkpoint="$OUT/seed$1/$2" --set task.name="$(config_value task.name)" \
-    --set task.difficulty="$(config_value task.difficulty)" --set problems="$4" \
+  $REPIRL eval --set checkpoint="$OUT/seed$1/$2" --set task.name="$TASK_NAME" \
+    --set task.difficulty="$TASK_DIFFICULTY" --set problems="$4" \
     --set seed=$(($1 + $5)) --out "$OUT/seed$1/$3-$2" --force --progress off
 }
 analyse() {
   local s=$1 which
   for which in sft grpo; do
-    evaluate "$s" "$which" eval "$(config_value eval.problems)" 1000003
+    evaluate "$s" "$which" eval "$VAL_PROBLEMS" 1000003
     evaluate "$s" "$which" test 1000 2000003
   done
 }
-if [ "$STAGE" = all ] || [ "$STAGE" = analyse ]; then each_seed analyse; fi
+if [ "$STAGE" = all ] || [ "$STAGE" = analyse ]; then
+  TASK_NAME="$(config_value task.name)" TASK_DIFFICULTY="$(config_value task.difficulty)" VAL_PROBLEMS="$(config_value eval.problems)"
+  each_seed analyse
+fi
 if [ "$STAGE" = all ] || [ "$STAGE" = report ]; then
   node scripts/experiments/grpo-arith-report.mjs "$OUT" docs/experiments "$NAME"
   cp "$OUT/times.tsv" "docs/experiments/$NAME-times.tsv"
