@@ -5,7 +5,7 @@ import { configCommand } from './commands/config.js';
 import { experimentUsage, runExperiment } from './commands/experiment.js';
 import { processIo, type CliIo } from './commands/io.js';
 import { tasksCommand } from './commands/tasks.js';
-import { didYouMean } from './config/schema.js';
+import { didYouMean } from '@repirl/rl';
 
 export const USAGE = `usage: repirl <command> [options]
 

@@ -1,6 +1,6 @@
 // A small option parser: `--name value`, `--name=value`, boolean flags, repeatable options, and
 // positionals; unknown options are errors that list the allowed ones (with a did-you-mean).
-import { didYouMean } from '../config/schema.js';
+import { didYouMean } from '@repirl/rl';
 import { UsageError } from './io.js';
 
 export interface OptionSpec {

@@ -4,7 +4,7 @@
 // a noisy solution whose slips show in the labels); --jsonl prints problems in the JSONL format of
 // DESIGN.md §7 instead, ready for data.path.
 import { createRng, getTask, taskNames, type Difficulty, type StepLabels, type Task } from '@repirl/rl';
-import { didYouMean } from '../config/schema.js';
+import { didYouMean } from '@repirl/rl';
 import { integerOption, parseOptions, type OptionSpec } from './args.js';
 import { UsageError, type CliIo } from './io.js';
 

@@ -1,6 +1,6 @@
 // Config pieces every experiment schema shares: the task, the seed, checkpoints, an optimizer.
 import { getTask, resolveDifficulty, taskNames } from '@repirl/rl';
-import { didYouMean, s, type Issue } from './schema.js';
+import { didYouMean, s, type Issue } from '@repirl/rl';
 
 export const U32_MAX = 0xffffffff;
 

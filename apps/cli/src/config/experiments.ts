@@ -2,7 +2,7 @@
 // default and one-line doc. `repirl config <command>` prints this; `--dry-run` prints a resolved one.
 import { checkMicroBatch, checkSchedule, checkpointEvery, fillDifficulty, optimFields, seed, taskSchema, U32_MAX } from './common.js';
 import { prmEvalSchema, prmTrainSchema, prmTrainSteps, type PrmEvalConfig, type PrmTrainConfig } from './prm.js';
-import { s, type Infer, type Issue, type ObjectSchema } from './schema.js';
+import { s, type Infer, type Issue, type ObjectSchema } from '@repirl/rl';
 
 // ---------------------------------------------------------------------------------------------
 // sft

@@ -1,8 +1,6 @@
-// Experiment configs: the schema language, loading (file ← --set ← validation) and the three
-// experiment schemas.
-export * from './schema.js';
-export { ConfigError, configDiff, merge, parseJsonText, parseSet, readConfigFile, resolveConfig, valueAt, type ConfigSources } from './load.js';
-export { formatSchemaDocs } from './docs.js';
+// The experiment configs of the commands, in the config language of @repirl/rl (re-exported here
+// for the commands).
+export * from '@repirl/rl/config';
 export {
   evalSchema, experiments, rlSchema, RL_ALGORITHMS, sftSchema, type ConfigTypes, type EvalConfig, type ExperimentName, type ExperimentSpec,
   type RlAlgorithm, type RlConfig, type SftConfig,

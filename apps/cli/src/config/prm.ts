@@ -7,7 +7,7 @@
 // (Math-Shepherd also its Monte-Carlo completions). Method-specific keys are ignored by the others,
 // and their docs say which method reads them.
 import { checkSchedule, checkpointEvery, seed, taskSchema, U32_MAX } from './common.js';
-import { s, type Infer, type Issue } from './schema.js';
+import { s, type Infer, type Issue } from '@repirl/rl';
 
 export const PRM_METHODS = ['repirl', 'airl-s', 'prime', 'orm', 'shepherd', 'implicit-offline'] as const;
 export type PrmMethod = (typeof PRM_METHODS)[number];

@@ -18,8 +18,7 @@
 // deleted first; other files are left alone).
 import { appendFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { configDiff, valueAt } from '../config/load.js';
-import { formatValue, isPlainObject } from '../config/schema.js';
+import { configDiff, formatValue, isPlainObject, valueAt } from '@repirl/rl';
 import { formatDuration, formatMetric } from '../progress.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
 

@@ -26,7 +26,7 @@
 // λ = 0.1, so the outcome stays the main signal and a long response earns no more than a short one.
 import { backward, noGrad, tidy, type AdamW, type DecoderLM } from '@repirl/autograd';
 import {
-  ADVANTAGES, ConfigError, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, permutation, resolveRlConfig,
+  ADVANTAGES, SectionConfigError, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, permutation, resolveRlConfig,
   responseLogProbs, unpadRows, type OnlineRewardModel, type OptimizerConfig, type Problem, type RlConfig, type RlConfigInput,
   type RolloutBatch, type TrainingCheckpoint,
 } from '@repirl/rl';
@@ -79,10 +79,10 @@ export function resolveAirlConfig(input: AirlConfigInput | Record<string, unknow
   const rl = resolveRlConfig(withDefaults(defaults, given), { path: 'rl' });
   root.section('rl');
   if (ADVANTAGES[rl.advantage.estimator].needs.includes('outcome')) {
-    throw new ConfigError('rl.advantage.estimator', `rl.advantage.estimator "${rl.advantage.estimator}" takes the outcome as a separate source, so prm.combination would not be the reward it trains on; use a single-reward estimator such as grpo, dr-grpo or rloo`);
+    throw new SectionConfigError('rl.advantage.estimator', `rl.advantage.estimator "${rl.advantage.estimator}" takes the outcome as a separate source, so prm.combination would not be the reward it trains on; use a single-reward estimator such as grpo, dr-grpo or rloo`);
   }
   if (combination === 'process-only' && rl.reward.outcomeCoef !== 0) {
-    throw new ConfigError('rl.reward.outcomeCoef', `rl.reward.outcomeCoef must be 0 with prm.combination "process-only" (no verifier reward), got ${rl.reward.outcomeCoef}`);
+    throw new SectionConfigError('rl.reward.outcomeCoef', `rl.reward.outcomeCoef must be 0 with prm.combination "process-only" (no verifier reward), got ${rl.reward.outcomeCoef}`);
   }
   const prm: AirlPrmConfig = {
     ...readPrmUpdate(p, { seed: rl.seed, lr: 2e-4 }),
@@ -96,7 +96,7 @@ export function resolveAirlConfig(input: AirlConfigInput | Record<string, unknow
     lambda: p.number('lambda', 0.1, { min: 0 }),
   };
   if (prm.experts !== 'correct' && prm.demosPerPrompt === 0) {
-    throw new ConfigError('prm.demosPerPrompt', `prm.demosPerPrompt is 0 but prm.experts "${prm.experts}" uses demonstrations; set it ≥ 1 or use prm.experts "correct"`);
+    throw new SectionConfigError('prm.demosPerPrompt', `prm.demosPerPrompt is 0 but prm.experts "${prm.experts}" uses demonstrations; set it ≥ 1 or use prm.experts "correct"`);
   }
   p.done();
   root.done();

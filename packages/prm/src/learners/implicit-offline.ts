@@ -11,7 +11,7 @@
 // over the small rollout sets of this project). DPO pairs: every (correct, wrong) pair of a prompt
 // up to `pairsPerPrompt`, drawn with the seed; prompts with only right or only wrong samples give none.
 import type { DecoderLM } from '@repirl/autograd';
-import { ConfigError, SectionReader, TaskCodec, deriveSeed, packSequences, permutation, type SequencePart } from '@repirl/rl';
+import { SectionConfigError, SectionReader, TaskCodec, deriveSeed, packSequences, permutation, type SequencePart } from '@repirl/rl';
 import { implicitPrmCeLoss, implicitPrmDpoLoss } from '../losses/index.js';
 import { ImplicitPrm } from '../models/implicit.js';
 import { readOfflineConfig, trainOffline, type OfflineConfig, type OfflineConfigInput } from './offline.js';
@@ -40,7 +40,7 @@ export function resolveImplicitOfflineConfig(input: ImplicitOfflineConfigInput |
     pairsPerPrompt: r.int('pairsPerPrompt', 4, { min: 0 }),
   };
   if (config.freezeBackbone) {
-    throw new ConfigError(r.key('freezeBackbone'), `${r.key('freezeBackbone')} must be false for the implicit PRM: it has no head, its whole LM π_φ is what trains`);
+    throw new SectionConfigError(r.key('freezeBackbone'), `${r.key('freezeBackbone')} must be false for the implicit PRM: it has no head, its whole LM π_φ is what trains`);
   }
   r.done();
   return config;

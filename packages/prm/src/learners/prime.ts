@@ -24,7 +24,7 @@
 //   the default order is 'single-forward', the script that produced PRIME's reported runs.
 import { backward, noGrad, tidy, type AdamW, type Tensor } from '@repirl/autograd';
 import {
-  ConfigError, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, resolveRlConfig, unpadRows,
+  SectionConfigError, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, resolveRlConfig, unpadRows,
   type OnlineRewardModel, type OptimizerConfig, type RlConfig, type RlConfigInput, type RolloutBatch, type TrainingCheckpoint,
 } from '@repirl/rl';
 import { detach, implicitPrmCeLoss, implicitTokenRewards } from '../losses/index.js';
@@ -64,11 +64,11 @@ export function resolvePrimeConfig(input: PrimeConfigInput | Record<string, unkn
   const rl = resolveRlConfig(withDefaults(PRIME_RL_DEFAULTS as Record<string, unknown>, (input as PrimeConfigInput).rl), { path: 'rl' });
   root.section('rl');
   if (!(PRIME_ESTIMATORS as readonly string[]).includes(rl.advantage.estimator)) {
-    throw new ConfigError('rl.advantage.estimator', `rl.advantage.estimator must be one of ${PRIME_ESTIMATORS.join(', ')} for PRIME (RLOO on the implicit process rewards and on the outcome), got "${rl.advantage.estimator}"`);
+    throw new SectionConfigError('rl.advantage.estimator', `rl.advantage.estimator must be one of ${PRIME_ESTIMATORS.join(', ')} for PRIME (RLOO on the implicit process rewards and on the outcome), got "${rl.advantage.estimator}"`);
   }
-  if (rl.rollout.k < 2) throw new ConfigError('rl.rollout.k', `rl.rollout.k must be ≥ 2 for PRIME: the leave-one-out baseline needs other samples of the same prompt, got ${rl.rollout.k}`);
+  if (rl.rollout.k < 2) throw new SectionConfigError('rl.rollout.k', `rl.rollout.k must be ≥ 2 for PRIME: the leave-one-out baseline needs other samples of the same prompt, got ${rl.rollout.k}`);
   for (const key of ['cPrm', 'cGt'] as const) {
-    if (!(rl.advantage[key] >= 0)) throw new ConfigError(`rl.advantage.${key}`, `rl.advantage.${key} must be a number ≥ 0 (0 turns that reward source off), got ${rl.advantage[key]}`);
+    if (!(rl.advantage[key] >= 0)) throw new SectionConfigError(`rl.advantage.${key}`, `rl.advantage.${key} must be a number ≥ 0 (0 turns that reward source off), got ${rl.advantage[key]}`);
   }
   const p = root.section('prm');
   const prm: PrimePrmConfig = {

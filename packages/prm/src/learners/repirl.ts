@@ -23,7 +23,7 @@
 // The weights default to the paper's importance mode per prompt (the released runs are 'uniform').
 import { backward, noGrad, tidy, type AdamW, type Module, type Tensor } from '@repirl/autograd';
 import {
-  ConfigError, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, resolveRlConfig, type OnlineRewardModel,
+  SectionConfigError, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, resolveRlConfig, type OnlineRewardModel,
   type OptimizerConfig, type Problem, type RlConfig, type RlConfigInput, type RolloutBatch, type TrainingCheckpoint,
 } from '@repirl/rl';
 import { REPIRL_WEIGHT_MODES, detach, effectiveSampleSize, repirlIsMleLoss, type RepirlWeightMode } from '../losses/index.js';
@@ -70,14 +70,14 @@ export function resolveRepirlConfig(input: RepirlConfigInput | Record<string, un
   root.section('rl');
   const rl = resolveRlConfig(rlInput, { path: 'rl' });
   if (rl.advantage.estimator !== 'repirl-loo') {
-    throw new ConfigError('rl.advantage.estimator', `rl.advantage.estimator must be "repirl-loo" for rePIRL (the PRM's token rewards and the outcome, each with a leave-one-out baseline), got "${rl.advantage.estimator}"`);
+    throw new SectionConfigError('rl.advantage.estimator', `rl.advantage.estimator must be "repirl-loo" for rePIRL (the PRM's token rewards and the outcome, each with a leave-one-out baseline), got "${rl.advantage.estimator}"`);
   }
   for (const key of ['cPrm', 'cGt'] as const) {
     const v = rl.advantage[key];
-    if (!(v >= 0)) throw new ConfigError(`rl.advantage.${key}`, `rl.advantage.${key} must be a number ≥ 0 (0 turns that reward source off), got ${v}`);
+    if (!(v >= 0)) throw new SectionConfigError(`rl.advantage.${key}`, `rl.advantage.${key} must be a number ≥ 0 (0 turns that reward source off), got ${v}`);
   }
   if (rl.advantage.cPrm === 0 && rl.advantage.cGt === 0) {
-    throw new ConfigError('rl.advantage.cPrm', 'rl.advantage.cPrm and rl.advantage.cGt are both 0: the policy would get no reward; set at least one above 0');
+    throw new SectionConfigError('rl.advantage.cPrm', 'rl.advantage.cPrm and rl.advantage.cGt are both 0: the policy would get no reward; set at least one above 0');
   }
 
   const p = root.section('prm');

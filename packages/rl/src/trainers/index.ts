@@ -4,7 +4,7 @@ export {
   LR_SCHEDULES, RL_ALGORITHMS, RL_PRESETS, readOptimizer, resolveRlConfig, resolveSftConfig, type CheckpointConfig, type DeepPartial, type LrScheduleName,
   type OptimizerConfig, type RlAlgorithm, type RlConfig, type RlConfigInput, type SftConfig, type SftConfigInput, type ValidationConfig,
 } from './config.js';
-export { ConfigError, SectionReader } from './config-reader.js';
+export { ConfigError as SectionConfigError, SectionReader } from './config-reader.js';
 export { lrSchedule, makeOptimizer } from './optim.js';
 export { correlation } from './stats.js';
 export { evaluatePolicy, type EvaluateOptions, type Evaluation, type GreedyResult } from './evaluate.js';
