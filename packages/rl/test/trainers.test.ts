@@ -14,7 +14,7 @@ import { ValueModel, valueLoss } from '../src/critic/index.js';
 import { lossNormalisers } from '../src/losses/index.js';
 import { arithChain } from '../src/tasks/index.js';
 import {
-  ConfigError, RL_ALGORITHMS, RlTrainer, SftTrainer, evaluatePolicy, resolveRlConfig, resolveSftConfig, sftExamplesFromProblems,
+  SectionConfigError as ConfigError, RL_ALGORITHMS, RlTrainer, SftTrainer, evaluatePolicy, resolveRlConfig, resolveSftConfig, sftExamplesFromProblems,
   sftExamplesFromTrajectories, type MetricsRecord, type RlConfigInput, type TrainerEvent,
 } from '../src/trainers/index.js';
 import { TaskCodec, packSequences, padRows, rollout } from '../src/rollout/index.js';
