@@ -1,4 +1,4 @@
-// The `repirl` command line. Commands grow with the issues (DESIGN.md §6).
+// The `repirl` command line. Commands grow with the issues (docs/DESIGN.md §6).
 import { deviceReport, formatDeviceReport } from './info.js';
 import type { OptionalFeature } from '@repirl/kernels';
 import { configCommand } from './commands/config.js';

@@ -67,7 +67,7 @@ describe('loadProblems', () => {
     ['{"id": "b", "prompt": "x", "answer": "1", "soluton": "#### 1"}', 'soluton',
       'field "soluton" is not a field of a problem line (allowed: id, prompt, answer, solution, meta); remove it or move it under "meta"'],
     ['{"id": "b", "prompt": "x", "answer": "1", "solution": "=1"}', 'solution',
-      'field "solution" must end with a "#### <answer>" line (DESIGN.md §4), but the last line "=1" is not a final "#### <answer>" line'],
+      'field "solution" must end with a "#### <answer>" line (docs/DESIGN.md §4), but the last line "=1" is not a final "#### <answer>" line'],
     ['{"id": "b", "prompt": "x", "answer": "6", "solution": "=5\\n#### 5"}', 'solution',
       'field "solution" ends with "#### 5" but field "answer" is "6"; make them agree'],
     ['{"id": "b", "prompt": "x", "answer": "1", "meta": "easy"}', 'meta', 'field "meta" must be a JSON object, got string'],

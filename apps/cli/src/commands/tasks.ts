@@ -2,7 +2,7 @@
 // `repirl tasks show <task> [--seed N] [--count N] [--<knob> N ...] [--error-rate R] [--jsonl]`:
 // generated problems with their expert solutions and exact step labels (and, with --error-rate,
 // a noisy solution whose slips show in the labels); --jsonl prints problems in the JSONL format of
-// DESIGN.md §7 instead, ready for data.path.
+// docs/DESIGN.md §7 instead, ready for data.path.
 import { createRng, getTask, taskNames, type Difficulty, type StepLabels, type Task } from '@repirl/rl';
 import { didYouMean } from '@repirl/rl';
 import { integerOption, parseOptions, type OptionSpec } from './args.js';

@@ -32,7 +32,7 @@ export const sftSchema = s.object(
       ], { default: 'task-expert' }),
       errorRate: s.number('per-step slip probability of task-noisy solutions', { default: 0.2, min: 0, max: 1 }),
       problems: s.integer('training problems generated from the task (task-* sources)', { default: 2000, min: 1 }),
-      path: s.optional(s.string('JSONL trajectories or problems with solutions (source jsonl; DESIGN.md §7)', { nonEmpty: true })),
+      path: s.optional(s.string('JSONL trajectories or problems with solutions (source jsonl; docs/DESIGN.md §7)', { nonEmpty: true })),
     }, {
       check: (d) => {
         if (d.source === 'jsonl' && d.path === null) return [{ path: 'path', message: 'is required when data.source is "jsonl"' }];

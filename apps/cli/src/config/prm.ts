@@ -1,4 +1,4 @@
-// The configs of `repirl prm train` and `repirl prm eval` (issue 6; DESIGN.md §5–6).
+// The configs of `repirl prm train` and `repirl prm eval` (issue 6; docs/DESIGN.md §5–6).
 //
 // One config for every learner, so methods are compared on the same task, starting policy and
 // rollout budget: the online learners (rePIRL, AIRL-S, PRIME) spend steps × promptsPerStep × k
@@ -57,7 +57,7 @@ export const prmTrainSchema = s.object(
       labels: s.enum('shepherd: hard (1 if any completion reaches the answer) or soft (the fraction that does) step labels', ['hard', 'soft'], { default: 'soft' }),
       loss: s.enum('implicit-offline: cross-entropy on outcome labels, or DPO on (correct, wrong) pairs of a prompt', ['ce', 'dpo'], { default: 'ce' }),
     }),
-    prm: s.object("the reward model and its optimizer (null: the method's default, papers.md scaled to tiny models)", {
+    prm: s.object("the reward model and its optimizer (null: the method's default, docs/research/papers.md scaled to tiny models)", {
       lr: methodDefault(s.number('PRM learning rate (AdamW)', { min: 0, max: 1, minExclusive: true })),
       warmup: s.integer('steps of linear warmup from 0 to lr', { default: 0, min: 0 }),
       schedule: s.enum('learning rate after warmup', ['constant', 'cosine', 'linear'], { default: 'constant' }),

@@ -1,7 +1,7 @@
 // A backend executes primitives on its own storage: the GPU backend calls the WGSL kernels of
 // @repirl/kernels, the CPU backend calls their float64 references. The tape and the gradient
 // rules are written once against this interface, so a whole model's forward and backward can run
-// on both and be compared (DESIGN.md §3).
+// on both and be compared (docs/DESIGN.md §3).
 import type { AdamWOptions, BinaryOp, ReductionOp, UnaryOp, UnaryParams } from '@repirl/kernels';
 
 export type DType = 'f32' | 'i32';

@@ -2,7 +2,7 @@
 // (Dawn). The Node module is loaded through a computed specifier so browser bundles never try to
 // include it. The GPU object is kept in a module-level variable for the life of the process:
 // if Dawn's instance is garbage-collected while a device lives, the process crashes or hangs
-// (toolchain.md §6.1).
+// (docs/research/toolchain.md §6.1).
 import { readEnv } from './env.js';
 
 export type Backend = 'vulkan' | 'opengles' | 'browser';

@@ -1,4 +1,4 @@
-// Step-level evaluation of PRMs against exact labels (DESIGN.md §5).
+// Step-level evaluation of PRMs against exact labels (docs/DESIGN.md §5).
 export { auroc, responseAuroc, stepAuroc, type AurocResult, type StepScoredSample } from './auroc.js';
 export { bestThreshold, firstErrorF1, predictFirstError, type FirstErrorResult, type FirstErrorSample } from './first-error.js';
 export { pearson, spearman } from './correlation.js';

@@ -1,4 +1,4 @@
-// AIRL-S (papers.md §2(b)–(c), the reconstructed LLM adaptation) as an OnlineRewardModel of
+// AIRL-S (docs/research/papers.md §2(b)–(c), the reconstructed LLM adaptation) as an OnlineRewardModel of
 // @repirl/rl's RlTrainer. Each RL step, on the rollout batch:
 //   (a) experts: the verifier-accepted rollouts go into a replay buffer (bounded, FIFO, duplicates
 //       dropped, checkpointed); the update's experts are `expertsPerStep` traces drawn from it
@@ -19,7 +19,7 @@
 //       level estimator (GRPO by default) sees exactly R. 'process-only' needs rl.reward.outcomeCoef 0.
 // At inference the PRM is f alone (StepHeadPrm.tokenRewards), not r̂.
 //
-// Defaults: AIRL-S publishes no hyperparameters (papers.md §2(d)). We use GRPO (the paper's RL
+// Defaults: AIRL-S publishes no hyperparameters (docs/research/papers.md §2(d)). We use GRPO (the paper's RL
 // algorithm) with rl's defaults, K = 4, no KL; the discriminator on the PRIME/rePIRL scale of this
 // package (lr 2e-4 constant, grad clip 10, weight decay 0, 1 pass, whole batch); 'both' experts,
 // a buffer of 256 traces, as many experts per step as policy samples; 'outcome-plus-mean' with

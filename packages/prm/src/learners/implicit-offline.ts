@@ -1,4 +1,4 @@
-// The offline implicit PRM ("Free Process Rewards without Process Labels", papers.md §3(b), §3(d)):
+// The offline implicit PRM ("Free Process Rewards without Process Labels", docs/research/papers.md §3(b), §3(d)):
 // π_φ and the frozen π_ref start as copies of the policy (models/implicit.ts) and π_φ is trained
 // on a fixed set of rollouts with outcome labels only, by either loss of losses/implicit.ts:
 //   'ce'   −mean[ y log σ(r(y)) + (1 − y) log(1 − σ(r(y))) ],  r(y) = β Σ_t log π_φ/π_ref (y_t)

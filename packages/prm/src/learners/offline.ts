@@ -1,4 +1,4 @@
-// The training loop of the offline baselines (ORM, Math-Shepherd; papers.md "Baselines"): a PRM
+// The training loop of the offline baselines (ORM, Math-Shepherd; docs/research/papers.md "Baselines"): a PRM
 // trained on a fixed set of labelled sequences for `epochs` passes of seeded mini-batches, one
 // AdamW step each (own optimizer, grad clip), recording the loss of every update.
 import { backward, tidy, type Tensor } from '@repirl/autograd';

@@ -1,4 +1,4 @@
-// The outcome reward model baseline (papers.md "Baselines"): a scalar logit head on a copy of the
+// The outcome reward model baseline (docs/research/papers.md "Baselines"): a scalar logit head on a copy of the
 // policy's backbone, read at the last response token, trained offline on a fixed set of policy
 // rollouts with BCE on final-answer correctness (losses/baselines.ts ormBceLoss):
 //   L = −mean_b[ y_b log σ(s_b) + (1 − y_b) log(1 − σ(s_b)) ].

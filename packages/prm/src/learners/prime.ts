@@ -1,4 +1,4 @@
-// PRIME (papers.md §3(b)–(c)) as an OnlineRewardModel of @repirl/rl's RlTrainer. Each RL step, on
+// PRIME (docs/research/papers.md §3(b)–(c)) as an OnlineRewardModel of @repirl/rl's RlTrainer. Each RL step, on
 // the rollout batch the policy will train on (after the accuracy-band filter):
 //   (a) the implicit PRM (models/implicit.ts, π_φ against a frozen π_ref) takes `epochs` ×
 //       `miniBatches` AdamW steps on the cross-entropy of its sequence reward
@@ -11,10 +11,10 @@
 //                         second forward of the updated PRM gives the rewards.
 //   (c) the RlTrainer turns them into advantages with a 'prime-rloo-*' estimator (process rewards
 //       batch-normalised by max |reward-to-go|, then a leave-one-out baseline per source, summed
-//       with the outcome's and whitened), so the β on the token rewards cancels (papers.md §3(f)).
+//       with the outcome's and whitened), so the β on the token rewards cancels (docs/research/papers.md §3(f)).
 // createPrimeTrainer builds it all: the PRM from the policy, this learner, and the RlTrainer.
 //
-// Defaults (papers.md §3(d)), and how they are scaled to this project's tiny byte-level policies:
+// Defaults (docs/research/papers.md §3(d)), and how they are scaled to this project's tiny byte-level policies:
 //   kept as in PRIME: K = 4 samples per prompt, the accuracy filter [0.2, 0.8], β = 0.05, PRM grad
 //     clip 10, PRM weight decay 0, 1 PRM pass with the whole batch as the mini-batch, PPO clip 0.2,
 //     1 PPO epoch, KL 0, entropy 0, γ = 1, and the original repo's estimator (prime-rloo-code) with
@@ -49,7 +49,7 @@ export interface PrimePrmConfig extends PrmUpdateConfig {
 export type PrimeConfig = OnlineConfig<PrimePrmConfig>;
 export type PrimeConfigInput = OnlineConfigInput<PrimePrmConfig>;
 
-/** The RL settings PRIME runs with unless the config says otherwise (papers.md §3(b)–(d)). */
+/** The RL settings PRIME runs with unless the config says otherwise (docs/research/papers.md §3(b)–(d)). */
 export const PRIME_RL_DEFAULTS: RlConfigInput = Object.freeze<RlConfigInput>({
   rollout: { k: 4 },
   filter: { enabled: true, low: 0.2, high: 0.8 },

@@ -1,4 +1,4 @@
-// rePIRL's dual loop (papers.md §1(c)) as an OnlineRewardModel of @repirl/rl's RlTrainer. Each RL
+// rePIRL's dual loop (docs/research/papers.md §1(c)) as an OnlineRewardModel of @repirl/rl's RlTrainer. Each RL
 // step, with the fresh rollout batch:
 //   (a) the PRM batch: experts E = the demonstrations of the batch's prompts (expert solutions,
 //       tokenised with the TaskCodec), plus — as the released code does (`is_expert` = score >
@@ -13,7 +13,7 @@
 // createRepirlTrainer builds the whole thing: the PRM as a copy of the policy (TokenMlpPrm), this
 // learner, and the RlTrainer with rePIRL's policy settings (entropy bonus, no KL).
 //
-// Defaults (papers.md §1(d), scaled): the released runs train 3–4B models for thousands of steps
+// Defaults (docs/research/papers.md §1(d), scaled): the released runs train 3–4B models for thousands of steps
 // with policy lr 5e-7 and PRM lr 3e-8. Our byte-level policies of d = 32–256 use rl's learning-rate
 // scale (actor 1e-4 instead of verl's 1e-6), and the PRM keeps about the released PRM : policy
 // ratio's order while still moving in a CI-sized run: PRM lr 1e-4 with a constant schedule. Kept
@@ -56,7 +56,7 @@ export interface RepirlPrmConfig extends PrmUpdateConfig {
 export type RepirlConfig = OnlineConfig<RepirlPrmConfig>;
 export type RepirlConfigInput = OnlineConfigInput<RepirlPrmConfig>;
 
-/** The RL settings rePIRL runs with unless the config says otherwise (papers.md §1(b), §1(d)). */
+/** The RL settings rePIRL runs with unless the config says otherwise (docs/research/papers.md §1(b), §1(d)). */
 export const REPIRL_RL_DEFAULTS: RlConfigInput = Object.freeze<RlConfigInput>({
   advantage: { estimator: 'repirl-loo', cPrm: 0.1, cGt: 1 },
   actor: { entropyCoef: 0.001, clipLow: 0.2, ppoEpochs: 1 },

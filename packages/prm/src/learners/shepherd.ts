@@ -1,4 +1,4 @@
-// The Math-Shepherd baseline (papers.md "Baselines"): step labels by Monte-Carlo completion, then a
+// The Math-Shepherd baseline (docs/research/papers.md "Baselines"): step labels by Monte-Carlo completion, then a
 // scalar logit head read at each step's end token, trained with BCE (losses/baselines.ts).
 //
 // For each step k of a rollout, the prefix y_{≤k} (the response up to and including step k's end)

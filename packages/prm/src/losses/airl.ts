@@ -1,4 +1,4 @@
-// AIRL-S discriminator loss and policy reward (papers.md §2(b)), at step level.
+// AIRL-S discriminator loss and policy reward (docs/research/papers.md §2(b)), at step level.
 //
 //   D(s, a) = exp(f) / (exp(f) + π(a|s))  =  σ(ℓ),   ℓ = f(s, a) − log π(a|s)
 //   L = −mean_steps[ y·log σ(ℓ) + (1 − y)·log(1 − σ(ℓ)) ]     y = 1 expert steps, 0 policy steps
@@ -39,7 +39,7 @@ export function airlReward(f: Tensor, logPi: ConstantInput): Tensor {
 
 /**
  * How the step rewards r̂ combine with the outcome reward r_o for GRPO. The paper's exact rule and
- * λ were not found (papers.md §2(b)), so this is an option:
+ * λ were not found (docs/research/papers.md §2(b)), so this is an option:
  * - 'outcome-plus-sum':  R = r_o + λ Σ_k r̂_k
  * - 'outcome-plus-mean': R = r_o + λ mean_k r̂_k   (length-independent)
  * - 'outcome-plus-min':  R = r_o + λ min_k r̂_k    (the weakest step, as PRM verification does)

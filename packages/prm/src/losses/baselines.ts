@@ -1,4 +1,4 @@
-// Baseline reward-model losses (papers.md "Baselines"), given the labels.
+// Baseline reward-model losses (docs/research/papers.md "Baselines"), given the labels.
 //
 // ORM: one logit per response (a scalar head read at the last token), BCE on final-answer correctness:
 //   L = −mean_b[ y_b log σ(s_b) + (1 − y_b) log(1 − σ(s_b)) ]

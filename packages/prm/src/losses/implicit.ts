@@ -1,4 +1,4 @@
-// The implicit PRM (PRIME / "Free Process Rewards without Process Labels", papers.md §3(b)):
+// The implicit PRM (PRIME / "Free Process Rewards without Process Labels", docs/research/papers.md §3(b)):
 // the PRM is a language model π_φ scored against a frozen reference π_ref,
 //
 //   token reward  r_t = β (log π_φ(y_t) − log π_ref(y_t))

@@ -1,4 +1,4 @@
-// rePIRL's reward-model loss (papers.md §1(b), recipe/irl/irl_dp_rm.py::update_rm), to minimise:
+// rePIRL's reward-model loss (docs/research/papers.md §1(b), recipe/irl/irl_dp_rm.py::update_rm), to minimise:
 //
 //   R(τ)  = Σ_t r_φ(s_t, a_t)              (sum of the PRM's token rewards over the response)
 //   R̄(τ) = R(τ) / |τ|                     (length-normalised; the only place gradients flow)

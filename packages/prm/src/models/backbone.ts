@@ -1,6 +1,6 @@
 // The shared shape of this package's head-on-a-backbone PRMs (rePIRL's token MLP, the ORM /
 // Math-Shepherd scalar head): a DecoderLM backbone initialised as a copy of the policy (rePIRL's
-// recipe/irl/rm.py: "the same checkpoint as the policy", papers.md §1(b)) plus a head, as one
+// recipe/irl/rm.py: "the same checkpoint as the policy", docs/research/papers.md §1(b)) plus a head, as one
 // autograd Module, so a PRM saves and loads through its state dict and rebuilds from its config.
 // The design follows @repirl/rl's ValueModel (a separate backbone copy with its own optimizer).
 //

@@ -1,4 +1,4 @@
-// The implicit PRM (PRIME, "Free Process Rewards without Process Labels"; papers.md §3(a)–(b)): a
+// The implicit PRM (PRIME, "Free Process Rewards without Process Labels"; docs/research/papers.md §3(a)–(b)): a
 // full causal LM π_φ, no head, scored against a frozen reference π_ref — both copies of the policy
 // (PRIME's SFT model) when made by fromPolicy:
 //

@@ -1,4 +1,4 @@
-// A scalar logit head on a copy of the policy's backbone, for the baselines (papers.md "Baselines"):
+// A scalar logit head on a copy of the policy's backbone, for the baselines (docs/research/papers.md "Baselines"):
 //   ORM           read: 'last'       one logit s = w·h + b at the last response token, BCE on the
 //                                    final answer's correctness;
 //   Math-Shepherd read: 'step-ends'  one logit per step at the step's end token (stepEndTokens),

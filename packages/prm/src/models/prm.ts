@@ -6,7 +6,7 @@
 // it scores — unlike a value V(s_t), which is read before the token is chosen (P − 1 + t).
 //
 // Step scores are sums of token rewards within each step (a step = one line of the response,
-// DESIGN.md §4): the span from the token after the previous step's end up to and including this
+// docs/DESIGN.md §4): the span from the token after the previous step's end up to and including this
 // step's end ('\n', or the last token). Models that read one number per step (AIRL-S's f, the ORM,
 // Math-Shepherd) put it on the step-end token and zero elsewhere, so the same sum returns it.
 import { ByteTokenizer, gatherRows, noGrad, reshape, tensor, tidy, type Backend, type DecoderLM, type Tensor } from '@repirl/autograd';

@@ -1,4 +1,4 @@
-// AIRL-S's reward f_φ (papers.md §2(b), the LLM adaptation): a separate LM with a scalar head, read
+// AIRL-S's reward f_φ (docs/research/papers.md §2(b), the LLM adaptation): a separate LM with a scalar head, read
 // at step-end tokens. f(s_k, a_k) is the head on the hidden state *at* the token that ends step k
 // (after the model has read the whole step). tokenRewards puts f on each step's end token and 0
 // elsewhere, so stepScores (sums over steps) returns f per step. Unlike the Math-Shepherd head

@@ -1,4 +1,4 @@
-// rePIRL's PRM (papers.md §1(b), recipe/irl/rm.py): a copy of the policy's backbone whose last
+// rePIRL's PRM (docs/research/papers.md §1(b), recipe/irl/rm.py): a copy of the policy's backbone whose last
 // hidden state at every response token goes through an MLP head with a tanh,
 //   r_φ(s_t, a_t) = tanh(W₃ relu(W₂ relu(W₁ h_{P+t} + b₁) + b₂) + b₃) ∈ (−1, 1),
 // read at the token's own position (the launch scripts' path; see models/prm.ts). The released

@@ -1,4 +1,4 @@
-// PRM-guided step-level beam search (DESIGN.md §5).
+// PRM-guided step-level beam search (docs/DESIGN.md §5).
 //
 // Per problem we keep `beams` partial responses, starting from one empty response. Each round every
 // unfinished beam is extended by `expansions` sampled next steps — a step is one line: the policy

@@ -1,5 +1,5 @@
 // Test-time search with a PRM: best-of-N under each step aggregation, (weighted) voting and step-level
-// beam search (DESIGN.md §5).
+// beam search (docs/DESIGN.md §5).
 export { groupAnswers, majorityVote, weightedVote, type AnswerGroup, type VoteResult, type WeightTransform } from './vote.js';
 export {
   bestOfN, bestOfNAccuracy, selectAnswer, selectionMethods, type BestOfNAccuracy, type BestOfNOptions, type BestOfNProblem,

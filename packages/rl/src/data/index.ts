@@ -1,4 +1,4 @@
-// User data as JSONL (DESIGN.md §7): problems, trajectories, and the atomic writer they share.
+// User data as JSONL (docs/DESIGN.md §7): problems, trajectories, and the atomic writer they share.
 export { DataFormatError, readJsonl, writeJsonl, type JsonlLine } from './jsonl.js';
 export {
   loadProblems, loadTrajectories, problemsFromTask, saveProblems, saveTrajectories, splitGsm8kAnswer, type Trajectory,

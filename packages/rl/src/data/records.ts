@@ -1,4 +1,4 @@
-// Problems and trajectories as JSONL (DESIGN.md §7), checked field by field.
+// Problems and trajectories as JSONL (docs/DESIGN.md §7), checked field by field.
 //
 //   problem      {"id", "prompt", "answer", "solution"?, "meta"?}
 //                or GSM8K-style {"question", "answer", "id"?, "meta"?}: a GSM8K answer holds the
@@ -20,7 +20,7 @@ import { getTask } from '../tasks/registry.js';
 import type { Difficulty, GeneratedProblem, Problem, Task } from '../tasks/task.js';
 import { DataFormatError, jsonType, isPlainObject, readJsonl, writeJsonl } from './jsonl.js';
 
-/** One response to a prompt: an expert demonstration or a rollout (DESIGN.md §7). */
+/** One response to a prompt: an expert demonstration or a rollout (docs/DESIGN.md §7). */
 export interface Trajectory {
   /** The problem's id. */
   id: string;
@@ -75,7 +75,7 @@ export async function saveProblems(path: string, problems: Iterable<Problem>): P
   await writeJsonl(path, checkedRecords(problems, (p, i) => problemFromRecord(p, savedRecord('saveProblems', path, i))));
 }
 
-/** Writes trajectories atomically, fields in the order of DESIGN.md §7. */
+/** Writes trajectories atomically, fields in the order of docs/DESIGN.md §7. */
 export async function saveTrajectories(path: string, trajectories: Iterable<Trajectory>): Promise<void> {
   await writeJsonl(path, checkedRecords(trajectories, (t, i) => trajectoryFromRecord(t, savedRecord('saveTrajectories', path, i))));
 }
@@ -101,7 +101,7 @@ function problemFromRecord(record: unknown, where: Where, defaultId?: string): P
   if (solution !== undefined) {
     const { answer, reason } = finalAnswer(solution);
     if (answer === null) {
-      throw fieldError(where, 'solution', `must end with a "#### <answer>" line (DESIGN.md §4), but ${reason}`);
+      throw fieldError(where, 'solution', `must end with a "#### <answer>" line (docs/DESIGN.md §4), but ${reason}`);
     }
     if (!answersMatch(problem.answer, answer)) {
       throw fieldError(where, 'solution', `ends with "#### ${answer}" but field "answer" is ${JSON.stringify(problem.answer)}; make them agree`);

@@ -1,6 +1,6 @@
 // Loss aggregation: how a [B, T] matrix of per-token losses becomes one scalar (verl's agg_loss).
 //
-// The bug these functions are built against (anchors.md C.3: trl#3021, open-instruct#1161,
+// The bug these functions are built against (docs/research/anchors.md C.3: trl#3021, open-instruct#1161,
 // ms-swift#10117): a trainer splits a mini-batch into micro-batches, computes each micro-batch's
 // loss with its OWN token or sequence count, scales by 1/(number of micro-batches) and accumulates
 // gradients. When micro-batches hold different numbers of tokens, the accumulated gradient is not

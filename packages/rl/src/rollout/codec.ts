@@ -64,7 +64,7 @@ export interface TaskCodecOptions {
   bos?: boolean;
 }
 
-/** Encoding and decoding of prompts and responses for tasks in the DESIGN.md §4 text format. */
+/** Encoding and decoding of prompts and responses for tasks in the docs/DESIGN.md §4 text format. */
 export class TaskCodec {
   readonly tokenizer: Tokenizer;
   readonly bos: boolean;

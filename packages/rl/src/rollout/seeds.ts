@@ -1,6 +1,6 @@
 // Randomness derived from (seed, what, step, …), never from hidden state.
 //
-// A resumed run must draw exactly what an uninterrupted one draws (anchors.md C.3: verl#3126, the
+// A resumed run must draw exactly what an uninterrupted one draws (docs/research/anchors.md C.3: verl#3126, the
 // seed did not control rollout sampling). So no stream is ever advanced across steps: every
 // random choice takes a fresh seed from deriveSeed(runSeed, purpose, step, …) and the only
 // state a trainer keeps (a prompt cursor, a buffer of groups) is saved in its checkpoints.

@@ -1,4 +1,4 @@
-// The text format of every solution (DESIGN.md §4), shared by the tasks, the data loaders and the
+// The text format of every solution (docs/DESIGN.md §4), shared by the tasks, the data loaders and the
 // PRMs that read one score per step:
 //
 //   one step per line            =10

@@ -1,4 +1,4 @@
-// Synthetic reasoning tasks with exactly checkable steps (DESIGN.md §4).
+// Synthetic reasoning tasks with exactly checkable steps (docs/DESIGN.md §4).
 export * from './format.js';
 export { createRng, type Rng } from './rng.js';
 export {

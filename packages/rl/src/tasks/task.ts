@@ -20,7 +20,7 @@
 import type { Verdict } from './format.js';
 import type { Rng } from './rng.js';
 
-/** A problem as stored in JSONL (DESIGN.md §7). */
+/** A problem as stored in JSONL (docs/DESIGN.md §7). */
 export interface Problem {
   id: string;
   /** The text the policy continues; task prompts end with '\n' so the response starts a new line. */

@@ -53,7 +53,7 @@ export interface RlTrainerOptions extends TrainerCommonOptions {
 }
 
 /**
- * The reward half of a dual loop (papers.md §1(c) steps 5–6, §3(c)): `score` is called once per
+ * The reward half of a dual loop (docs/research/papers.md §1(c) steps 5–6, §3(c)): `score` is called once per
  * step, after the rollout and before the advantages, with the batch the policy will train on.
  */
 export interface OnlineRewardModel {

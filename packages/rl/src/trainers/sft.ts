@@ -17,7 +17,7 @@ import { resolveSftConfig, type SftConfig, type SftConfigInput } from './config.
 import { makeOptimizer } from './optim.js';
 import type { TrainingCheckpoint } from './run-directory.js';
 
-/** One SFT pair: the response is a solution in the DESIGN.md §4 format (steps, then "#### answer"). */
+/** One SFT pair: the response is a solution in the docs/DESIGN.md §4 format (steps, then "#### answer"). */
 export interface SftExample {
   prompt: string;
   response: string;

@@ -282,7 +282,7 @@ function primeCompute(name: 'prime-rloo-paper' | 'prime-rloo-code'): AdvantageEs
 const PRIME_OPTIONS = ['gamma', 'cPrm', 'cGt', 'batchNorm', 'whiten', 'unbiased'] as const;
 
 /**
- * prime-rloo-paper (PRIME paper/README, papers.md §3b): with m_j the mean process reward of
+ * prime-rloo-paper (PRIME paper/README, docs/research/papers.md §3b): with m_j the mean process reward of
  * sample j and K the group size,
  *   A_{b,t} = c_prm·Σ_{s≥t} γ^{s−t}[r_{b,s} − mean_{j≠b} m_j] + c_gt·(o_b − mean_{j≠b} o_j),
  * the outcome term undiscounted on every valid token; returns = that, advantages = its masked
@@ -299,7 +299,7 @@ const primeRlooPaper: AdvantageEstimator = {
 };
 
 /**
- * prime-rloo-code (PRIME's released compute_rloo_returns, papers.md §3b): for each source
+ * prime-rloo-code (PRIME's released compute_rloo_returns, docs/research/papers.md §3b): for each source
  * (process rewards on every valid token; the outcome on the last valid token, its m_j = o_j),
  *   r'_{b,t} = r_{b,t}·K/(K−1) − Σ_j m_j/(K−1),
  * G = reward-to-go of r' (γ), returns = c_prm·G_prm + c_gt·G_gt, advantages = masked_whiten(returns).
@@ -317,7 +317,7 @@ const primeRlooCode: AdvantageEstimator = {
 };
 
 /**
- * repirl-loo (rePIRL, irl_core_algos.compute_advantage_return with 'rloo', papers.md §1b): for each
+ * repirl-loo (rePIRL, irl_core_algos.compute_advantage_return with 'rloo', docs/research/papers.md §1b): for each
  * source (process rewards batch-normalised by max |reward-to-go| + 1e-6; the outcome on the last
  * valid token), G_{k,t} = reward-to-go (γ, 1 in rePIRL), then the per-timestep leave-one-out over
  * the siblings active at t: A^src_{k,t} = G_{k,t} − Σ_{k'≠k active} G_{k',t} / max(1, #active others);

@@ -16,7 +16,7 @@
 //               Welford's update and no barrier: the producing kernels do it on the fly (one
 //               partial per row for the scans, per invocation for loo-t), and the moments kernel
 //               does it for maskedWhiten. Stage 2 (finalize) is one workgroup combining all
-//               partials exactly (Chan et al.) with shared/workgroup-reduce.ts ('subgroup' or
+//               partials exactly (Chan et al.) with ops/shared/workgroup-reduce.ts ('subgroup' or
 //               'shared'). Then an elementwise apply.
 //
 // Measured on lavapipe: per-invocation overhead and barriers dominate these light kernels, so the
