@@ -41,6 +41,9 @@ export class CpuBackend implements Backend<CpuStorage> {
   fill(shape: readonly number[], value: number): CpuStorage {
     return { shape: [...shape], data: new Float64Array(sizeOf(shape)).fill(value), dtype: 'f32' };
   }
+  hostInts(s: CpuStorage) {
+    return s.dtype === 'i32' ? s.data : undefined;
+  }
 
   unary(op: UnaryOp, x: CpuStorage, params?: UnaryParams) {
     return of(K.unaryReference(op, x, params));

@@ -1,17 +1,42 @@
 // The GPU backend: every method is one or two launches of a @repirl/kernels kernel.
+//
+// Out-of-range token ids. The CPU backend throws on them; the log-prob kernel only writes NaN and
+// records the first bad row in a status word that the host must read. So that the GPU path throws
+// too without a read-back per step, i32 arrays uploaded from the host keep a host copy (ids are
+// small), carried through views, slices and permutes; tokenLogProbs checks targets that have one on
+// the host. Targets computed on the GPU have none: their status is kept and read together with the
+// next read() of this backend, which throws if a row was bad.
 import * as K from '@repirl/kernels';
 import type { GpuArray, Runtime } from '@repirl/kernels';
 import type { AdamWOptions, AttentionFlags, Backend, BinaryOp, DType, MatmulFlags, ReductionOp, UnaryOp, UnaryParams } from '../core/backend.js';
 
 export class GpuBackend implements Backend<GpuArray> {
   readonly name = 'gpu' as const;
+  /** Host copies of i32 arrays whose values came from the host. */
+  private readonly hostCopies = new WeakMap<GpuArray, ArrayLike<number>>();
+  /** Target checks of tokenLogProbs launches whose targets had no host copy, run at the next read(). */
+  private pendingTargetChecks: (() => Promise<void>)[] = [];
   constructor(readonly rt: Runtime) {}
 
   upload(data: ArrayLike<number>, shape: readonly number[], dtype: DType): GpuArray {
-    return this.rt.upload(data, shape, dtype);
+    const array = this.rt.upload(data, shape, dtype);
+    if (dtype === 'i32') this.hostCopies.set(array, Int32Array.from(data));
+    return array;
   }
-  read(s: GpuArray) {
-    return this.rt.read(s);
+  async read(s: GpuArray) {
+    const checks = this.pendingTargetChecks;
+    this.pendingTargetChecks = [];
+    const [values] = await Promise.all([this.rt.read(s), ...checks.map((check) => check())]);
+    return values;
+  }
+  hostInts(s: GpuArray) {
+    return this.hostCopies.get(s);
+  }
+  /** Records the host copy of `derived`, a layout op of `source`, when `source` has one. */
+  private deriveHostCopy(source: GpuArray, derived: GpuArray, view: () => K.View): GpuArray {
+    const values = this.hostCopies.get(source);
+    if (values) this.hostCopies.set(derived, K.viewReference({ shape: source.shape, data: Float64Array.from(values) }, view()).data);
+    return derived;
   }
   dispose(s: GpuArray): void {
     s.dispose();
@@ -24,7 +49,10 @@ export class GpuBackend implements Backend<GpuArray> {
     return s.dtype;
   }
   view(s: GpuArray, shape: readonly number[]): GpuArray {
-    return s.reshape(shape); // a view: the autograd StorageRef of the base owns the memory
+    const view = s.reshape(shape); // a view: the autograd StorageRef of the base owns the memory
+    const values = this.hostCopies.get(s);
+    if (values) this.hostCopies.set(view, values);
+    return view;
   }
   copy(s: GpuArray): GpuArray {
     const out = this.rt.empty(s.shape, s.dtype);
@@ -96,10 +124,19 @@ export class GpuBackend implements Backend<GpuArray> {
     return K.attentionBackward(this.rt, q, k, v, out, lse, dOut, { lengths: flags.lengths as GpuArray | undefined, scale: flags.scale });
   }
   tokenLogProbs(logits: GpuArray, targets: GpuArray, temperature: number, entropy: boolean) {
+    const hostTargets = this.hostCopies.get(targets);
+    if (hostTargets) K.validateTargets(hostTargets, logits.shape[1]!);
     const r = K.tokenLogProbs(this.rt, logits, targets, { temperature, entropy });
-    // Out-of-range targets come back as NaN rows; the status array is checked by callers that
-    // read results (generation, trainers) through r.check(). Here the status is not needed.
-    r.targetStatus.dispose();
+    if (hostTargets) r.targetStatus.dispose();
+    else {
+      this.pendingTargetChecks.push(async () => {
+        try {
+          await r.check();
+        } finally {
+          r.targetStatus.dispose();
+        }
+      });
+    }
     return { logp: r.logp, lse: r.lse, ...(r.entropy ? { entropy: r.entropy } : {}) };
   }
   tokenLogProbsBackward(logits: GpuArray, targets: GpuArray, lse: GpuArray, gLogp: GpuArray | null, gEntropy: GpuArray | null, temperature: number) {
@@ -114,10 +151,10 @@ export class GpuBackend implements Backend<GpuArray> {
   }
 
   permute(x: GpuArray, axes: readonly number[]) {
-    return K.permute(this.rt, x, axes);
+    return this.deriveHostCopy(x, K.permute(this.rt, x, axes), () => K.permutedView(x.shape, axes));
   }
   slice(x: GpuArray, axis: number, start: number, length: number) {
-    return K.slice(this.rt, x, axis, start, length);
+    return this.deriveHostCopy(x, K.slice(this.rt, x, axis, start, length), () => K.sliceView(x.shape, axis, start, length));
   }
   concat(xs: readonly GpuArray[], axis: number) {
     return K.concat(this.rt, xs, axis);

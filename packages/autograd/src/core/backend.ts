@@ -33,6 +33,12 @@ export interface Backend<S extends Storage = Storage> {
   view(s: S, shape: readonly number[]): S;
   copy(s: S): S;
   fill(shape: readonly number[], value: number): S;
+  /**
+   * The values of an i32 storage when the host holds them without a read-back (the CPU backend
+   * always; the GPU backend for ids uploaded from the host and their views, slices and permutes),
+   * else undefined. Lets token ids be range-checked on the host.
+   */
+  hostInts(s: S): ArrayLike<number> | undefined;
 
   // elementwise (broadcasting)
   unary(op: UnaryOp, x: S, params?: UnaryParams): S;

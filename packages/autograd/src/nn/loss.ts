@@ -20,6 +20,7 @@ export function sequenceLogProbs(
 ): SequenceLogProbs {
   const [B, T] = ids.shape as [number, number];
   if (ids.rank !== 2 || T < 2) throw new Error(`sequenceLogProbs: ids must be [B, T] with T ≥ 2, got [${ids.shape.join(', ')}]`);
+  checkTokenIds('sequenceLogProbs', ids, model.config.vocabSize);
   const logits = model.forward(ids, options.lengths ? { lengths: options.lengths } : {}); // [B, T, V]
   const V = logits.shape[2]!;
   const predicting = reshape(slice(logits, 1, 0, T - 1), [B * (T - 1), V]);
@@ -32,11 +33,30 @@ export function sequenceLogProbs(
 }
 
 /**
+ * Throws a RangeError naming the first id of `ids` [B, T] outside [0, vocab), its (row, column)
+ * and the vocabulary size. Both backends check here, on the host, when the host holds the ids
+ * (`Backend.hostInts`: always on the CPU, for ids uploaded from the host on the GPU); other GPU ids
+ * are still reported by the GPU backend at its next read, by their flattened target row.
+ */
+function checkTokenIds(caller: string, ids: Tensor, vocab: number): void {
+  const values = ids.backend.hostInts(ids.storage);
+  if (!values) return;
+  const T = ids.shape[1]!;
+  for (let i = 0; i < values.length; i++) {
+    const id = values[i]!;
+    if (!(id >= 0 && id < vocab)) {
+      throw new RangeError(`${caller}: token id ${id} at (row ${Math.floor(i / T)}, column ${i % T}) is outside the vocabulary [0, ${vocab})`);
+    }
+  }
+}
+
+/**
  * Mean negative log-likelihood of the next tokens where `mask` ([B, T−1], 1 = count this target)
  * is set: −Σ mask·logp / Σ mask. Pass `normaliser` to divide by a global token count instead
  * (gradient accumulation over micro-batches stays exact).
  */
 export function languageModelLoss(model: DecoderLM, ids: Tensor, mask: Tensor, options: { normaliser?: number } = {}): Tensor {
+  checkTokenIds('languageModelLoss', ids, model.config.vocabSize);
   const { logp } = sequenceLogProbs(model, ids);
   const total = sum(mul(logp, mask));
   if (options.normaliser !== undefined) return scale(total, -1 / options.normaliser);

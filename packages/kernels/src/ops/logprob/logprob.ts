@@ -387,9 +387,9 @@ async function checkTargetStatus(rt: Runtime, status: GpuArray, targets: GpuArra
   const word = (await rt.read(status))[0]!;
   if (word === 0) return;
   const row = 0xffffffff - word;
-  let id = '';
-  if (!targets.isDisposed) id = ` ${(await rt.read({ array: targets, byteOffset: row * 4, byteLength: 4 }))[0]}`;
-  throw new ArgumentError(FORWARD, 'targets', `row ${row} has target id${id}, outside the vocabulary [0, ${vocab})`);
+  // The id itself is only known while the targets are alive.
+  const id = targets.isDisposed ? 'a target id' : `target id ${(await rt.read({ array: targets, byteOffset: row * 4, byteLength: 4 }))[0]},`;
+  throw new ArgumentError(FORWARD, 'targets', `row ${row} has ${id} outside the vocabulary [0, ${vocab})`);
 }
 
 // ------------------------------------------------------------------ backward
