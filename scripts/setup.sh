@@ -7,6 +7,7 @@
 #   2. node_modules, with `npm ci`, when missing or installed from another package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/apt-sources.sh
 say() { echo "[setup] $*"; }
 
 mesa_ok() {
@@ -29,7 +30,11 @@ else
   say "installing lavapipe (libvulkan1, mesa-vulkan-drivers and Mesa EGL/GLES from bookworm-backports, ~25 MB)..."
   export DEBIAN_FRONTEND=noninteractive
   if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-    printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' |
+    # The mirror this machine already uses for bookworm (a local or snapshot mirror may be the only
+    # one it can reach), else Debian's default.
+    mirror=$(backports_mirror /etc/apt)
+    say "adding bookworm-backports from $mirror"
+    printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$mirror" |
       $SUDO tee /etc/apt/sources.list.d/bookworm-backports.sources >/dev/null
   fi
   $SUDO apt-get update -qq >/dev/null
