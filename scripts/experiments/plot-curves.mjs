@@ -6,8 +6,9 @@
 //
 // Each positional argument is label=runDir. The x axis is the step; with --time, the cumulative
 // training time (the runs' timing/step_s, validation excluded) in minutes. --table FILE also
-// writes the metric per validation step and run as a markdown table.
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+// writes the metric per validation step and run as a markdown table. A metric (--metric or --also)
+// that a run never logged is an error naming the metrics it has, not an empty chart.
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 const args = process.argv.slice(2);
@@ -32,9 +33,16 @@ if (!opts.out || runs.length === 0) {
   process.exit(2);
 }
 
+function fail(message) {
+  console.error(`plot-curves: ${message}`);
+  process.exit(2);
+}
+
 function load(dir) {
+  const file = `${dir}/metrics.jsonl`;
+  if (!existsSync(file)) fail(`no ${file}`);
   const rows = [];
-  for (const line of readFileSync(`${dir}/metrics.jsonl`, 'utf8').split('\n')) {
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
     if (line.trim() === '') continue;
     try {
       rows.push(JSON.parse(line));
@@ -60,9 +68,23 @@ function series(rows, metric, smooth = 1) {
   });
 }
 
+/** The metrics a run logged: every key with a number in some row, the step and our own keys aside. */
+function metricsOf(rows) {
+  const names = new Set();
+  for (const r of rows) for (const [k, v] of Object.entries(r)) if (typeof v === 'number' && k !== 'step' && !k.startsWith('__')) names.add(k);
+  return [...names].sort();
+}
+
 const colours = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
 const data = runs.map((r, i) => {
   const rows = load(r.dir);
+  const present = metricsOf(rows);
+  for (const metric of [opts.metric, ...opts.extra]) {
+    if (!present.includes(metric)) {
+      const have = present.length === 0 ? 'none' : present.join(', ');
+      fail(`metric ${JSON.stringify(metric)} is not in ${r.dir}/metrics.jsonl (run ${JSON.stringify(r.label)}); its metrics: ${have}`);
+    }
+  }
   return {
     ...r,
     rows,
