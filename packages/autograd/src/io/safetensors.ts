@@ -18,6 +18,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fromHalf, narrowFloatBits, toHalf } from '@repirl/kernels';
 import { stageFile, writeFileAtomic } from './atomic.js';
 
 export class SafetensorsError extends Error {
@@ -100,24 +101,12 @@ function assertLittleEndianHost(): void {
 
 // ───────────────────── float16 / bfloat16 conversion ─────────────────────
 
-/** IEEE binary16 bit pattern nearest to x (round half to even; beyond the range → ±Infinity). */
-export function toF16Bits(x: number): number {
-  return narrowFloatBits(x, 10, 5);
-}
+// One implementation, in @repirl/kernels: rounded once from the double (no float32 step).
+export { toHalf as toF16Bits, fromHalf as fromF16Bits } from '@repirl/kernels';
 
 /** bfloat16 bit pattern nearest to x (round half to even; beyond the range → ±Infinity). */
 export function toBf16Bits(x: number): number {
   return narrowFloatBits(x, 7, 8);
-}
-
-/** Value of an IEEE binary16 bit pattern (exact). */
-export function fromF16Bits(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >>> 10) & 0x1f;
-  const mant = bits & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant !== 0 ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
 /** Value of a bfloat16 bit pattern (exact: it is the upper half of a float32). */
@@ -130,44 +119,15 @@ export function fromBf16Bits(bits: number): number {
   return sign * (1 + mant / 128) * 2 ** (exp - 127);
 }
 
-/**
- * Nearest small binary float (mBits mantissa bits, eBits exponent bits) to x, rounded once from
- * the double itself: going through float32 first would round twice and can land on the wrong
- * neighbour when x lies just off a halfway point.
- */
-function narrowFloatBits(x: number, mBits: number, eBits: number): number {
-  const bias = (1 << (eBits - 1)) - 1;
-  const infinity = ((1 << eBits) - 1) << mBits;
-  if (Number.isNaN(x)) return infinity | (1 << (mBits - 1)); // the quiet NaN
-  const sign = x < 0 || Object.is(x, -0) ? 1 << (mBits + eBits) : 0;
-  const a = Math.abs(x);
-  // Halfway between the largest finite value (odd mantissa) and the next power of two rounds up.
-  if (a >= (2 - 2 ** -(mBits + 1)) * 2 ** bias) return sign | infinity;
-  // Subnormals are multiples of 2^(1 − bias − mBits); the count may round up to the smallest normal,
-  // whose bit pattern is the next integer, so no special case.
-  if (a < 2 ** (1 - bias)) return sign | roundHalfEven(a * 2 ** (bias - 1 + mBits));
-  let e = Math.floor(Math.log2(a)); // log2 may be off by one near powers of two: correct it
-  if (2 ** e > a) e--;
-  else if (2 ** (e + 1) <= a) e++;
-  const m = roundHalfEven(a * 2 ** (mBits - e)); // in [2^mBits, 2^(mBits+1)]; scaling by 2^k is exact
-  return sign | (((e + bias) << mBits) + m - (1 << mBits)); // m = 2^(mBits+1) carries into the exponent
-}
-
-function roundHalfEven(v: number): number {
-  const f = Math.floor(v);
-  const d = v - f;
-  return d > 0.5 || (d === 0.5 && f % 2 === 1) ? f + 1 : f;
-}
-
 export function float32ToFloat16Bits(values: ArrayLike<number>): Uint16Array {
   const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = toF16Bits(values[i]!);
+  for (let i = 0; i < values.length; i++) out[i] = toHalf(values[i]!);
   return out;
 }
 
 export function float16BitsToFloat32(bits: ArrayLike<number>): Float32Array {
   const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = fromF16Bits(bits[i]!);
+  for (let i = 0; i < bits.length; i++) out[i] = fromHalf(bits[i]!);
   return out;
 }
 

@@ -12,6 +12,7 @@ import { makeShader, packUniforms, programKey, type KernelProgram, type StorageT
 import { GpuArray, byteLengthOf, sizeOf, type DType, type HostArray } from './array.js';
 import { acquireGpu, requestedBackend, type Backend } from './gpu-provider.js';
 import { readEnv, readEnvList } from './env.js';
+import { fromHalf, toHalf } from './float16.js';
 
 export type OptionalFeature = 'shader-f16' | 'subgroups' | 'timestamp-query';
 export const OPTIONAL_FEATURES: readonly OptionalFeature[] = ['shader-f16', 'subgroups', 'timestamp-query'];
@@ -214,7 +215,7 @@ export class Runtime {
     return array;
   }
 
-  /** Copies host data into a new array. Numbers are converted to the dtype (f16 rounds to nearest). */
+  /** Copies host data into a new array. Numbers are converted to the dtype (f16: toHalf, rounded once to nearest even). */
   upload(data: ArrayLike<number>, shape: readonly number[] = [data.length], dtype: DType = hostDType(data)): GpuArray {
     const count = sizeOf(shape);
     if (count !== data.length) {
@@ -563,44 +564,6 @@ function hostView(bytes: ArrayBuffer, dtype: DType, count: number): HostArray {
   const out = new Float32Array(count);
   for (let i = 0; i < count; i++) out[i] = fromHalf(halves[i]!);
   return out;
-}
-
-const f32Scratch = new Float32Array(1);
-const u32Scratch = new Uint32Array(f32Scratch.buffer);
-
-/** float32 → IEEE half bits, round to nearest even (overflow → ±inf, NaN kept). */
-export function toHalf(value: number): number {
-  f32Scratch[0] = value;
-  const x = u32Scratch[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rest = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rest > mid || (rest === mid && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++;
-  return sign | half;
-}
-
-export function fromHalf(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >>> 10) & 0x1f;
-  const mant = bits & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
 // ---------------------------------------------------------------- the process-wide runtime

@@ -4,7 +4,7 @@ import type { Runtime } from '../../runtime/runtime.js';
 import type { GpuArray, DType } from '../../runtime/array.js';
 import type { KernelProgram } from '../../runtime/program.js';
 import { ArgumentError } from '../../runtime/errors.js';
-import { fromHalf, toHalf } from '../../runtime/runtime.js';
+import { fromHalf, toHalf } from '../../runtime/float16.js';
 import { expectDType } from '../validate.js';
 
 const WORKGROUP = 256;
