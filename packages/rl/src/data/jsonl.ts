@@ -26,31 +26,107 @@ export interface JsonlLine {
 
 /** The objects of a JSONL file, with their line numbers. */
 export async function readJsonl(path: string): Promise<JsonlLine[]> {
-  let text: string;
+  const lines: JsonlLine[] = [];
+  for (const { line, text } of jsonlTextLines(path, await readBytes(path))) {
+    if (text.trim() !== '') lines.push({ line, value: parseJsonlLine(path, line, text) });
+  }
+  return lines;
+}
+
+/**
+ * What a JSONL data file holds, judged by its first record: 'trajectories' when it has a
+ * "response" field, 'problems' otherwise, null when the file has no records. Reads and parses
+ * only up to the first non-blank line (a leading byte-order mark is skipped; a bad first line is
+ * reported as readJsonl would). The loaders then check every line.
+ */
+export async function jsonlKind(path: string): Promise<'problems' | 'trajectories' | null> {
+  for (const { line, text } of jsonlTextLines(path, await readBytes(path))) {
+    if (text.trim() === '') continue;
+    return 'response' in parseJsonlLine(path, line, text) ? 'trajectories' : 'problems';
+  }
+  return null;
+}
+
+async function readBytes(path: string): Promise<Uint8Array> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path);
   } catch (err) {
     throw new DataFormatError(`cannot read ${path}: ${(err as Error).message}`, path, null);
   }
-  if (text.startsWith('\uFEFF')) text = text.slice(1); // a byte-order mark some editors add
-  const lines: JsonlLine[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const line = i + 1;
-    if (raw.trim() === '') return;
-    let value: unknown;
+}
+
+const NEWLINE = 0x0a;
+// UTF-8 is checked line by line, so a bad byte is reported at its line instead of silently
+// becoming U+FFFD (what readFile(path, 'utf8') does) and being trained on.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The lines of a file as text, 1-based, after a leading UTF-8 byte-order mark (some editors add one). */
+function* jsonlTextLines(path: string, bytes: Uint8Array): Iterable<{ line: number; text: string }> {
+  let start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  for (let line = 1; start <= bytes.length; line++) {
+    let end = bytes.indexOf(NEWLINE, start);
+    if (end < 0) end = bytes.length;
+    const raw = bytes.subarray(start, end);
+    let text: string;
     try {
-      value = JSON.parse(raw);
-    } catch (err) {
+      text = utf8.decode(raw);
+    } catch {
+      const at = Math.max(0, firstInvalidUtf8(raw));
       throw new DataFormatError(
-        `${path}:${line}: invalid JSON (${(err as Error).message}); each non-blank line must be one complete JSON object`,
+        `${path}:${line}: invalid UTF-8 (byte 0x${raw[at]!.toString(16).padStart(2, '0')} at byte ${at + 1} of the line); ` +
+          'data files must be UTF-8 text: convert the file (e.g. iconv -f latin1 -t utf-8) or fix that line',
         path, line);
     }
-    if (!isPlainObject(value)) {
-      throw new DataFormatError(`${path}:${line}: the line must be a JSON object {...}, got ${jsonType(value)}`, path, line);
+    yield { line, text };
+    start = end + 1;
+  }
+}
+
+/** One line's JSON object, or a DataFormatError naming the file and line. */
+function parseJsonlLine(path: string, line: number, text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new DataFormatError(
+      `${path}:${line}: invalid JSON (${(err as Error).message}); each non-blank line must be one complete JSON object`,
+      path, line);
+  }
+  if (!isPlainObject(value)) {
+    throw new DataFormatError(`${path}:${line}: the line must be a JSON object {...}, got ${jsonType(value)}`, path, line);
+  }
+  return value;
+}
+
+/**
+ * Index of the first byte that does not belong to a well-formed UTF-8 sequence (overlong forms,
+ * surrogates and code points above U+10FFFF included, as the decoder rejects them), or -1.
+ */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    let n: number; // continuation bytes
+    let low = 0x80; // allowed range of the second byte
+    let high = 0xbf;
+    if (b < 0x80) n = 0;
+    else if (b >= 0xc2 && b <= 0xdf) n = 1;
+    else if (b >= 0xe0 && b <= 0xef) {
+      n = 2;
+      if (b === 0xe0) low = 0xa0; // overlong
+      if (b === 0xed) high = 0x9f; // surrogates
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      n = 3;
+      if (b === 0xf0) low = 0x90; // overlong
+      if (b === 0xf4) high = 0x8f; // above U+10FFFF
+    } else return i;
+    for (let k = 1; k <= n; k++) {
+      const c = bytes[i + k];
+      if (c === undefined || c < (k === 1 ? low : 0x80) || c > (k === 1 ? high : 0xbf)) return i;
     }
-    lines.push({ line, value });
-  });
-  return lines;
+    i += n + 1;
+  }
+  return -1;
 }
 
 /**
