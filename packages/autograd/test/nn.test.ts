@@ -1,12 +1,13 @@
 // The nn building blocks: the fused head split with RoPE (kernel vs float64, gradient vs finite
 // differences, the relative-position property, the KV-cache variant), heads at every token and at
 // chosen positions (GPU vs CPU, gradients), the module convention (names, state dicts, errors).
+import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime } from '@repirl/kernels';
 import { SeededRandom, assertClose, numericGradient } from '@repirl/kernels/testing';
 import * as ag from '../src/index.js';
 import { CpuBackend, GpuBackend, type Backend } from '../src/index.js';
-import { Embedding, LayerNorm, assign, Linear, MlpHead, RMSNorm, ScalarHead, gatherPositions, ropeTables, splitHeads, splitHeadsIntoCache } from '../src/nn/index.js';
+import { DecoderLM, Embedding, LayerNorm, Rng, assign, Linear, MlpHead, RMSNorm, ScalarHead, gatherPositions, ropeTables, splitHeads, splitHeadsIntoCache } from '../src/nn/index.js';
 
 let gpu: GpuBackend;
 const cpu = new CpuBackend();
@@ -175,5 +176,22 @@ describe('layers and the module convention', () => {
     expect(Object.keys(sd)).toEqual(['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias', 'out.weight', 'out.bias']);
     for (const [name, t] of Object.entries(ref)) expect(sd[name]!.data, name).toEqual(t.data);
     onGpu.dispose();
+  });
+});
+
+describe('seeded initialisation', () => {
+  it('Rng is the kernels PRNG with its own seeding: pinned values', () => {
+    const r = new Rng(7);
+    expect(r.next()).toBe(0.9823943767696619);
+    expect(r.normal(0, 0.02)).toBe(-0.00671837359891505);
+    expect(new Rng(2 ** 40 + 3).next()).toBe(0.19602671219035983); // high bits are folded in
+    expect(() => new Rng(-1)).toThrow(/non-negative integer/);
+  });
+
+  it('a DecoderLM initialised from a seed has the pinned weights', async () => {
+    const model = new DecoderLM(new CpuBackend(), { vocabSize: 37, dModel: 32, nLayers: 2, nHeads: 2, dFF: 48, maxSeqLen: 16, tiedEmbeddings: true }, { seed: 3 });
+    const hash = createHash('sha256');
+    for (const [name, t] of Object.entries(await model.stateDict())) hash.update(name).update(Buffer.from(Float32Array.from(t.data as ArrayLike<number>).buffer));
+    expect(hash.digest('hex').slice(0, 16)).toBe('34e5ef4896a6fdf1');
   });
 });

@@ -1,7 +1,7 @@
 // @repirl/kernels: the WebGPU runtime and the WGSL kernels, each with a float64 CPU reference.
 export * from './runtime/index.js';
 export * from './reference.js';
-export { SeededRandom } from './random.js';
+export { SeededRandom, uniformInt, pickOne, type UniformSource } from './random.js';
 export * from './ops/validate.js';
 export * from './ops/shared/workgroup-reduce.js';
 export * from './ops/cast/cast.js';

@@ -1,9 +1,28 @@
-// A seeded PRNG for host-side randomness (task generation, initialisation, tests): the same seed
-// gives the same stream on every machine. GPU-side randomness is the Philox kernel in ops/rng.
+// The one seeded PRNG for host-side randomness in repirl (task generation, weight initialisation,
+// tests): mulberry32, with Box–Muller normals. The same seed gives the same stream on every
+// machine. autograd's weight-init Rng and rl's task rng are this class; GPU-side randomness is the
+// Philox kernel in ops/rng.
+
+/** Anything that yields uniform numbers in [0, 1); SeededRandom is one. */
+export interface UniformSource {
+  next(): number;
+}
+
+/** Uniform integer in [lo, hi], both inclusive, from one draw of `source`. */
+export function uniformInt(source: UniformSource, lo: number, hi: number): number {
+  return lo + Math.floor(source.next() * (hi - lo + 1));
+}
+
+/** One element of `items` chosen uniformly, from one draw of `source`. */
+export function pickOne<T>(source: UniformSource, items: readonly T[]): T {
+  return items[Math.floor(source.next() * items.length)]!;
+}
 
 /** Deterministic PRNG (mulberry32); the same seed gives the same stream on every machine. */
-export class SeededRandom {
-  private state: number;
+export class SeededRandom implements UniformSource {
+  /** The 32-bit mulberry32 state; subclasses with a seeding scheme of their own set it. */
+  protected state: number;
+  /** `seed`: an integer in [0, 2³²) (higher bits are dropped); 0 starts from a fixed non-zero state. */
   constructor(seed: number) {
     this.state = seed >>> 0 || 0x9e3779b9;
   }
@@ -19,15 +38,16 @@ export class SeededRandom {
   }
   /** Integer in [lo, hi] inclusive. */
   int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo + 1));
+    return uniformInt(this, lo, hi);
   }
+  /** Normal by Box–Muller, from two draws. */
   normal(mean = 0, std = 1): number {
-    const u = 1 - this.next();
+    const u = 1 - this.next(); // (0, 1]: log is finite
     const v = this.next();
     return mean + std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
   pick<T>(items: readonly T[]): T {
-    return items[Math.floor(this.next() * items.length)]!;
+    return pickOne(this, items);
   }
   /** Float32Array of n uniform values in [lo, hi). */
   floats(n: number, lo = -1, hi = 1): Float32Array {

@@ -11,29 +11,21 @@ import type { Backend } from '../core/backend.js';
 import { StorageRef, Tensor } from '../core/tensor.js';
 import { GpuBackend } from '../backends/gpu.js';
 import type { CpuStorage } from '../backends/cpu.js';
-import type { GpuArray } from '@repirl/kernels';
+import { SeededRandom, type GpuArray } from '@repirl/kernels';
 import { SAFETENSORS_DTYPES, tensorToFloat32, type DecodedTensor } from '../io/safetensors.js';
 
 // ---------------------------------------------------------------- seeded initialisation
 
-/** A small seeded PRNG (mulberry32, normals by Box–Muller): the same seed gives the same weights everywhere. */
-export class Rng {
-  private state: number;
+/**
+ * The weight-initialisation PRNG: @repirl/kernels' SeededRandom (mulberry32, Box–Muller normals),
+ * seeded from any non-negative safe integer, so the same seed gives the same weights everywhere.
+ */
+export class Rng extends SeededRandom {
   constructor(seed: number) {
     if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`Rng: seed must be a non-negative integer, got ${seed}`);
+    super(0);
     // Fold the high bits in so seeds above 2^32 still differ.
     this.state = (seed ^ Math.floor(seed / 2 ** 32) ^ 0x9e3779b9) >>> 0;
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  normal(std = 1): number {
-    const u = 1 - this.next(); // (0, 1]: log is finite
-    return std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
   }
 }
 
@@ -115,7 +107,7 @@ export abstract class Module<C = unknown> {
     else if (fill === 'ones') storage = this.backend.fill(shape, 1);
     else {
       const data = new Float32Array(size);
-      for (let i = 0; i < size; i++) data[i] = this.init.rng.normal(fill.normal);
+      for (let i = 0; i < size; i++) data[i] = this.init.rng.normal(0, fill.normal);
       storage = this.backend.upload(data, shape, 'f32');
     }
     const t = new Tensor(new StorageRef(this.backend, storage), shape, 'f32', true, true);

@@ -1,13 +1,12 @@
 // Seeded randomness for task generation and noisy solutions. Tasks must give the same problems
-// for the same seed on every machine, so they never touch Math.random.
-import { SeededRandom } from '@repirl/kernels';
+// for the same seed on every machine, so they never touch Math.random: they draw from the
+// project's one PRNG, SeededRandom of @repirl/kernels (mulberry32).
+import { SeededRandom, type UniformSource } from '@repirl/kernels';
 
 /** Anything that yields uniform numbers in [0, 1); `SeededRandom` from @repirl/kernels fits. */
-export interface Rng {
-  next(): number;
-}
+export type Rng = UniformSource;
 
-/** The project's seeded PRNG (mulberry32), with the seed checked. */
+/** The project's seeded PRNG, with the seed checked. */
 export function createRng(seed: number): Rng {
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
     throw new Error(`createRng: seed must be an integer in [0, 2^32), got ${seed}`);
@@ -15,12 +14,5 @@ export function createRng(seed: number): Rng {
   return new SeededRandom(seed);
 }
 
-/** Uniform integer in [lo, hi], both inclusive. */
-export function randInt(rng: Rng, lo: number, hi: number): number {
-  return lo + Math.floor(rng.next() * (hi - lo + 1));
-}
-
-/** One element chosen uniformly. */
-export function pick<T>(rng: Rng, items: readonly T[]): T {
-  return items[Math.floor(rng.next() * items.length)]!;
-}
+/** randInt(rng, lo, hi): uniform integer in [lo, hi], both inclusive; pick(rng, items): one element chosen uniformly. */
+export { uniformInt as randInt, pickOne as pick } from '@repirl/kernels';
