@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataFormatError, jsonlKind, loadProblems, loadTrajectories, readJsonl } from '../src/data/index.js';
+import { packSequences, responseLayout } from '../src/rollout/index.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -79,5 +80,16 @@ describe('data files with a UTF-8 byte-order mark', () => {
     expect(await jsonlKind(await file('empty.jsonl', '\uFEFF\n'))).toBe(null);
     const bad = await file('bad-first.jsonl', '\n{"id": 1,\n');
     expect((await failure(jsonlKind(bad))).message).toMatch(new RegExp(`^${bad}:2: invalid JSON`));
+  });
+});
+
+describe('batches larger than a spread can hold', () => {
+  it('pack 300,000 sequences (Math.max(...lengths) overflowed the stack past ~120,000)', () => {
+    const B = 300_000;
+    const parts = Array.from({ length: B }, (_, b) => ({ promptIds: [1, 2 + (b % 3)], responseIds: b === B - 1 ? [5, 6, 7] : [5] }));
+    const packed = packSequences(parts, 0);
+    expect([packed.B, packed.L, packed.T]).toEqual([B, 5, 3]);
+    expect(Array.from(packed.ids.subarray((B - 1) * 5, B * 5))).toEqual([1, 2 + ((B - 1) % 3), 5, 6, 7]);
+    expect(responseLayout(parts.map((p) => p.responseIds.length)).T).toBe(3);
   });
 });

@@ -90,7 +90,7 @@ function checkOptions(model: DecoderLM, prompts: readonly (readonly number[])[],
   });
   const maxNew = options.maxNewTokens;
   if (!Number.isInteger(maxNew) || maxNew < 1) throw new Error(`generate: maxNewTokens must be a positive integer, got ${maxNew}`);
-  const longest = Math.max(...prompts.map((p) => p.length));
+  const longest = prompts.reduce((m, p) => Math.max(m, p.length), -Infinity);
   if (longest + maxNew > maxSeqLen) {
     throw new Error(`generate: the longest prompt (${longest} tokens) + maxNewTokens (${maxNew}) exceeds the model's maxSeqLen (${maxSeqLen})`);
   }
@@ -171,7 +171,7 @@ export async function generate(model: DecoderLM, promptIds: readonly (readonly n
             // Cache prefill, or the no-cache path: the whole (right-padded) sequences so far.
             const seqs = promptIds.map((p, b) => (cache ? p : [...p, ...tokens[b]!]));
             const current = seqs.map((s) => s.length);
-            const T = Math.max(...current);
+            const T = current.reduce((m, n) => Math.max(m, n), -Infinity);
             const ids = tensor(backend, seqs.flatMap((s) => [...s, ...new Array<number>(T - s.length).fill(0)]), [B, T], { dtype: 'i32' });
             const h = cache ? model.hidden(ids, { cache }) : model.hidden(ids, { lengths: current });
             last = gatherRows(reshape(h, [B * T, dModel]), current.map((n, b) => b * T + n - 1));

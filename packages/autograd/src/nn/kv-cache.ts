@@ -94,7 +94,7 @@ export class KvCache {
     const kc = this.keys[layer];
     if (!kc) throw new Error(`KvCache.attend: layer ${layer} is outside [0, ${this.config.layers})`);
     const Tn = qkv.shape[1]!;
-    const furthest = Math.max(...this.pastHost);
+    const furthest = this.pastHost.reduce((m, p) => Math.max(m, p), -Infinity);
     if (furthest + Tn > this.config.capacity) throw new Error(`KvCache.attend: ${Tn} new positions after past = ${furthest} exceed the capacity ${this.config.capacity}`);
     const q = splitHeadsIntoCache(qkv, this.pastTensor, cos, sin, this.config.heads, kc, this.values[layer]!);
     return apply1(attentionDecodePrim, [q, kc, this.values[layer]!, this.pastTensor], undefined);

@@ -134,7 +134,7 @@ export class DecoderLM extends Module<Required<DecoderConfig>> {
       if (options.lengths) throw new Error('DecoderLM: pass either lengths or a cache, not both (a cache tracks its own positions)');
       if (cache.config.batch !== B) throw new Error(`DecoderLM: cache batch ${cache.config.batch} differs from ids batch ${B}`);
       if (cache.config.layers !== this.config.nLayers) throw new Error(`DecoderLM: cache has ${cache.config.layers} layers, the model ${this.config.nLayers}`);
-      const end = Math.max(...cache.positions) + T;
+      const end = cache.positions.reduce((m, p) => Math.max(m, p), -Infinity) + T;
       if (end > this.config.maxSeqLen) throw new Error(`DecoderLM: positions up to ${end} exceed maxSeqLen ${this.config.maxSeqLen}`);
     } else if (T > this.config.maxSeqLen) {
       throw new Error(`DecoderLM: ids has T = ${T} positions, more than maxSeqLen ${this.config.maxSeqLen}`);

@@ -83,6 +83,6 @@ export async function trainOffline<E extends SequencePart>(
 
 /** Mean loss of each epoch (what a loss-goes-down check compares). */
 export function epochLosses(records: readonly OfflineRecord[]): number[] {
-  const epochs = Math.max(-1, ...records.map((r) => r.epoch)) + 1;
+  const epochs = records.reduce((m, r) => Math.max(m, r.epoch), -1) + 1;
   return Array.from({ length: epochs }, (_, e) => average(records.filter((r) => r.epoch === e).map((r) => r.loss)));
 }

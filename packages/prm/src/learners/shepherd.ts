@@ -85,7 +85,7 @@ export function policyCompletionSampler(policy: DecoderLM, options: PolicySample
     const chunk = options.batchSize && options.batchSize > 0 ? options.batchSize : Math.max(1, rows.length);
     for (let start = 0, call = 0; start < rows.length; start += chunk, call++) {
       const part = rows.slice(start, start + chunk);
-      const room = policy.config.maxSeqLen - Math.max(...part.map((r) => r.ids.length));
+      const room = policy.config.maxSeqLen - part.reduce((m, r) => Math.max(m, r.ids.length), -Infinity);
       if (room < 1) throw new Error(`policyCompletionSampler: a prompt + prefix fills the policy's context (maxSeqLen ${policy.config.maxSeqLen})`);
       const generated = await generate(policy, part.map((r) => r.ids), {
         maxNewTokens: Math.min(options.maxNewTokens, room),

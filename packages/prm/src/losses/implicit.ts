@@ -91,7 +91,7 @@ export function implicitStepRewards(
   const tokenRewards = implicitTokenRewards({ logpPolicy, logpRef, mask }, beta);
   const [b, t] = logpPolicy.shape as [number, number];
   if (stepEnds.length !== b) throw new Error(`implicitStepRewards: stepEnds has ${stepEnds.length} rows for ${b} samples`);
-  const k = Math.max(1, ...stepEnds.map((e) => e.length));
+  const k = stepEnds.reduce((m, e) => Math.max(m, e.length), 1);
   // assign[b, t, k] = 1 when token t of sample b belongs to step k.
   const assign = new Array<number>(b * t * k).fill(0);
   const stepMask = new Array<number>(b * k).fill(0);

@@ -91,7 +91,7 @@ function check(options: BeamSearchOptions, policy: DecoderLM, problems: readonly
   if (!(aggregationModes as readonly string[]).includes(aggregation)) {
     throw new Error(`beamSearch: unknown aggregation "${String(aggregation)}"; use one of ${aggregationModes.join(', ')}`);
   }
-  const longest = Math.max(...problems.map((p) => options.codec.encodePrompt(p.prompt).length));
+  const longest = problems.reduce((m, p) => Math.max(m, options.codec.encodePrompt(p.prompt).length), -Infinity);
   if (longest + options.maxNewTokens > policy.config.maxSeqLen) {
     throw new Error(`beamSearch: the longest prompt (${longest} tokens) + maxNewTokens (${options.maxNewTokens}) exceeds the policy's maxSeqLen (${policy.config.maxSeqLen})`);
   }
@@ -123,7 +123,7 @@ export async function beamSearch(policy: DecoderLM, problems: readonly Problem[]
     const calls: (typeof rows)[] = [];
     for (const row of rows) {
       const call = calls.at(-1);
-      const fits = call && Math.max(...[...call, row].map((r) => r.ids.length)) + Math.max(...[...call, row].map(remaining)) <= maxSeqLen;
+      const fits = call && Math.max(row.ids.length, maxOf(call, (r) => r.ids.length)) + Math.max(remaining(row), maxOf(call, remaining)) <= maxSeqLen;
       if (fits) call.push(row);
       else calls.push([row]);
     }
@@ -131,7 +131,7 @@ export async function beamSearch(policy: DecoderLM, problems: readonly Problem[]
     const children = new Map<Beam, Beam[]>();
     for (const [c, call] of calls.entries()) {
       const outputs = await generate(policy, call.map((r) => r.ids), {
-        maxNewTokens: Math.max(...call.map(remaining)),
+        maxNewTokens: maxOf(call, remaining),
         temperature,
         seed: deriveSeed(options.seed, 'beam', round, c),
         stop: [...stops.stop, STEP_STOP],
@@ -194,4 +194,11 @@ export async function beamSearchAccuracy(
   const output = await beamSearch(policy, problems, options);
   const correct = output.results.map((r, i) => options.verify(problems[i]!, r.response).correct);
   return { ...output, accuracy: correct.filter(Boolean).length / correct.length, correct };
+}
+
+/** The largest f(x) over xs (−∞ for none), without spreading a call's rows into Math.max's arguments. */
+function maxOf<T>(xs: readonly T[], f: (x: T) => number): number {
+  let m = -Infinity;
+  for (const x of xs) m = Math.max(m, f(x));
+  return m;
 }

@@ -68,7 +68,7 @@ export function weightedVote(
   }
   checkFinite('weightedVote', 'weights', weights);
   const voters = answers.flatMap((a, i) => (a === null ? [] : [weights[i]!]));
-  const shift = transform === 'exp' && voters.length > 0 ? Math.max(...voters) : 0;
+  const shift = transform === 'exp' && voters.length > 0 ? voters.reduce((m, v) => Math.max(m, v), -Infinity) : 0;
   const g = (w: number): number =>
     transform === 'raw' ? w : transform === 'exp' ? Math.exp(w - shift) : 1 / (1 + Math.exp(-w));
   const groups = groupAnswers(answers).map((grp) => ({

@@ -86,7 +86,7 @@ export async function filteredRollout(policy: DecoderLM, options: FilteredRollou
   let keptGroups = 0;
   // Group ids only have to be unique within the step's batch; carried groups keep theirs, so new
   // groups start above every id in use.
-  let nextGroup = Math.max(-1, ...carried.flat().map((s) => s.group)) + 1;
+  let nextGroup = carried.flat().reduce((m, s) => Math.max(m, s.group), -1) + 1;
   while (kept.length < need && rounds < maxRounds) {
     const count = Math.ceil((need - kept.length) * (options.band ? oversample : 1));
     const problems = options.nextPrompts(count);
@@ -94,7 +94,7 @@ export async function filteredRollout(policy: DecoderLM, options: FilteredRollou
     nextGroup += problems.length;
     rounds++;
     sampledGroups += problems.length;
-    sampled.push(...batch.samples);
+    for (const s of batch.samples) sampled.push(s);
     for (const group of splitGroups(batch.samples)) {
       if (options.band && !inBand(group, options.band)) continue;
       kept.push(group);

@@ -47,8 +47,9 @@ export function packSequences(parts: readonly SequencePart[], padId: number): Pa
   const promptLengths = parts.map((p) => p.promptIds.length);
   const responseLengths = parts.map((p) => p.responseIds.length);
   const seqLengths = parts.map((_, b) => promptLengths[b]! + responseLengths[b]!);
-  const L = Math.max(...seqLengths);
-  const T = Math.max(1, ...responseLengths);
+  // Loops, not Math.max(...xs): spreading a batch of 200,000+ lengths overflows the call stack.
+  const L = seqLengths.reduce((m, n) => Math.max(m, n), 0);
+  const T = responseLengths.reduce((m, n) => Math.max(m, n), 1);
   const ids = new Int32Array(B * L).fill(padId);
   const positions: number[] = new Array<number>(B * T);
   const targets = new Int32Array(B * T).fill(padId);
@@ -94,7 +95,7 @@ export type ResponseLayout = Pick<PackedBatch, 'B' | 'T' | 'responseLengths'>;
 
 /** The response layout of responses with these lengths (T = the longest, at least 1). */
 export function responseLayout(responseLengths: readonly number[]): ResponseLayout {
-  return { B: responseLengths.length, T: Math.max(1, ...responseLengths), responseLengths: [...responseLengths] };
+  return { B: responseLengths.length, T: responseLengths.reduce((m, n) => Math.max(m, n), 1), responseLengths: [...responseLengths] };
 }
 
 /** Ragged per-sample values (one per response token) in the response layout [B·T], `fill` at padding. */

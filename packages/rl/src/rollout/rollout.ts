@@ -135,7 +135,7 @@ export async function attachDenseRewards(batch: RolloutBatch, fn: DenseRewardFn)
   if (!Array.isArray(rows) || rows.length !== samples.length) {
     throw new Error(`dense rewards: the DenseRewardFn returned ${Array.isArray(rows) ? rows.length : typeof rows} rows for ${samples.length} samples; return one row per sample`);
   }
-  const longest = Math.max(...samples.map((s) => s.responseIds.length));
+  const longest = samples.reduce((m, s) => Math.max(m, s.responseIds.length), -Infinity);
   samples.forEach((sample, b) => {
     const row: readonly number[] = rows[b]!;
     const n = sample.responseIds.length;

@@ -220,7 +220,7 @@ export class RlTrainer extends Trainer {
     for (const micro of this.microBatches(samples.map((_, i) => i))) {
       const packed = this.pack(samples, micro);
       const out = noGrad(() => tidy(() => fn(packed)));
-      rows.push(...unpadRows(await out.data(), packed));
+      for (const row of unpadRows(await out.data(), packed)) rows.push(row);
       out.dispose();
     }
     return rows;
@@ -495,11 +495,11 @@ function rolloutMetrics(sampled: readonly RolloutSample[], trained: readonly Rol
   const lengths = trained.map((s) => s.responseIds.length);
   Object.assign(m, {
     'critic/score/mean': mean(scores),
-    'critic/score/max': Math.max(...scores),
-    'critic/score/min': Math.min(...scores),
+    'critic/score/max': scores.reduce((a, b) => Math.max(a, b), -Infinity),
+    'critic/score/min': scores.reduce((a, b) => Math.min(a, b), Infinity),
     'response_length/mean': mean(lengths),
-    'response_length/max': Math.max(...lengths),
-    'response_length/min': Math.min(...lengths),
+    'response_length/max': lengths.reduce((a, b) => Math.max(a, b), -Infinity),
+    'response_length/min': lengths.reduce((a, b) => Math.min(a, b), Infinity),
     'response_length/clip_ratio': trained.filter((s) => s.finishReason === 'length').length / trained.length,
   });
   return m;
