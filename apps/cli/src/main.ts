@@ -5,7 +5,7 @@ import { configCommand } from './commands/config.js';
 import { experimentUsage, runExperiment } from './commands/experiment.js';
 import { processIo, type CliIo } from './commands/io.js';
 import { tasksCommand } from './commands/tasks.js';
-import { didYouMean } from '@repirl/rl';
+import { closest, didYouMean } from '@repirl/rl';
 
 export const USAGE = `usage: repirl <command> [options]
 
@@ -16,7 +16,7 @@ commands:
   prm train [--config FILE] [--set ...] learn a PRM: --set method=repirl|airl-s|prime|orm|shepherd|implicit-offline
   prm eval  [--config FILE] [--set ...] step AUROC, first-error F1, best-of-N vs majority vote of a trained PRM
        (all of these: --dry-run, --out DIR, --resume, --force, --progress; repirl <command> --help)
-  config <sft|rl|eval|prm-train|prm-eval> [--json]   every config key with its default and doc
+  config <sft|rl|eval|prm train|prm eval> [--json]   every config key with its default and doc
   tasks [show <task> ...]                the task families, their knobs, sample problems with step labels
   info [--json] [--no-features]          the WebGPU device repirl uses here, its limits and features
   help                                   this text
@@ -27,6 +27,17 @@ Environment: REPIRL_WEBGPU_BACKEND=vulkan|opengles, REPIRL_DISABLE_FEATURES=shad
 
 const COMMANDS = ['sft', 'rl', 'eval', 'prm', 'config', 'tasks', 'info', 'help'];
 const PRM_SUBCOMMANDS = ['train', 'eval'];
+
+/**
+ * ' (did you mean "x"?)' for a mistyped command, or ''. A word near no command may be a `prm`
+ * subcommand typed alone or joined to it (train, trian, prm-train): then "prm train".
+ */
+function suggestCommand(word: string): string {
+  const direct = didYouMean(word, COMMANDS);
+  if (direct !== '') return direct;
+  const sub = closest(word.replace(/^prm[-_]?/i, ''), PRM_SUBCOMMANDS);
+  return sub.length === 0 ? '' : ` (did you mean ${sub.map((s) => JSON.stringify(`prm ${s}`)).join(' or ')}?)`;
+}
 
 /**
  * Runs one command line and returns its exit code. `print` receives stdout lines; `io` replaces
@@ -71,7 +82,7 @@ export async function main(argv: readonly string[], print: (text: string) => voi
       return 0;
     }
     default:
-      print(`repirl: unknown command "${command}"${didYouMean(command, COMMANDS)}\n\n${USAGE}`);
+      print(`repirl: unknown command "${command}"${suggestCommand(command)}\n\n${USAGE}`);
       return 2;
   }
 }

@@ -1,5 +1,6 @@
 // `repirl config <command> [--json]`: every key of the command's config with its default, what it
-// accepts and its doc (--json: just the defaults, as a starting config file).
+// accepts and its doc (--json: just the defaults, as a starting config file). The prm commands are
+// named as they are typed (`config prm train`) or as one word (`config prm-train`).
 import { defaultsOf, didYouMean, experiments, formatSchemaDocs, type ExperimentName } from '../config/index.js';
 import { parseOptions } from './args.js';
 import { UsageError, type CliIo } from './io.js';
@@ -15,7 +16,9 @@ export async function configCommand(argv: readonly string[], io: CliIo): Promise
       io.print(CONFIG_USAGE);
       return 0;
     }
-    const [name, extra] = parsed.positionals;
+    const [first, second] = parsed.positionals;
+    if (first === 'prm' && second === undefined) throw new UsageError(`repirl config prm: which? (train, eval)\n${CONFIG_USAGE}`);
+    const [name, extra] = first === 'prm' ? [`prm-${second}`, parsed.positionals[2]] : parsed.positionals;
     if (name === undefined) throw new UsageError(`repirl config: which command? (${NAMES.join(', ')})\n${CONFIG_USAGE}`);
     if (!(NAMES as string[]).includes(name)) throw new UsageError(`repirl config: no config for "${name}"${didYouMean(name, NAMES)}; commands with a config: ${NAMES.join(', ')}`);
     if (extra !== undefined) throw new UsageError(`repirl config: unexpected argument "${extra}"`);
