@@ -92,6 +92,12 @@ function isDtype(value: unknown): value is SafetensorsDtype {
   return typeof value === 'string' && Object.hasOwn(DTYPES, value);
 }
 
+/** What is wrong with a dtype that is not one of ours, for messages ("no dtype", not "unknown dtype undefined"). */
+function dtypeProblem(dtype: unknown): string {
+  if (dtype === undefined) return 'has no dtype';
+  return typeof dtype === 'string' ? `unknown dtype ${JSON.stringify(dtype)}` : `dtype must be a string, got ${JSON.stringify(dtype) ?? describe(dtype)}`;
+}
+
 // Typed arrays use the host's byte order; the format is little-endian (so is every platform
 // Node and browsers run on today, but a wrong file would be silent, so check once).
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -192,7 +198,7 @@ function layOut(tensors: Record<string, TensorInput>): LaidOutTensor[] {
   const items = Object.entries(tensors).map(([name, t]) => {
     if (name === '__metadata__') throw new SafetensorsError("'__metadata__' is reserved by the safetensors format and cannot name a tensor; pass metadata separately");
     if (typeof t !== 'object' || t === null) throw new SafetensorsError(`tensor '${name}' must be { dtype, shape, data }, got ${describe(t)}`);
-    if (!isDtype(t.dtype)) throw new SafetensorsError(`tensor '${name}': unknown dtype ${JSON.stringify(t.dtype)}; use one of ${SAFETENSORS_DTYPES.join(', ')}`);
+    if (!isDtype(t.dtype)) throw new SafetensorsError(`tensor '${name}': ${dtypeProblem(t.dtype)}; use one of ${SAFETENSORS_DTYPES.join(', ')}`);
     const shape = checkShape(t.shape, `tensor '${name}'`);
     const bytes = tensorBytes(name, t);
     const numel = shape.reduce((a, b) => a * b, 1);
@@ -320,7 +326,7 @@ function parseFile(bytes: Uint8Array, source: string | undefined): ParsedFile {
     if (!isDtype(dtype)) {
       fail(typeof dtype === 'string' && UNSUPPORTED_DTYPES.includes(dtype)
         ? `${where}: dtype ${dtype} is valid safetensors but not supported here; supported: ${SAFETENSORS_DTYPES.join(', ')}`
-        : `${where}: unknown dtype ${JSON.stringify(dtype)}; safetensors dtypes are ${SAFETENSORS_DTYPES.join(', ')}`);
+        : `${where}: ${dtypeProblem(dtype)}; safetensors dtypes are ${SAFETENSORS_DTYPES.join(', ')}`);
     }
     const dt = dtype as SafetensorsDtype;
     let shape: number[] = [];
@@ -414,6 +420,40 @@ export function checkTensors(
   throw new SafetensorsError(`${options.source ?? 'tensors'} do not match the expected tensors:\n${shown.join('\n')}`);
 }
 
+/**
+ * Throws a SafetensorsError naming the first floating-point tensor (F64, F32, F16, BF16) that holds
+ * a NaN or an infinity: the tensor, its dtype and shape, the first bad element and how many there
+ * are. Weights like that come from a diverged run (or a damaged file) and make every step non-finite.
+ */
+export function checkFinite(tensors: Record<string, DecodedTensor>, options: { source?: string } = {}): void {
+  for (const [name, t] of Object.entries(tensors)) {
+    let finite: (i: number) => boolean;
+    if (t.dtype === 'F16') {
+      const bits = t.data;
+      finite = (i) => (bits[i]! & 0x7c00) !== 0x7c00; // exponent all ones: ±Infinity or NaN
+    } else if (t.dtype === 'F64' || t.dtype === 'F32' || t.dtype === 'BF16') {
+      const values = t.data;
+      finite = (i) => Number.isFinite(values[i]!);
+    } else {
+      continue; // integers and booleans are always finite
+    }
+    let first = -1;
+    let count = 0;
+    for (let i = 0; i < t.data.length; i++) {
+      if (finite(i)) continue;
+      if (count === 0) first = i;
+      count++;
+    }
+    if (count === 0) continue;
+    const value = t.dtype === 'F16' ? fromHalf(t.data[first]!) : (t.data[first] as number);
+    throw new SafetensorsError(
+      `${options.source ? `${options.source}: ` : ''}tensor '${name}' (${t.dtype} [${t.shape.join(', ')}]) holds ${count} non-finite ` +
+        `value${count === 1 ? '' : 's'}, the first ${value} at element ${first}: these weights come from a diverged run or a damaged file; ` +
+        'use an earlier checkpoint',
+    );
+  }
+}
+
 // ───────────────────────────── files ─────────────────────────────
 
 /** Writes a safetensors file atomically. Invalid tensors throw before the disk is touched. */
@@ -455,6 +495,8 @@ export interface CheckpointContent {
 
 export interface LoadedCheckpoint {
   tensors: Record<string, DecodedTensor>;
+  /** The .safetensors file the tensors came from, for messages about them. */
+  path: string;
   config: Record<string, unknown>;
   /** The safetensors metadata, without CHECKPOINT_ID_KEY. */
   metadata: Record<string, string>;
@@ -511,10 +553,12 @@ export async function saveCheckpoint(dir: string, content: CheckpointContent, op
 /**
  * Loads a checkpoint written by saveCheckpoint, verifying that the two files belong to the same
  * save and that the tensor data is unchanged; with `expected`, also every tensor's shape and dtype.
+ * A floating-point tensor holding NaN or ±Infinity is refused (see checkFinite): nothing can be
+ * trained or sampled from it. `allowNonFinite` skips that check.
  */
 export async function loadCheckpoint(
   dir: string,
-  options: { name?: string; expected?: Record<string, ExpectedTensor>; allowExtra?: boolean } = {},
+  options: { name?: string; expected?: Record<string, ExpectedTensor>; allowExtra?: boolean; allowNonFinite?: boolean } = {},
 ): Promise<LoadedCheckpoint> {
   const { safetensorsPath, configPath, name } = checkpointPaths(dir, options.name);
   const where = `checkpoint ${join(dir, name)}`;
@@ -539,8 +583,9 @@ export async function loadCheckpoint(
 
   const { tensors, metadata } = decodeSafetensors(bytes, { source: safetensorsPath });
   if (options.expected) checkTensors(tensors, options.expected, { allowExtra: options.allowExtra, source: safetensorsPath });
+  if (!options.allowNonFinite) checkFinite(tensors, { source: safetensorsPath });
   const { [CHECKPOINT_ID_KEY]: _id, ...userMetadata } = metadata;
-  return { tensors, config: configFile.config, metadata: userMetadata, id: fileId };
+  return { tensors, path: safetensorsPath, config: configFile.config, metadata: userMetadata, id: fileId };
 }
 
 function checkpointPaths(dir: string, name = 'model'): { safetensorsPath: string; configPath: string; name: string } {

@@ -167,8 +167,9 @@ export abstract class Module<C = unknown> {
    * Copies `tensors` into the parameters in place (optimizer state keyed by the parameter objects
    * stays valid). Every parameter must be present with its exact shape; names the module does not
    * have are an error too unless `allowExtra` (e.g. a checkpoint holding a model and its head).
+   * `source` (the file the tensors came from) starts the error message.
    */
-  loadStateDict(tensors: StateDict, options: { allowExtra?: boolean } = {}): void {
+  loadStateDict(tensors: StateDict, options: { allowExtra?: boolean; source?: string } = {}): void {
     const params = this.parameters();
     const problems: string[] = [];
     for (const [name, t] of params) {
@@ -177,7 +178,9 @@ export abstract class Module<C = unknown> {
       else if (!sameShape(src.shape, t.shape)) problems.push(`tensor '${name}' has shape ${shapeText(src.shape)} but the model expects ${shapeText(t.shape)}`);
     }
     if (!options.allowExtra) for (const name of Object.keys(tensors)) if (!params.has(name)) problems.push(`tensor '${name}' is not a parameter of this ${this.constructor.name}`);
-    if (problems.length > 0) throw new Error(`loadStateDict: ${problems.join('; ')}`);
+    if (problems.length > 0) {
+      throw new Error(`${options.source ? `${options.source}: ` : ''}loadStateDict into a ${this.constructor.name}: ${problems.join('; ')}`);
+    }
     for (const [name, t] of params) assign(t, hostValues(tensors[name]!));
   }
 

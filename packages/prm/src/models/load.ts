@@ -22,6 +22,6 @@ export async function loadPrm(backend: Backend, dir: string, options: { name?: s
   }
   const Ctor = CLASSES[kind as keyof typeof CLASSES] as unknown as new (backend: Backend, config: unknown, init?: InitOptions | Init) => SavedPrm;
   const prm = new Ctor(backend, model, { empty: true });
-  prm.loadStateDict(loaded.tensors);
+  prm.loadStateDict(loaded.tensors, { source: loaded.path });
   return prm;
 }

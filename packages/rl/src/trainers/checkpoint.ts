@@ -150,7 +150,7 @@ export async function loadTrainingCheckpoint(
 ): Promise<{ step: number; state: Record<string, unknown> }> {
   for (const [name, model] of Object.entries(target.models)) {
     const loaded = await loadCheckpoint(dir, { name });
-    model.loadStateDict(loaded.tensors);
+    model.loadStateDict(loaded.tensors, { source: loaded.path });
   }
   const trainer = await loadCheckpoint(dir, { name: 'trainer' });
   const config = trainer.config as { kind?: string; step: number; optimizers: Record<string, { steps: number; calls: number }>; state: Record<string, unknown> };
@@ -179,7 +179,11 @@ export async function savePolicy(dir: string, policy: DecoderLM, options: { name
   await saveModel(dir, options.name ?? 'policy', policy);
 }
 
-/** Rebuilds a policy saved by savePolicy (or a trainer's checkpoint or run directory) on `backend`. */
+/**
+ * Rebuilds a policy saved by savePolicy (or a trainer's checkpoint or run directory) on `backend`.
+ * Weights holding NaN or ±Infinity are refused (loadCheckpoint names the file and the tensor), as
+ * are tensors of the wrong shape (named with the file).
+ */
 export async function loadPolicy(backend: Backend, dir: string, options: { name?: string } = {}): Promise<DecoderLM> {
   const name = options.name ?? 'policy';
   const loaded = await loadCheckpoint(dir, { name });
@@ -188,7 +192,12 @@ export async function loadPolicy(backend: Backend, dir: string, options: { name?
     throw new Error(`${join(dir, `${name}.json`)} does not hold a DecoderLM policy (kind ${JSON.stringify(config.kind)}); save policies with savePolicy`);
   }
   const policy = new DecoderLM(backend, config.model as ConstructorParameters<typeof DecoderLM>[1], { empty: true });
-  policy.loadStateDict(loaded.tensors);
+  try {
+    policy.loadStateDict(loaded.tensors, { source: loaded.path });
+  } catch (err) {
+    policy.dispose();
+    throw err;
+  }
   return policy;
 }
 
