@@ -32,13 +32,21 @@ const readJson = async (path: string): Promise<any> => JSON.parse(await readFile
 const readMetrics = async (path: string): Promise<any[]> => (await readFile(path, 'utf8')).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
 
 const TASK = ['--set', 'task.difficulty.steps=2', '--set', 'task.difficulty.range=10'];
-/** A PRM run small enough for CI: 2 prompts × 2 samples per step, 6 held-out problems × 4 samples. */
-const TINY_PRM = [
-  // No accuracy filter: a 20-step SFT policy is rarely right, and PRIME's default band would drop every group.
-  ...TASK, '--set', 'steps=2', '--set', 'rollout.filter.enabled=false', '--set', 'rollout.promptsPerStep=2', '--set', 'rollout.k=2', '--set', 'rollout.maxNewTokens=16',
-  '--set', 'offline.problems=4', '--set', 'offline.epochs=2', '--set', 'offline.batchSize=4', '--set', 'offline.completions=2',
-  '--set', 'eval.problems=6', '--set', 'eval.samplesPerProblem=4', '--set', 'eval.ns=[2,4]', '--set', 'eval.validationProblems=4', '--set', 'eval.every=0',
-  '--set', 'checkpointEvery=1', '--progress', 'off',
+/** A PRM run small enough for CI: 2 prompts × 2 samples per step (online), 4 problems × 2 samples (offline), 6 held-out problems × 4 samples. */
+const ONLINE = ['repirl', 'airl-s', 'prime'];
+const tinyPrm = (method: string) => [
+  ...TASK, '--set', `method=${method}`,
+  ...(ONLINE.includes(method)
+    ? [
+      // No accuracy filter: a 20-step SFT policy is rarely right, and PRIME's default band would drop every group.
+      '--set', 'rl.steps=2', '--set', 'rl.filter.enabled=false', '--set', 'rl.rollout.promptsPerStep=2', '--set', 'rl.rollout.k=2', '--set', 'rl.rollout.maxNewTokens=16',
+      '--set', 'rl.validation.problems=4', '--set', 'rl.validation.every=0', '--set', 'rl.checkpoint.every=1',
+    ]
+    : [
+      '--set', 'problems=4', '--set', 'rollout.k=2', '--set', 'rollout.maxNewTokens=16', '--set', 'prm.epochs=2', '--set', 'prm.miniBatchSize=4',
+      ...(method === 'shepherd' ? ['--set', 'prm.completions=2', '--set', 'prm.maxNewTokens=16'] : []),
+    ]),
+  '--set', 'eval.problems=6', '--set', 'eval.samplesPerProblem=4', '--set', 'eval.ns=[2,4]', '--progress', 'off',
 ];
 
 beforeAll(async () => {
@@ -47,8 +55,8 @@ beforeAll(async () => {
   const cli = makeCli();
   const r = await cli.run(
     'sft', ...TASK, '--set', 'model.dModel=32', '--set', 'model.nLayers=1', '--set', 'model.nHeads=2', '--set', 'model.dFF=64', '--set', 'model.maxSeqLen=48',
-    '--set', 'train.steps=20', '--set', 'train.warmup=1', '--set', 'train.batchSize=16', '--set', 'train.lr=0.003', '--set', 'data.problems=128',
-    '--set', 'eval.problems=4', '--set', 'eval.every=0', '--set', 'checkpointEvery=0', '--progress', 'off', '--out', sft,
+    '--set', 'steps=20', '--set', 'optim.warmupSteps=1', '--set', 'batchSize=16', '--set', 'optim.lr=0.003', '--set', 'data.problems=128',
+    '--set', 'validation.problems=4', '--set', 'validation.every=0', '--set', 'checkpoint.every=0', '--progress', 'off', '--out', sft,
   );
   expect(r.code).toBe(0);
 });
@@ -62,7 +70,7 @@ describe('repirl prm train', () => {
   it.each(['repirl', 'airl-s', 'prime', 'orm', 'shepherd', 'implicit-offline'])('--method %s trains, saves the PRM and evaluates it on held-out samples', async (method) => {
     const cli = makeCli();
     const out = join(dir, `prm-${method}`);
-    const r = await cli.run('prm', 'train', ...TINY_PRM, '--set', `init=${sft}`, '--set', `method=${method}`, '--out', out);
+    const r = await cli.run('prm', 'train', ...tinyPrm(method), '--set', `init=${sft}`, '--out', out);
     expect(r.out).toMatch(new RegExp(`${method} PRM on arith-chain: step AUROC [\\d.]+|n/a`));
     expect(r.out).toMatch(/repirl prm train finished 2\/2: .*prm_eval\/step_auroc/);
     expect(r.code).toBe(0);
@@ -86,7 +94,7 @@ describe('repirl prm train', () => {
 
   it('an online run stopped by Ctrl-C resumes to the same metrics and PRM as an uninterrupted one', async () => {
     const cli = makeCli();
-    const args = ['prm', 'train', ...TINY_PRM, '--set', `init=${sft}`, '--set', 'method=repirl'];
+    const args = ['prm', 'train', ...tinyPrm('repirl'), '--set', `init=${sft}`];
     const full = join(dir, 'full');
     expect((await cli.run(...args, '--out', full)).code).toBe(0);
     const real = runners['prm-train'];
@@ -114,9 +122,13 @@ describe('repirl prm train', () => {
     const ns = await cli.run('prm', 'train', '--set', `init=${sft}`, '--set', 'eval.ns=[4,64]', '--dry-run');
     expect(ns.code).toBe(2);
     expect(ns.out).toMatch(/eval\.ns.*64 exceeds samplesPerProblem \(16\)/);
-    const rewards = await cli.run('prm', 'train', '--set', `init=${sft}`, '--set', 'policy.cPrm=0', '--set', 'policy.cGt=0', '--dry-run');
+    const rewards = await cli.run('prm', 'train', '--set', `init=${sft}`, '--set', 'rl.advantage.cPrm=0', '--set', 'rl.advantage.cGt=0', '--dry-run');
     expect(rewards.code).toBe(2);
-    expect(rewards.out).toMatch(/policy\.cPrm/);
+    expect(rewards.out).toMatch(/rl\.advantage\.cPrm: rl\.advantage\.cPrm and rl\.advantage\.cGt are both 0/);
+    // Each method has its own keys: a key of another method is refused, not silently ignored.
+    const foreign = await cli.run('prm', 'train', '--set', `init=${sft}`, '--set', 'method=orm', '--set', 'prm.beta=0.1', '--dry-run');
+    expect(foreign.code).toBe(2);
+    expect(foreign.out).toMatch(/prm\.beta: unknown key "beta"/);
     const sub = await cli.run('prm', 'trian');
     expect(sub.code).toBe(2);
     expect(sub.out).toMatch(/unknown subcommand "trian".*did you mean "train"/);

@@ -138,11 +138,11 @@ describe('AIRL-S', () => {
   });
 
   it('checks its config and names the key', () => {
-    expect(() => resolveAirlConfig({ prm: { combination: 'sum' as never } })).toThrow(/prm\.combination must be one of outcome-plus-sum/);
-    expect(() => resolveAirlConfig({ rl: { advantage: { estimator: 'prime-rloo-code' } } })).toThrow(/rl\.advantage\.estimator "prime-rloo-code"/);
-    expect(() => resolveAirlConfig({ prm: { combination: 'process-only' }, rl: { reward: { outcomeCoef: 1 } } })).toThrow(/rl\.reward\.outcomeCoef must be 0/);
-    expect(() => resolveAirlConfig({ prm: { experts: 'demos', demosPerPrompt: 0 } })).toThrow(/prm\.demosPerPrompt is 0/);
-    expect(() => resolveAirlConfig({ prm: { bufferSize: 0 } })).toThrow(/prm\.bufferSize must be an integer ≥ 1/);
+    expect(() => resolveAirlConfig({ prm: { combination: 'sum' as never } })).toThrow(/prm\.combination: "sum" is not one of "outcome-plus-sum"/);
+    expect(() => resolveAirlConfig({ rl: { advantage: { estimator: 'prime-rloo-code' } } })).toThrow(/rl\.advantage\.estimator: "prime-rloo-code" takes the outcome/);
+    expect(() => resolveAirlConfig({ prm: { combination: 'process-only' }, rl: { reward: { outcomeCoef: 1 } } })).toThrow(/rl\.reward\.outcomeCoef: must be 0/);
+    expect(() => resolveAirlConfig({ prm: { experts: 'demos', demosPerPrompt: 0 } })).toThrow(/prm\.demosPerPrompt: is 0/);
+    expect(() => resolveAirlConfig({ prm: { bufferSize: 0 } })).toThrow(/prm\.bufferSize: 0 is out of range: must be an integer ≥ 1/);
     expect(resolveAirlConfig({ prm: { combination: 'process-only' } }).rl.reward.outcomeCoef).toBe(0);
     const c = resolveAirlConfig();
     expect(c.rl.advantage.estimator).toBe('grpo');

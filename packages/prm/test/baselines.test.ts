@@ -115,9 +115,9 @@ describe('ORM and Math-Shepherd', () => {
 
   it('checks configs, naming the key', () => {
     expect(resolveShepherdConfig()).toMatchObject({ completions: 8, labelMode: 'hard', epochs: 4, miniBatchSize: 32 });
-    expect(() => resolveOrmConfig({ epochs: 0 })).toThrow(/epochs must be an integer ≥ 1/);
-    expect(() => resolveShepherdConfig({ labelMode: 'mixed' } as never, { path: 'shepherd' })).toThrow(ConfigError);
-    expect(() => resolveShepherdConfig({ labelMode: 'mixed' } as never, { path: 'shepherd' })).toThrow(/shepherd\.labelMode must be one of hard, soft/);
-    expect(() => resolveOrmConfig({ completions: 4 } as never)).toThrow(/completions is not a config key/);
+    expect(() => resolveOrmConfig({ epochs: 0 })).toThrow(/epochs: 0 is out of range: must be an integer in \[1, 1000\]/);
+    expect(() => resolveShepherdConfig({ labelMode: 'mixed' } as never)).toThrow(ConfigError);
+    expect(() => resolveShepherdConfig({ labelMode: 'mixed' } as never)).toThrow(/labelMode: "mixed" is not one of "hard", "soft"/);
+    expect(() => resolveOrmConfig({ completions: 4 } as never)).toThrow(/completions: unknown key; valid keys: seed, epochs/);
   });
 });

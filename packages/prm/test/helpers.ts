@@ -35,7 +35,7 @@ export async function sftPolicy(backend: Backend, steps = 60, options: { dModel?
     policy,
     examples: sftExamplesFromProblems(arithChain.generate(1, 2000, difficulty), errorRate > 0 ? { task: arithChain, errorRate, seed: 1 } : {}),
     verify,
-    config: { seed: 1, steps, batchSize: 32, optim: { lr: 3e-3 }, validation: { k: 0, beforeTraining: false } },
+    config: { seed: 1, steps, batchSize: 32, optim: { lr: 3e-3, warmupSteps: 10, minLrRatio: 0.1 }, validation: { k: 0, beforeTraining: false } },
   });
   await trainer.run();
   trainer.dispose();

@@ -66,10 +66,11 @@ describe('offline implicit PRM', () => {
   });
 
   it('checks its config and names the key', () => {
-    expect(() => resolveImplicitOfflineConfig({ loss: 'kto' as never })).toThrow(/loss must be one of ce, dpo/);
-    expect(() => resolveImplicitOfflineConfig({ beta: -1 })).toThrow(/beta must be a number > 0/);
-    expect(() => resolveImplicitOfflineConfig({ freezeBackbone: true })).toThrow(/freezeBackbone must be false/);
-    expect(() => resolveImplicitOfflineConfig({ epoch: 2 } as never)).toThrow(/epoch is not a config key/);
+    expect(() => resolveImplicitOfflineConfig({ loss: 'kto' as never })).toThrow(/loss: "kto" is not one of "ce", "dpo"/);
+    expect(() => resolveImplicitOfflineConfig({ beta: -1 })).toThrow(/beta: -1 is out of range: must be a number in \(0, 100\]/);
+    // The implicit PRM has no head: its whole LM trains, so there is no backbone to freeze.
+    expect(() => resolveImplicitOfflineConfig({ freezeBackbone: true } as never)).toThrow(/freezeBackbone: unknown key/);
+    expect(() => resolveImplicitOfflineConfig({ epoch: 2 } as never)).toThrow(/epoch: unknown key \(did you mean "epochs"\?\)/);
     expect(resolveImplicitOfflineConfig()).toMatchObject({ loss: 'ce', beta: 0.05, epochs: 4, miniBatchSize: 32, pairsPerPrompt: 4 });
   });
 });

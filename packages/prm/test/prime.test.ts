@@ -143,11 +143,11 @@ describe('PRIME', () => {
   });
 
   it('checks its config and names the key', () => {
-    expect(() => resolvePrimeConfig({ prm: { update: 'after' as never } })).toThrow(/prm\.update must be one of single-forward, double-forward/);
-    expect(() => resolvePrimeConfig({ rl: { advantage: { estimator: 'grpo' } } })).toThrow(/rl\.advantage\.estimator must be one of prime-rloo-code, prime-rloo-paper/);
-    expect(() => resolvePrimeConfig({ rl: { rollout: { k: 1 } } })).toThrow(/rl\.rollout\.k must be ≥ 2/);
-    expect(() => resolvePrimeConfig({ prm: { beta: 0 } })).toThrow(/prm\.beta must be a number > 0/);
-    expect(() => resolvePrimeConfig({ prm: { optim: { lrr: 1 } as never } })).toThrow(/prm\.optim\.lrr is not a config key/);
+    expect(() => resolvePrimeConfig({ prm: { update: 'after' as never } })).toThrow(/prm\.update: "after" is not one of "single-forward", "double-forward"/);
+    expect(() => resolvePrimeConfig({ rl: { advantage: { estimator: 'grpo' } } })).toThrow(/rl\.advantage\.estimator: must be one of prime-rloo-code, prime-rloo-paper/);
+    expect(() => resolvePrimeConfig({ rl: { rollout: { k: 1 } } })).toThrow(/rl\.rollout\.k: 1 sample per prompt leaves grpo no group baseline/);
+    expect(() => resolvePrimeConfig({ prm: { beta: 0 } })).toThrow(/prm\.beta: 0 is out of range: must be a number in \(0, 100\]/);
+    expect(() => resolvePrimeConfig({ prm: { optim: { lrr: 1 } as never } })).toThrow(/prm\.optim\.lrr: unknown key \(did you mean "lr"\?\)/);
     const c = resolvePrimeConfig();
     expect(c.rl.filter).toMatchObject({ enabled: true, low: 0.2, high: 0.8 });
     expect(c.rl.advantage).toMatchObject({ estimator: 'prime-rloo-code', cPrm: 1, cGt: 1, gamma: 1 });

@@ -23,7 +23,7 @@ const problems = arithChain.generate(11, 8, difficulty);
 beforeAll(async () => {
   gpu = new GpuBackend(await getRuntime());
   policy = new DecoderLM(gpu, { vocabSize: 259, dModel: 64, nLayers: 2, nHeads: 4, dFF: 128, maxSeqLen: 48 }, { seed: 1 });
-  const sft = new SftTrainer({ policy, examples: sftExamplesFromProblems(arithChain.generate(1, 1000, difficulty)), config: { steps: 100, batchSize: 32, optim: { lr: 3e-3 } } });
+  const sft = new SftTrainer({ policy, examples: sftExamplesFromProblems(arithChain.generate(1, 1000, difficulty)), config: { steps: 100, batchSize: 32, optim: { lr: 3e-3, warmupSteps: 10, minLrRatio: 0.1 } } });
   await sft.run();
   sft.dispose();
 });

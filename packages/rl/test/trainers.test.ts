@@ -14,9 +14,10 @@ import { ValueModel, valueLoss } from '../src/critic/index.js';
 import { lossNormalisers } from '../src/losses/index.js';
 import { arithChain } from '../src/tasks/index.js';
 import {
-  SectionConfigError as ConfigError, RL_ALGORITHMS, RlTrainer, SftTrainer, evaluatePolicy, resolveRlConfig, resolveSftConfig, sftExamplesFromProblems,
+  RL_ALGORITHMS, RlTrainer, SftTrainer, evaluatePolicy, resolveRlConfig, resolveSftConfig, sftExamplesFromProblems,
   sftExamplesFromTrajectories, type MetricsRecord, type RlConfigInput, type TrainerEvent,
 } from '../src/trainers/index.js';
+import { ConfigError } from '../src/config/index.js';
 import { TaskCodec, packSequences, padRows, rollout } from '../src/rollout/index.js';
 
 let gpu: GpuBackend;
@@ -43,7 +44,7 @@ beforeAll(async () => {
     examples: sftExamplesFromProblems(arithChain.generate(1, 2000, difficulty)),
     validation: heldOut,
     verify,
-    config: { seed: 1, steps: 100, batchSize: 32, optim: { lr: 3e-3 }, validation: { k: 0 } },
+    config: { seed: 1, steps: 100, batchSize: 32, optim: { lr: 3e-3, warmupSteps: 10, minLrRatio: 0.1 }, validation: { k: 0 } },
     onEvent: collect(sftRecords),
   });
   const summary = await trainer.run();
@@ -302,10 +303,13 @@ describe('configs', () => {
     expect(resolveRlConfig({ algorithm: 'rloo' }).kl).toMatchObject({ placement: 'reward', estimator: 'k1' });
     const ppo = resolveRlConfig({ algorithm: 'ppo', rollout: { maxNewTokens: 20 } });
     expect(ppo.advantage).toMatchObject({ estimator: 'gae', lambda: 0.95 });
-    expect(ppo.validation.maxNewTokens).toBe(20);
+    expect(ppo.validation.maxNewTokens).toBe(0); // 0: the rollout's budget
     expect(resolveRlConfig({ algorithm: 'grpo', actor: { aggregation: 'seq-mean-token-mean' } }).actor.aggregation).toBe('seq-mean-token-mean');
-    expect(resolveRlConfig({ actor: { clipLow: 0.1 } }).actor.clipHigh).toBe(0.1);
-    expect(resolveRlConfig({ rollout: { promptsPerStep: 3 } }).filter.maxBuffer).toBe(3);
+    expect(resolveRlConfig({ actor: { clipLow: 0.1 } }).actor.clipHigh).toBeNull(); // null: clipLow
+    expect(resolveRlConfig({ rollout: { promptsPerStep: 3 } }).filter.maxBuffer).toBeNull(); // null: promptsPerStep
+    // A preset default is a default: the user's value wins, and the other algorithms' presets do not leak in.
+    expect(resolveRlConfig({ algorithm: 'ppo', advantage: { lambda: 0.9 } }).advantage.lambda).toBe(0.9);
+    expect(resolveRlConfig({ algorithm: 'grpo' }).advantage.lambda).toBe(1);
   });
 
   it('name the key and the allowed values in errors', () => {
@@ -318,16 +322,16 @@ describe('configs', () => {
       }
       throw new Error('no error');
     };
-    expect(error(() => resolveRlConfig({ algorithm: 'ppo2' } as never))).toMatch(/^algorithm must be one of grpo, dr-grpo, rloo, reinforce\+\+, reinforce\+\+-baseline, ppo; got "ppo2"/);
-    expect(error(() => resolveRlConfig({ actor: { aggregation: 'token_mean' } } as never))).toMatch(/actor\.aggregation must be one of token-mean, seq-mean-token-sum/);
-    expect(error(() => resolveRlConfig({ actor: { lrr: 1 } } as never))).toMatch(/actor\.lrr is not a config key; the keys of actor are lr, /);
-    expect(error(() => resolveRlConfig({ rollout: { k: 0 } }, { path: 'rl' }))).toBe('rl.rollout.k must be an integer ≥ 1, got 0');
-    expect(error(() => resolveRlConfig({ filter: { low: 0.9, high: 0.5 } }))).toMatch(/filter\.low \(0\.9\) must not exceed filter\.high/);
-    expect(error(() => resolveRlConfig({ actor: { dualClip: 0.5 } }))).toMatch(/actor\.dualClip must be a number > 1 \(or null: no dual clip\)/);
+    expect(error(() => resolveRlConfig({ algorithm: 'ppo2' } as never))).toMatch(/algorithm: "ppo2" is not one of "grpo", "dr-grpo", "rloo", "reinforce\+\+", "reinforce\+\+-baseline", "ppo" \(did you mean "ppo"\?\)/);
+    expect(error(() => resolveRlConfig({ actor: { aggregation: 'token_mean' } } as never))).toMatch(/actor\.aggregation: "token_mean" is not one of "token-mean", "seq-mean-token-sum"/);
+    expect(error(() => resolveRlConfig({ actor: { lrr: 1 } } as never))).toMatch(/actor\.lrr: unknown key \(did you mean "lr"\?\); valid keys in "actor": lr, /);
+    expect(error(() => resolveRlConfig({ rollout: { k: 0 } }))).toMatch(/rollout\.k: 0 is out of range: must be an integer in \[1, 1024\]/);
+    expect(error(() => resolveRlConfig({ filter: { low: 0.9, high: 0.5 } }))).toMatch(/filter\.low: 0\.9 is above filter\.high \(0\.5\)/);
+    expect(error(() => resolveRlConfig({ actor: { dualClip: 0.5 } }))).toMatch(/actor\.dualClip: 0\.5 is out of range: must be a number in \(1, 100\]/);
     expect(resolveRlConfig({ actor: { dualClip: null } }).actor.dualClip).toBeNull();
-    expect(error(() => resolveRlConfig({ rollout: { promptsPerStep: 1, k: 2 }, actor: { miniBatches: 3 } }))).toMatch(/actor\.miniBatches \(3\) exceeds/);
-    expect(error(() => resolveSftConfig({ optim: { schedule: 'exp' } } as never))).toMatch(/optim\.schedule must be one of constant, cosine, linear/);
-    expect(error(() => resolveSftConfig({ rollout: {} } as never))).toMatch(/rollout is not a config key; the top-level keys are seed, steps/);
+    expect(error(() => resolveRlConfig({ rollout: { promptsPerStep: 1, k: 2 }, actor: { miniBatches: 3 } }))).toMatch(/actor\.miniBatches: 3 exceeds the samples per step/);
+    expect(error(() => resolveSftConfig({ optim: { schedule: 'exp' } } as never))).toMatch(/optim\.schedule: "exp" is not one of "constant", "cosine", "linear"/);
+    expect(error(() => resolveSftConfig({ rollout: {} } as never))).toMatch(/rollout: unknown key; valid keys: seed, steps/);
   });
 
   it('RlTrainer.create checks the policy context against prompts + budget', async () => {

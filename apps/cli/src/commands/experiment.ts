@@ -92,7 +92,9 @@ export async function runExperiment(name: ExperimentName, argv: readonly string[
     }
     const configPath = parsed.values.get('config') ?? (resume ? join(out, 'config.json') : undefined);
     const file = configPath === undefined ? undefined : await readConfigFile(configPath);
-    config = spec.finalize(resolveConfig(spec.schema, { file, sets: parsed.lists.get('set') ?? [] }));
+    const notes: string[] = [];
+    config = spec.finalize(resolveConfig(spec.schema, { file, sets: parsed.lists.get('set') ?? [], notes }));
+    for (const note of notes) io.stderr(`${where}: note: ${note}\n`);
     if (parsed.flags.has('dry-run')) {
       io.print(JSON.stringify(config, null, 2));
       return 0;

@@ -1,12 +1,12 @@
-// The runners of `repirl prm train` and `repirl prm eval`: the CLI's PRM configs mapped onto
-// @repirl/prm's learners and evaluation.
+// The runners of `repirl prm train` and `repirl prm eval` on @repirl/prm's learners and evaluation.
+// The config of `prm train` holds the learner's own sections (config/prm.ts), handed over as they are.
 //
 // prm train: loads the starting policy (`init`), builds the method's learner and runs it:
 //   online (repirl, airl-s, prime): an RlTrainer whose OnlineRewardModel updates the PRM on each
 //     step's rollouts before the policy update; PRM weights, optimizer and state are in every
 //     checkpoint, so Ctrl-C and --resume work as for `repirl rl`;
 //   offline (orm, shepherd, implicit-offline): one fixed rollout set of the starting policy, then
-//     offline.epochs passes of the PRM's own training loop over it.
+//     prm.epochs passes of the PRM's own training loop over it.
 // Either way the run ends with the PRM evaluated on held-out samples of the *starting* policy
 // (the same samples for every method of the same seed), written to prm_eval.json, and the final
 // PRM saved as <run>/prm.{safetensors,json} (and in the last checkpoint).
@@ -20,13 +20,13 @@ import {
   trainShepherd, type AirlTrainerOptions, type EvalSet, type PrimeTrainerOptions, type PrmEvalReport, type ProcessRewardModel, type RepirlTrainerOptions,
 } from '@repirl/prm';
 import {
-  TaskCodec, deriveSeed, getTask, rollout, saveModel, type CheckpointSink, type Problem, type RlConfigInput, type RlTrainer, type Task,
+  TaskCodec, deriveSeed, getTask, only, rlTrainerSchema, rollout, saveModel, type CheckpointSink, type Problem, type RlConfig, type RlTrainer, type Task,
   type Verifier,
 } from '@repirl/rl';
-import { ONLINE_PRM_METHODS, type PrmEvalConfig, type PrmTrainConfig } from '../config/index.js';
-import { resolveCheckpoint, RunDirError } from '../run/run-dir.js';
-import type { RunContext, RunOutcome } from './runners.js';
-import { RL_TRAIN_PROBLEMS, VALIDATION_SEED_OFFSET, backend, loadInit, responseBudget, runTrainer, sinkInto } from './train.js';
+import type { OfflinePrmTrainConfig, PrmEvalConfig, PrmTrainConfig } from '../config/index.js';
+import { resolveCheckpoint, RunDirError } from '../run/index.js';
+import type { RunContext, RunOutcome } from './context.js';
+import { RL_TRAIN_PROBLEMS, VALIDATION_SEED_OFFSET, backend, loadInit, responseBudget, runTrainer, sinkInto } from './shared.js';
 
 /** Seed offset of the held-out PRM evaluation problems (disjoint from training and from policy validation). */
 export const PRM_EVAL_SEED_OFFSET = 2_000_003;
@@ -130,57 +130,13 @@ async function initOfPrmRun(path: string): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 // prm train
 
-/** Keys whose CLI value is null are left out, so the learner's own default applies. */
-function given<T extends Record<string, unknown>>(record: T): { [K in keyof T]?: Exclude<T[K], null> } {
-  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== null && v !== undefined)) as { [K in keyof T]?: Exclude<T[K], null> };
-}
-
-/** The RL half of an online learner's config (rl.* keys of resolveRlConfig). */
-function rlInput(c: PrmTrainConfig): RlConfigInput {
-  const p = c.policy;
-  return {
-    seed: c.seed,
-    steps: c.steps,
-    rollout: { promptsPerStep: c.rollout.promptsPerStep, k: c.rollout.k, temperature: c.rollout.temperature, maxNewTokens: c.rollout.maxNewTokens },
-    filter: { oversample: c.rollout.filter.oversample, ...given({ enabled: c.rollout.filter.enabled, low: c.rollout.filter.low, high: c.rollout.filter.high }) },
-    actor: {
-      lr: p.lr, maxGradNorm: p.maxGradNorm, ppoEpochs: p.epochs, miniBatches: p.miniBatches, clipLow: p.clip, clipHigh: p.clip,
-      ...given({ entropyCoef: p.entropyCoef }),
-    },
-    ...(c.method === 'airl-s' ? {} : { advantage: given({ cPrm: p.cPrm, cGt: p.cGt }) }),
-    validation: { every: c.eval.every, k: 0 },
-    checkpoint: { every: c.checkpointEvery },
-  };
-}
-
-/** The PRM half: optimizer and passes shared by every learner, then each method's own keys. */
-function prmInput(c: PrmTrainConfig): Record<string, unknown> {
-  const p = c.prm;
-  const optim = { warmupSteps: p.warmup, schedule: p.schedule, weightDecay: p.weightDecay, minLrRatio: 0, ...given({ lr: p.lr, maxGradNorm: p.maxGradNorm }) };
-  const common = { optim, epochs: p.epochs, miniBatches: p.miniBatches };
-  switch (c.method) {
-    case 'repirl':
-      return {
-        ...common, freezeBackbone: p.freezeBackbone, weightMode: p.weights,
-        correctAsExperts: p.experts !== 'demos', ...(p.experts === 'correct' ? { demosPerPrompt: 0 } : {}),
-      };
-    case 'prime':
-      return { ...common, ...given({ beta: p.beta }) };
-    case 'airl-s':
-      // AIRL-S weighs its f − log π reward against the outcome with λ: the CLI's policy.cPrm.
-      return { ...common, freezeBackbone: p.freezeBackbone, experts: p.experts, ...given({ lambda: c.policy.cPrm }) };
-    default:
-      throw new Error(`${c.method} is not an online method`);
-  }
-}
-
 interface OnlineRun {
   trainer: RlTrainer;
   learner: { prm: ProcessRewardModel & Module<unknown> };
   dispose(): void;
 }
 
-type OnlineFactory = (options: { policy: DecoderLM; train: Problem[]; validation: Problem[]; verify: Verifier; checkpoints: CheckpointSink; config: { rl: RlConfigInput; prm: Record<string, unknown> } }) => Promise<OnlineRun>;
+type OnlineFactory = (options: { policy: DecoderLM; train: Problem[]; validation: Problem[]; verify: Verifier; checkpoints: CheckpointSink; config: { rl: RlConfig; prm: Record<string, unknown> } }) => Promise<OnlineRun>;
 
 /** The online learners: each builds its PRM from the policy, its learner, and the RlTrainer around them. */
 const ONLINE_LEARNERS: Record<'repirl' | 'prime' | 'airl-s', OnlineFactory> = {
@@ -189,47 +145,26 @@ const ONLINE_LEARNERS: Record<'repirl' | 'prime' | 'airl-s', OnlineFactory> = {
   'airl-s': (o) => createAirlTrainer(o as AirlTrainerOptions),
 };
 
-/** The offline learners' own configs (each validates it again, naming the key). */
-function offlineInput(c: PrmTrainConfig): Record<string, unknown> {
-  const p = c.prm;
-  const common = {
-    seed: c.seed, epochs: c.offline.epochs, miniBatchSize: c.offline.batchSize,
-    optim: { warmupSteps: p.warmup, schedule: p.schedule, weightDecay: p.weightDecay, minLrRatio: 0, ...given({ lr: p.lr, maxGradNorm: p.maxGradNorm }) },
-  };
-  switch (c.method) {
-    case 'orm':
-      return { ...common, freezeBackbone: p.freezeBackbone };
-    case 'shepherd':
-      return {
-        ...common, freezeBackbone: p.freezeBackbone, completions: c.offline.completions, labelMode: c.offline.labels,
-        maxNewTokens: c.rollout.maxNewTokens, temperature: c.rollout.temperature,
-      };
-    case 'implicit-offline':
-      return { ...common, loss: c.offline.loss, ...given({ beta: p.beta }) };
-    default:
-      throw new Error(`${c.method} is not an offline method`);
-  }
-}
-
 /**
- * An offline learner: one rollout set of the starting policy (offline.problems × k samples), then
- * `offline.epochs` passes of the method's loss over it; one metrics line per epoch. The loop runs to its end
- * once started (a stop request is honoured before and after it; no checkpoint of a partial run).
+ * An offline learner: one rollout set of the starting policy (problems × rollout.k samples, both
+ * drawn with prm.seed), then prm.epochs passes of the method's loss over it; one metrics line per
+ * epoch. The loop runs to its end once started (a stop request is honoured before and after it;
+ * no checkpoint of a partial run).
  */
 async function trainOfflineMethod(
-  ctx: RunContext<PrmTrainConfig>, policy: DecoderLM, task: Task, verify: Verifier, codec: TaskCodec,
+  ctx: RunContext<PrmTrainConfig>, c: OfflinePrmTrainConfig, policy: DecoderLM, task: Task, verify: Verifier, codec: TaskCodec,
 ): Promise<{ prm: ProcessRewardModel & Module<unknown> } | null> {
-  const c = ctx.config;
-  const problems = task.generate(c.seed, c.offline.problems, c.task.difficulty);
+  const seed = c.prm.seed;
+  const problems = task.generate(seed, c.problems, c.task.difficulty);
   const started = performance.now();
   const batch = await rollout(policy, problems, {
-    k: c.rollout.k, maxNewTokens: c.rollout.maxNewTokens, temperature: c.rollout.temperature, seed: deriveSeed(c.seed, 'prm-offline-rollout'), codec, verify, batchSize: 256,
+    k: c.rollout.k, maxNewTokens: c.rollout.maxNewTokens, temperature: c.rollout.temperature, seed: deriveSeed(seed, 'prm-offline-rollout'), codec, verify, batchSize: 256,
   });
   const rolloutSeconds = (performance.now() - started) / 1000;
   const accuracy = batch.samples.filter((s) => s.score > 0).length / batch.samples.length;
   ctx.log(`${c.method}: ${batch.samples.length} rollouts of ${problems.length} problems, accuracy ${accuracy.toFixed(3)}`);
   if (ctx.signal.aborted) return null;
-  const config = offlineInput(c);
+  const config = c.prm;
   const t = performance.now();
   const result =
     c.method === 'orm' ? await trainOrm({ policy, samples: outcomeSamples(batch.samples), config, codec })
@@ -246,9 +181,9 @@ async function trainOfflineMethod(
     });
   }
   // The checkpoint of a finished offline run: the PRM (what --resume would need; nothing is left to continue).
-  const dir = await ctx.run.checkpointDir(c.offline.epochs);
+  const dir = await ctx.run.checkpointDir(c.prm.epochs);
   await saveModel(dir, 'prm', result.prm);
-  await ctx.run.commitCheckpoint(c.offline.epochs);
+  await ctx.run.commitCheckpoint(c.prm.epochs);
   return { prm: result.prm };
 }
 
@@ -258,38 +193,40 @@ export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunO
   const verify = task.verify.bind(task) as Verifier;
   const codec = new TaskCodec();
   const policy = await loadInit(c.init);
+  // The run's seed: the RL trainer's (online) or the offline learner's.
+  const seed = 'rl' in c ? c.rl.seed : c.prm.seed;
   let outcome: RunOutcome;
   let prm: (ProcessRewardModel & Module<unknown>) | null = null;
   let release = () => {};
   try {
-    if (c.method === 'repirl' || c.method === 'prime' || c.method === 'airl-s') {
+    if ('rl' in c) {
       const run = await ONLINE_LEARNERS[c.method]({
         policy,
-        train: task.generate(c.seed, RL_TRAIN_PROBLEMS, c.task.difficulty),
-        validation: task.generate((c.seed + VALIDATION_SEED_OFFSET) >>> 0, c.eval.validationProblems, c.task.difficulty),
+        train: task.generate(seed, RL_TRAIN_PROBLEMS, c.task.difficulty),
+        validation: task.generate((seed + VALIDATION_SEED_OFFSET) >>> 0, c.rl.validation.problems, c.task.difficulty),
         verify,
         checkpoints: sinkInto(ctx),
-        config: { rl: rlInput(c), prm: prmInput(c) },
+        config: { rl: only(rlTrainerSchema, c.rl), prm: c.prm },
       });
       release = () => run.dispose();
       prm = run.learner.prm;
       outcome = await runTrainer(ctx, run.trainer);
     } else {
-      const trained = await trainOfflineMethod(ctx, policy, task, verify, codec);
+      const trained = await trainOfflineMethod(ctx, c, policy, task, verify, codec);
       if (trained === null) return { status: 'stopped', step: 0 };
       prm = trained.prm;
       release = () => trained.prm.dispose();
-      outcome = { status: 'finished', step: c.offline.epochs };
+      outcome = { status: 'finished', step: c.prm.epochs };
     }
     if (outcome.status === 'stopped') return outcome;
     await saveModel(ctx.run.path, 'prm', prm!);
     // The PRM is judged on samples of the starting policy, the same for every method of this seed:
     // the online methods trained `policy`, so they reload it; the offline ones left it as it was.
-    const online = ONLINE_PRM_METHODS.includes(c.method);
-    const start = online ? await loadInit(c.init) : policy;
+    const start = 'rl' in c ? await loadInit(c.init) : policy;
+    const maxNewTokens = 'rl' in c ? c.rl.rollout.maxNewTokens : c.rollout.maxNewTokens;
     try {
-      const set = await heldOutSet(start, { ...c.eval, task, difficulty: c.task.difficulty, seed: c.seed, maxNewTokens: c.rollout.maxNewTokens }, codec);
-      const report = await evaluateAndWrite(prm!, set, c.eval.ns, c.seed, ctx.run.file('prm_eval.json'), codec);
+      const set = await heldOutSet(start, { ...c.eval, task, difficulty: c.task.difficulty, seed, maxNewTokens }, codec);
+      const report = await evaluateAndWrite(prm!, set, c.eval.ns, seed, ctx.run.file('prm_eval.json'), codec);
       await ctx.report(outcome.step, report.metrics);
       ctx.log(`${c.method} PRM on ${c.task.name}: ${headlineText(report, c.eval.ns)}`);
       return { ...outcome, results: { ...outcome.results, ...headline(report, c.eval.ns) } };

@@ -1,8 +1,6 @@
-// Config pieces every experiment schema shares: the task, the seed, checkpoints, an optimizer.
-import { getTask, resolveDifficulty, taskNames } from '@repirl/rl';
-import { didYouMean, s, type Issue } from '@repirl/rl';
-
-export const U32_MAX = 0xffffffff;
+// Config pieces the commands add around the trainers' schemas: the task, and how many held-out
+// problems validation generates.
+import { didYouMean, extend, getTask, resolveDifficulty, s, taskNames, type Fields, type Issue, type ObjectSchema } from '@repirl/rl';
 
 export function taskSchema() {
   return s.object(
@@ -40,33 +38,7 @@ export function fillDifficulty<C extends { task: { name: string; difficulty: Rec
   return { ...config, task: { ...config.task, difficulty } };
 }
 
-export const seed = () => s.integer('seed of everything random in the run (same seed, same backend: same run)', { default: 0, min: 0, max: U32_MAX });
-export const checkpointEvery = () =>
-  s.integer('steps between checkpoints in <out>/checkpoints (0: only at the end and on Ctrl-C)', { default: 100, min: 0 });
-
-export function optimFields(defaults: { lr: number; warmup: number; schedule: 'constant' | 'cosine' | 'linear'; weightDecay: number }) {
-  return {
-    lr: s.number('peak learning rate (AdamW)', { default: defaults.lr, min: 0, max: 1, minExclusive: true }),
-    warmup: s.integer('steps of linear warmup from 0 to lr', { default: defaults.warmup, min: 0 }),
-    schedule: s.enum('learning rate after warmup: constant, or decaying to 0 at the last step (cosine or linear)', ['constant', 'cosine', 'linear'], {
-      default: defaults.schedule,
-    }),
-    weightDecay: s.number('decoupled weight decay (AdamW)', { default: defaults.weightDecay, min: 0, max: 1 }),
-    maxGradNorm: s.number('clip the global gradient norm to this (0: no clipping); non-finite steps are skipped', { default: 1, min: 0 }),
-  };
+/** The validation section of a trainer, with the number of held-out problems the command generates. */
+export function withValidationProblems<F extends Fields>(validation: ObjectSchema<F>, problems: number) {
+  return extend(validation, { problems: s.integer('held-out validation problems (a seed disjoint from training)', { default: problems, min: 1 }) });
 }
-
-export function checkSchedule(o: { warmup: number; schedule: string }, steps: number, stepsKey: string): Issue[] {
-  if (o.schedule !== 'constant' && o.warmup >= steps) {
-    return [{ path: 'warmup', message: `${o.warmup} warmup steps leave nothing to decay: a ${o.schedule} schedule needs warmup < ${stepsKey} (${steps})` }];
-  }
-  return [];
-}
-
-export function checkMicroBatch(micro: number | null, batch: number, batchKey: string): Issue[] {
-  if (micro !== null && (micro > batch || batch % micro !== 0)) {
-    return [{ path: 'microBatchSize', message: `${micro} must divide ${batchKey} (${batch}) exactly` }];
-  }
-  return [];
-}
-

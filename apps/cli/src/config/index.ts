@@ -2,7 +2,9 @@
 // for the commands).
 export * from '@repirl/rl/config';
 export {
-  evalSchema, experiments, rlSchema, RL_ALGORITHMS, sftSchema, type ConfigTypes, type EvalConfig, type ExperimentName, type ExperimentSpec,
-  type RlAlgorithm, type RlConfig, type SftConfig,
+  evalSchema, experiments, rlSchema, sftSchema, type ConfigTypes, type EvalConfig, type ExperimentName, type ExperimentSpec, type RlConfig, type SftConfig,
 } from './experiments.js';
-export { ONLINE_PRM_METHODS, PRM_METHODS, prmEvalSchema, prmTrainSchema, type PrmEvalConfig, type PrmMethod, type PrmTrainConfig } from './prm.js';
+export {
+  ONLINE_PRM_METHODS, PRM_METHODS, isOnline, prmEvalSchema, prmTrainSchema, type OfflinePrmTrainConfig, type OnlinePrmTrainConfig, type PrmEvalConfig,
+  type PrmMethod, type PrmTrainConfig,
+} from './prm.js';

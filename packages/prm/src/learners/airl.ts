@@ -26,15 +26,13 @@
 // λ = 0.1, so the outcome stays the main signal and a long response earns no more than a short one.
 import { backward, noGrad, tidy, type AdamW, type DecoderLM } from '@repirl/autograd';
 import {
-  ADVANTAGES, SectionConfigError, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, permutation, resolveRlConfig,
-  responseLogProbs, unpadRows, type OnlineRewardModel, type OptimizerConfig, type Problem, type RlConfig, type RlConfigInput,
-  type RolloutBatch, type TrainingCheckpoint,
+  ADVANTAGES, TaskCodec, choose, deriveSeed, makeOptimizer, packSequences, permutation, responseLogProbs, rlConfigFor, s, unpadRows,
+  type Given, type Infer, type OnlineRewardModel, type OptimizerConfig, type Problem, type RolloutBatch, type TrainingCheckpoint,
 } from '@repirl/rl';
 import { AIRL_REWARD_COMBINATIONS, airlDiscriminatorLoss, combineAirlReward, detach, type AirlRewardCombination } from '../losses/index.js';
 import { stepEndTokens, stepScores } from '../models/prm.js';
 import { StepHeadPrm } from '../models/step-head.js';
-import { MeanAccumulator, average, miniBatchRows, onlineRun, readPrmUpdate, type OnlineConfig, type OnlineConfigInput, type OnlineRun, type OnlineTrainerOptions, type PrmUpdateConfig } from './common.js';
-import { withDefaults } from './defaults.js';
+import { MeanAccumulator, average, miniBatchRows, onlineRun, prmUpdateFields, resolveOnline, type OnlineConfig, type OnlineConfigInput, type OnlineRun, type OnlineTrainerOptions, type PrmUpdateConfig } from './common.js';
 import { solutionDemonstrations, type Demonstrations } from './repirl.js';
 
 export const AIRL_EXPERT_SOURCES = ['correct', 'demos', 'both'] as const;
@@ -42,65 +40,62 @@ export type AirlExpertSource = (typeof AIRL_EXPERT_SOURCES)[number];
 export const AIRL_NEGATIVES = ['all', 'incorrect'] as const;
 export type AirlNegatives = (typeof AIRL_NEGATIVES)[number];
 
-export interface AirlPrmConfig extends PrmUpdateConfig {
-  /** Train only the head. */
-  freezeBackbone: boolean;
-  /** Where experts come from: verified-correct rollouts (the replay buffer), the prompts' demonstrations, or both. */
-  experts: AirlExpertSource;
-  /** Traces the replay buffer keeps at most (the oldest leave first). */
-  bufferSize: number;
-  /** Buffer traces per update; 0 = as many as the batch has policy samples. */
-  expertsPerStep: number;
-  /** Demonstrations per prompt of the batch at most ('demos' and 'both'). */
-  demosPerPrompt: number;
-  /** Negatives: every policy sample of the batch (AIRL), or only the ones the verifier rejects. */
-  negatives: AirlNegatives;
-  /** How r̂ = f − log π combines with the outcome (losses/airl.ts). */
-  combination: AirlRewardCombination;
-  /** λ of the combination. */
-  lambda: number;
-}
+/** The `prm` section of AIRL-S: the discriminator update (common.ts) and the method's own keys. */
+export const airlPrmSchema = s.object("AIRL-S's discriminator f (a step head on a copy of the policy); its reward r̂ = f − log π", {
+  ...prmUpdateFields({ lr: 2e-4 }),
+  freezeBackbone: s.boolean('train only the head', { default: false }),
+  experts: s.enum('where experts come from: verified-correct rollouts (the replay buffer), the prompts\' demonstrations, or both', AIRL_EXPERT_SOURCES, {
+    default: 'both',
+  }),
+  bufferSize: s.integer('traces the replay buffer keeps at most (the oldest leave first)', { default: 256, min: 1 }),
+  expertsPerStep: s.integer('buffer traces per update (0: as many as the batch has policy samples)', { default: 0, min: 0 }),
+  demosPerPrompt: s.integer("demonstrations per prompt of the batch at most ('demos' and 'both')", { default: 1, min: 0 }),
+  negatives: s.enum('negatives: every policy sample of the batch (AIRL), or only the ones the verifier rejects', AIRL_NEGATIVES, { default: 'all' }),
+  combination: s.enum('how r̂ = f − log π combines with the outcome (losses/airl.ts; process-only: no verifier reward, rl.reward.outcomeCoef defaults to 0)', AIRL_REWARD_COMBINATIONS, {
+    default: 'outcome-plus-mean',
+  }),
+  lambda: s.number('λ of the combination', { default: 0.1, min: 0, max: 100 }),
+}, {
+  check: (p) =>
+    p.experts !== 'correct' && p.demosPerPrompt === 0
+      ? [{ path: 'demosPerPrompt', message: `is 0 but prm.experts "${p.experts}" uses demonstrations; set it ≥ 1 or use prm.experts "correct"` }]
+      : [],
+});
+export type AirlPrmConfig = Omit<Infer<typeof airlPrmSchema>, 'seed'> & PrmUpdateConfig;
 
-/** The RL trainer's config (resolveRlConfig keys; the method's defaults apply under it) and the PRM's. */
+/** The RL trainer's config (its keys; the method's defaults apply under it) and the PRM's. */
 export type AirlConfig = OnlineConfig<AirlPrmConfig>;
 export type AirlConfigInput = OnlineConfigInput<AirlPrmConfig>;
 
 /** The RL settings AIRL-S runs with unless the config says otherwise. */
-export const AIRL_RL_DEFAULTS: RlConfigInput = Object.freeze<RlConfigInput>({ algorithm: 'grpo', rollout: { k: 4 }, kl: { coef: 0 } });
+export const AIRL_RL_DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({ 'rollout.k': 4, 'kl.coef': 0 });
+
+/** AIRL-S's config schema: { rl, prm }; with prm.combination 'process-only' the outcome weight defaults to 0. */
+export const airlConfigSchema = (given: Given) => {
+  const combination = choose(given, 'prm.combination', AIRL_REWARD_COMBINATIONS, 'outcome-plus-mean');
+  const defaults = combination === 'process-only' ? { ...AIRL_RL_DEFAULTS, 'reward.outcomeCoef': 0 } : AIRL_RL_DEFAULTS;
+  return s.object('AIRL-S: adversarial IRL (f − log π) with GRPO; the discriminator is the PRM', {
+    rl: rlConfigFor(given, 'rl.algorithm', 'grpo', defaults),
+    prm: airlPrmSchema,
+  }, {
+    check: ({ rl, prm }) => {
+      if (ADVANTAGES[rl.advantage.estimator].needs.includes('outcome')) {
+        return [{
+          path: 'rl.advantage.estimator',
+          message: `"${rl.advantage.estimator}" takes the outcome as a separate source, so prm.combination would not be the reward it trains on; use a single-reward estimator such as grpo, dr-grpo or rloo`,
+        }];
+      }
+      if (prm.combination === 'process-only' && rl.reward.outcomeCoef !== 0) {
+        return [{ path: 'rl.reward.outcomeCoef', message: `must be 0 with prm.combination "process-only" (no verifier reward), got ${rl.reward.outcomeCoef}` }];
+      }
+      return [];
+    },
+  });
+};
 
 /** The full AIRL-S config, every key checked; errors name the key (e.g. "prm.combination"). */
 export function resolveAirlConfig(input: AirlConfigInput | Record<string, unknown> = {}): AirlConfig {
-  const root = new SectionReader(input, '');
-  const given = (input as AirlConfigInput).rl;
-  const p = root.section('prm');
-  const combination = p.oneOf('combination', 'outcome-plus-mean', AIRL_REWARD_COMBINATIONS);
-  // 'process-only' has no verifier reward: its default outcome weight is 0.
-  const defaults = combination === 'process-only' ? withDefaults(AIRL_RL_DEFAULTS as Record<string, unknown>, { reward: { outcomeCoef: 0 } }) : (AIRL_RL_DEFAULTS as Record<string, unknown>);
-  const rl = resolveRlConfig(withDefaults(defaults, given), { path: 'rl' });
-  root.section('rl');
-  if (ADVANTAGES[rl.advantage.estimator].needs.includes('outcome')) {
-    throw new SectionConfigError('rl.advantage.estimator', `rl.advantage.estimator "${rl.advantage.estimator}" takes the outcome as a separate source, so prm.combination would not be the reward it trains on; use a single-reward estimator such as grpo, dr-grpo or rloo`);
-  }
-  if (combination === 'process-only' && rl.reward.outcomeCoef !== 0) {
-    throw new SectionConfigError('rl.reward.outcomeCoef', `rl.reward.outcomeCoef must be 0 with prm.combination "process-only" (no verifier reward), got ${rl.reward.outcomeCoef}`);
-  }
-  const prm: AirlPrmConfig = {
-    ...readPrmUpdate(p, { seed: rl.seed, lr: 2e-4 }),
-    freezeBackbone: p.bool('freezeBackbone', false),
-    experts: p.oneOf('experts', 'both', AIRL_EXPERT_SOURCES),
-    bufferSize: p.int('bufferSize', 256, { min: 1 }),
-    expertsPerStep: p.int('expertsPerStep', 0, { min: 0 }),
-    demosPerPrompt: p.int('demosPerPrompt', 1, { min: 0 }),
-    negatives: p.oneOf('negatives', 'all', AIRL_NEGATIVES),
-    combination,
-    lambda: p.number('lambda', 0.1, { min: 0 }),
-  };
-  if (prm.experts !== 'correct' && prm.demosPerPrompt === 0) {
-    throw new SectionConfigError('prm.demosPerPrompt', `prm.demosPerPrompt is 0 but prm.experts "${prm.experts}" uses demonstrations; set it ≥ 1 or use prm.experts "correct"`);
-  }
-  p.done();
-  root.done();
-  return { rl, prm };
+  return resolveOnline<Infer<typeof airlPrmSchema>>(airlConfigSchema, input, 'the AIRL-S config');
 }
 
 /**

@@ -2,8 +2,8 @@
 // R and R̄ from token rewards, and averaging of per-update statistics.
 import { mul, sum, tensor, type Tensor } from '@repirl/autograd';
 import {
-  RlTrainer, permutation, readOptimizer, type OnlineRewardModel, type OptimizerConfig, type PackedBatch, type RlConfig, type RlConfigInput, type RlTrainerOptions,
-  type SectionReader,
+  RlTrainer, U32_MAX, optimizerSchema, permutation, resolveConfig, s, type OnlineRewardModel, type OptimizerConfig, type PackedBatch,
+  type RlConfig, type RlConfigInput, type RlTrainerOptions, type SchemaSource,
 } from '@repirl/rl';
 
 /**
@@ -43,31 +43,36 @@ export class MeanAccumulator {
 
 export const average = (xs: readonly number[]): number => (xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
 
-/** The keys every online learner's PRM section has: how its reward model is updated each RL step. */
+/**
+ * The keys every online learner's `prm` section has: how its reward model is updated each RL
+ * step (AdamW at the method's `lr`, grad clip 10, no decay, by default).
+ */
+export function prmUpdateFields(defaults: { lr: number }) {
+  return {
+    seed: s.optional(s.integer("seed of the PRM's head (where it has one), its mini-batch shuffles and its draws (null: rl.seed)", { min: 0, max: U32_MAX })),
+    optim: optimizerSchema("the PRM's optimizer", { lr: defaults.lr, maxGradNorm: 10, weightDecay: 0 }),
+    epochs: s.integer("passes over each step's PRM batch", { default: 1, min: 1, max: 64 }),
+    miniBatches: s.integer('PRM optimizer steps per pass (the batch is shuffled and split)', { default: 1, min: 1 }),
+    scoreBatchSize: s.integer('sequences per forward when scoring the batch (0: all at once)', { default: 0, min: 0 }),
+  };
+}
+
+/** The PrmUpdateConfig keys, with the seed resolved (a learner's PRM seed defaults to its RL seed). */
 export interface PrmUpdateConfig {
-  /** Seed of the PRM's head (where it has one), its mini-batch shuffles and its draws. */
   seed: number;
   optim: OptimizerConfig;
-  /** Passes over each step's PRM batch. */
   epochs: number;
-  /** PRM optimizer steps per pass (the batch is shuffled and split). */
   miniBatches: number;
-  /** Sequences per forward when scoring the batch (0 = all at once). */
   scoreBatchSize: number;
 }
 
-/** Reads the PrmUpdateConfig keys of a learner's `prm` section (AdamW at `lr`, grad clip 10, no decay, by default). */
-export function readPrmUpdate(p: SectionReader, defaults: { seed: number; lr: number }): PrmUpdateConfig {
-  const optim = p.section('optim');
-  const config: PrmUpdateConfig = {
-    seed: p.int('seed', defaults.seed, { min: 0, max: 0xffffffff }),
-    optim: readOptimizer(optim, { lr: defaults.lr, maxGradNorm: 10, weightDecay: 0 }),
-    epochs: p.int('epochs', 1, { min: 1 }),
-    miniBatches: p.int('miniBatches', 1, { min: 1 }),
-    scoreBatchSize: p.int('scoreBatchSize', 0, { min: 0 }),
-  };
-  optim.done();
-  return config;
+/**
+ * Resolves an online learner's config ({ rl, prm }) against its schema and fills the PRM seed
+ * from the RL seed where it was left null.
+ */
+export function resolveOnline<P extends { seed: number | null }>(source: SchemaSource, input: unknown, name: string): { rl: RlConfig; prm: Omit<P, 'seed'> & { seed: number } } {
+  const config = resolveConfig<{ rl: RlConfig; prm: P }>(source, { file: { value: input ?? {}, name } });
+  return { rl: config.rl, prm: { ...config.prm, seed: config.prm.seed ?? config.rl.seed } };
 }
 
 /** An online learner's resolved config: the RL trainer's and the PRM's sections. */

@@ -11,39 +11,28 @@
 // over the small rollout sets of this project). DPO pairs: every (correct, wrong) pair of a prompt
 // up to `pairsPerPrompt`, drawn with the seed; prompts with only right or only wrong samples give none.
 import type { DecoderLM } from '@repirl/autograd';
-import { SectionConfigError, SectionReader, TaskCodec, deriveSeed, packSequences, permutation, type SequencePart } from '@repirl/rl';
+import { TaskCodec, deriveSeed, packSequences, permutation, resolveConfig, s, type DeepPartial, type Infer, type SequencePart } from '@repirl/rl';
 import { implicitPrmCeLoss, implicitPrmDpoLoss } from '../losses/index.js';
 import { ImplicitPrm } from '../models/implicit.js';
-import { readOfflineConfig, trainOffline, type OfflineConfig, type OfflineConfigInput } from './offline.js';
+import { offlineLoopFields, trainOffline } from './offline.js';
 import type { OfflineResult, OutcomeSample } from './orm.js';
 
 export const IMPLICIT_OFFLINE_LOSSES = ['ce', 'dpo'] as const;
 export type ImplicitOfflineLoss = (typeof IMPLICIT_OFFLINE_LOSSES)[number];
 
-export interface ImplicitOfflineConfig extends OfflineConfig {
-  loss: ImplicitOfflineLoss;
-  /** β of r = β log π_φ/π_ref. */
-  beta: number;
-  /** 'dpo': pairs per prompt at most (0 = all). */
-  pairsPerPrompt: number;
-}
+/** The implicit PRM has no head (its whole LM π_φ trains), so it has no freezeBackbone key. */
+export const implicitOfflineConfigSchema = s.object('the offline implicit PRM β·log(π_φ/π_ref): cross-entropy on outcome labels, or DPO on (correct, wrong) pairs', {
+  ...offlineLoopFields,
+  loss: s.enum('cross-entropy on outcome labels, or DPO on (correct, wrong) pairs of a prompt', IMPLICIT_OFFLINE_LOSSES, { default: 'ce' }),
+  beta: s.number('β of r = β·log π_φ/π_ref', { default: 0.05, min: 0, max: 100, minExclusive: true }),
+  pairsPerPrompt: s.integer("'dpo': pairs per prompt at most (0: all)", { default: 4, min: 0 }),
+});
+export type ImplicitOfflineConfig = Infer<typeof implicitOfflineConfigSchema>;
+export type ImplicitOfflineConfigInput = DeepPartial<ImplicitOfflineConfig>;
 
-export type ImplicitOfflineConfigInput = OfflineConfigInput & Partial<Pick<ImplicitOfflineConfig, 'loss' | 'beta' | 'pairsPerPrompt'>>;
-
-/** Checks an offline implicit PRM config (errors name the key, prefixed by `path`). */
-export function resolveImplicitOfflineConfig(input: ImplicitOfflineConfigInput | Record<string, unknown> = {}, options: { path?: string } = {}): ImplicitOfflineConfig {
-  const r = new SectionReader(input, options.path ?? '');
-  const config: ImplicitOfflineConfig = {
-    ...readOfflineConfig(r),
-    loss: r.oneOf('loss', 'ce', IMPLICIT_OFFLINE_LOSSES),
-    beta: r.number('beta', 0.05, { above: 0 }),
-    pairsPerPrompt: r.int('pairsPerPrompt', 4, { min: 0 }),
-  };
-  if (config.freezeBackbone) {
-    throw new SectionConfigError(r.key('freezeBackbone'), `${r.key('freezeBackbone')} must be false for the implicit PRM: it has no head, its whole LM π_φ is what trains`);
-  }
-  r.done();
-  return config;
+/** Checks an offline implicit PRM config (errors name the key). */
+export function resolveImplicitOfflineConfig(input: ImplicitOfflineConfigInput | Record<string, unknown> = {}): ImplicitOfflineConfig {
+  return resolveConfig<ImplicitOfflineConfig>(implicitOfflineConfigSchema, { file: { value: input, name: 'the offline implicit PRM config' } });
 }
 
 /** A (correct, wrong) pair of one prompt; the chosen response doubles as the SequencePart the loop packs. */

@@ -2,23 +2,23 @@
 // trained on a fixed set of labelled sequences for `epochs` passes of seeded mini-batches, one
 // AdamW step each (own optimizer, grad clip), recording the loss of every update.
 import { backward, tidy, type Tensor } from '@repirl/autograd';
-import { SectionReader, deriveSeed, makeOptimizer, packSequences, readOptimizer, type OptimizerConfig, type PackedBatch, type SequencePart } from '@repirl/rl';
+import { deriveSeed, makeOptimizer, optimizerSchema, packSequences, s, seedSchema, type DeepPartial, type Infer, type PackedBatch, type SequencePart } from '@repirl/rl';
 import type { ProcessRewardModel } from '../models/prm.js';
 import { detach } from '../losses/index.js';
 import { average, miniBatchRows } from './common.js';
 
-export interface OfflineConfig {
-  seed: number;
-  /** Passes over the data. */
-  epochs: number;
-  /** Sequences per optimizer step. */
-  miniBatchSize: number;
-  /** Train only the head. */
-  freezeBackbone: boolean;
-  optim: OptimizerConfig;
-}
+/** The keys of the offline training loop every offline learner has. */
+export const offlineLoopFields = {
+  seed: seedSchema(),
+  epochs: s.integer('passes over the rollout set', { default: 4, min: 1, max: 1000 }),
+  miniBatchSize: s.integer('sequences per PRM optimizer step', { default: 32, min: 1 }),
+  optim: optimizerSchema("the PRM's optimizer", { lr: 1e-3, maxGradNorm: 1, weightDecay: 0 }),
+};
+export type OfflineConfig = Infer<ReturnType<typeof s.object<typeof offlineLoopFields>>>;
+export type OfflineConfigInput = DeepPartial<OfflineConfig>;
 
-export type OfflineConfigInput = Partial<Omit<OfflineConfig, 'optim'>> & { optim?: Partial<OptimizerConfig> };
+/** Train only the head (the PRMs with a head on a copy of the policy). */
+export const freezeBackboneSchema = () => s.boolean('train only the head', { default: false });
 
 /** One optimizer step of an offline run. */
 export interface OfflineRecord {
@@ -28,20 +28,6 @@ export interface OfflineRecord {
   loss: number;
   gradNorm: number;
   lr: number;
-}
-
-/** Reads the loop's keys from `r` (the caller reads its own keys and calls done()). */
-export function readOfflineConfig(r: SectionReader): OfflineConfig {
-  const optim = r.section('optim');
-  const config: OfflineConfig = {
-    seed: r.int('seed', 0, { min: 0, max: 0xffffffff }),
-    epochs: r.int('epochs', 4, { min: 1 }),
-    miniBatchSize: r.int('miniBatchSize', 32, { min: 1 }),
-    freezeBackbone: r.bool('freezeBackbone', false),
-    optim: readOptimizer(optim, { lr: 1e-3, maxGradNorm: 1, weightDecay: 0 }),
-  };
-  optim.done();
-  return config;
 }
 
 /**

@@ -4,10 +4,10 @@
 //   L = −mean_b[ y_b log σ(s_b) + (1 − y_b) log(1 − σ(s_b)) ].
 // Its tokenRewards put σ(s) on the last token, so the summed step scores give P(correct).
 import type { DecoderLM } from '@repirl/autograd';
-import { SectionReader, TaskCodec, type RolloutSample, type SequencePart } from '@repirl/rl';
+import { TaskCodec, resolveConfig, s, type DeepPartial, type Infer, type RolloutSample, type SequencePart } from '@repirl/rl';
 import { ormBceLoss } from '../losses/index.js';
 import { OutcomeHeadPrm } from '../models/outcome-head.js';
-import { readOfflineConfig, trainOffline, type OfflineConfig, type OfflineConfigInput, type OfflineRecord } from './offline.js';
+import { freezeBackboneSchema, offlineLoopFields, trainOffline, type OfflineRecord } from './offline.js';
 
 /** A sequence with its outcome label. */
 export interface OutcomeSample extends SequencePart {
@@ -18,15 +18,16 @@ export interface OutcomeSample extends SequencePart {
 export const outcomeSamples = (rollouts: readonly RolloutSample[]): OutcomeSample[] =>
   rollouts.map((s) => ({ promptIds: s.promptIds, responseIds: s.responseIds, correct: s.verdict.correct }));
 
-export type OrmConfig = OfflineConfig;
-export type OrmConfigInput = OfflineConfigInput;
+export const ormConfigSchema = s.object('the outcome reward model: a logit head read at the last response token, BCE on final-answer correctness', {
+  ...offlineLoopFields,
+  freezeBackbone: freezeBackboneSchema(),
+});
+export type OrmConfig = Infer<typeof ormConfigSchema>;
+export type OrmConfigInput = DeepPartial<OrmConfig>;
 
-/** Checks an ORM config (errors name the key, prefixed by `path`). */
-export function resolveOrmConfig(input: OrmConfigInput | Record<string, unknown> = {}, options: { path?: string } = {}): OrmConfig {
-  const r = new SectionReader(input, options.path ?? '');
-  const config = readOfflineConfig(r);
-  r.done();
-  return config;
+/** Checks an ORM config (errors name the key). */
+export function resolveOrmConfig(input: OrmConfigInput | Record<string, unknown> = {}): OrmConfig {
+  return resolveConfig<OrmConfig>(ormConfigSchema, { file: { value: input, name: 'the ORM config' } });
 }
 
 export interface OrmTrainOptions {

@@ -24,61 +24,60 @@
 //   the default order is 'single-forward', the script that produced PRIME's reported runs.
 import { backward, noGrad, tidy, type AdamW, type Tensor } from '@repirl/autograd';
 import {
-  SectionConfigError, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, resolveRlConfig, unpadRows,
-  type OnlineRewardModel, type OptimizerConfig, type RlConfig, type RlConfigInput, type RolloutBatch, type TrainingCheckpoint,
+  TaskCodec, deriveSeed, makeOptimizer, packSequences, rlConfigFor, s, unpadRows, type Given, type Infer,
+  type OnlineRewardModel, type OptimizerConfig, type RolloutBatch, type TrainingCheckpoint,
 } from '@repirl/rl';
 import { detach, implicitPrmCeLoss, implicitTokenRewards } from '../losses/index.js';
 import { ImplicitPrm } from '../models/implicit.js';
 import { scoreSamples } from '../models/prm.js';
-import { MeanAccumulator, average, miniBatchRows, onlineRun, readPrmUpdate, type OnlineConfig, type OnlineConfigInput, type OnlineRun, type OnlineTrainerOptions, type PrmUpdateConfig } from './common.js';
-import { withDefaults } from './defaults.js';
+import { MeanAccumulator, average, miniBatchRows, onlineRun, prmUpdateFields, resolveOnline, type OnlineConfig, type OnlineConfigInput, type OnlineRun, type OnlineTrainerOptions, type PrmUpdateConfig } from './common.js';
 
 export const PRIME_UPDATE_ORDERS = ['single-forward', 'double-forward'] as const;
 export type PrimeUpdateOrder = (typeof PRIME_UPDATE_ORDERS)[number];
 
 export const PRIME_ESTIMATORS = ['prime-rloo-code', 'prime-rloo-paper'] as const;
 
-export interface PrimePrmConfig extends PrmUpdateConfig {
-  /** β of r = β log π_φ/π_ref (beta_train). Used when the factory builds the PRM. */
-  beta: number;
-  /** 'single-forward': rewards from the pre-update PRM; 'double-forward': update, then rescore (see the file comment). */
-  update: PrimeUpdateOrder;
-}
+/** The `prm` section of PRIME: the PRM update (common.ts) and the method's own keys. */
+export const primePrmSchema = s.object("PRIME's implicit PRM β·log(π_φ/π_ref), learned online with cross-entropy on outcome labels", {
+  beta: s.number('β of r = β·log π_φ/π_ref (beta_train); used when the factory builds the PRM', { default: 0.05, min: 0, max: 100, minExclusive: true }),
+  update: s.enum("'single-forward': rewards from the pre-update PRM; 'double-forward': update, then rescore (see the file comment)", PRIME_UPDATE_ORDERS, {
+    default: 'single-forward',
+  }),
+  ...prmUpdateFields({ lr: 2e-4 }),
+});
+export type PrimePrmConfig = Omit<Infer<typeof primePrmSchema>, 'seed'> & PrmUpdateConfig;
 
-/** The RL trainer's config (resolveRlConfig keys; the method's defaults apply under it) and the PRM's. */
+/** The RL trainer's config (its keys; the method's defaults apply under it) and the PRM's. */
 export type PrimeConfig = OnlineConfig<PrimePrmConfig>;
 export type PrimeConfigInput = OnlineConfigInput<PrimePrmConfig>;
 
 /** The RL settings PRIME runs with unless the config says otherwise (docs/research/papers.md §3(b)–(d)). */
-export const PRIME_RL_DEFAULTS: RlConfigInput = Object.freeze<RlConfigInput>({
-  rollout: { k: 4 },
-  filter: { enabled: true, low: 0.2, high: 0.8 },
-  advantage: { estimator: 'prime-rloo-code', gamma: 1, cPrm: 1, cGt: 1 },
-  actor: { entropyCoef: 0, clipLow: 0.2, ppoEpochs: 1 },
-  kl: { coef: 0 },
+export const PRIME_RL_DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({
+  'rollout.k': 4,
+  'filter.enabled': true, 'filter.low': 0.2, 'filter.high': 0.8,
+  'advantage.estimator': 'prime-rloo-code', 'advantage.gamma': 1, 'advantage.cPrm': 1, 'advantage.cGt': 1,
+  'actor.entropyCoef': 0, 'actor.clipLow': 0.2, 'actor.ppoEpochs': 1,
+  'kl.coef': 0,
 });
+
+/** PRIME's config schema: { rl, prm }, the RL section with the algorithm preset the user chose (rl.algorithm) and PRIME's defaults. */
+export const primeConfigSchema = (given: Given) =>
+  s.object('PRIME: an implicit PRM learned online from outcome labels, RLOO on both reward sources', {
+    rl: rlConfigFor(given, 'rl.algorithm', 'grpo', PRIME_RL_DEFAULTS),
+    prm: primePrmSchema,
+  }, {
+    check: ({ rl }) => {
+      if (!(PRIME_ESTIMATORS as readonly string[]).includes(rl.advantage.estimator)) {
+        return [{ path: 'rl.advantage.estimator', message: `must be one of ${PRIME_ESTIMATORS.join(', ')} for PRIME (RLOO on the implicit process rewards and on the outcome), got "${rl.advantage.estimator}"` }];
+      }
+      if (rl.rollout.k < 2) return [{ path: 'rl.rollout.k', message: `must be ≥ 2 for PRIME: the leave-one-out baseline needs other samples of the same prompt, got ${rl.rollout.k}` }];
+      return [];
+    },
+  });
 
 /** The full PRIME config, every key checked; errors name the key (e.g. "prm.update", "rl.advantage.estimator"). */
 export function resolvePrimeConfig(input: PrimeConfigInput | Record<string, unknown> = {}): PrimeConfig {
-  const root = new SectionReader(input, '');
-  const rl = resolveRlConfig(withDefaults(PRIME_RL_DEFAULTS as Record<string, unknown>, (input as PrimeConfigInput).rl), { path: 'rl' });
-  root.section('rl');
-  if (!(PRIME_ESTIMATORS as readonly string[]).includes(rl.advantage.estimator)) {
-    throw new SectionConfigError('rl.advantage.estimator', `rl.advantage.estimator must be one of ${PRIME_ESTIMATORS.join(', ')} for PRIME (RLOO on the implicit process rewards and on the outcome), got "${rl.advantage.estimator}"`);
-  }
-  if (rl.rollout.k < 2) throw new SectionConfigError('rl.rollout.k', `rl.rollout.k must be ≥ 2 for PRIME: the leave-one-out baseline needs other samples of the same prompt, got ${rl.rollout.k}`);
-  for (const key of ['cPrm', 'cGt'] as const) {
-    if (!(rl.advantage[key] >= 0)) throw new SectionConfigError(`rl.advantage.${key}`, `rl.advantage.${key} must be a number ≥ 0 (0 turns that reward source off), got ${rl.advantage[key]}`);
-  }
-  const p = root.section('prm');
-  const prm: PrimePrmConfig = {
-    beta: p.number('beta', 0.05, { above: 0 }),
-    update: p.oneOf('update', 'single-forward', PRIME_UPDATE_ORDERS),
-    ...readPrmUpdate(p, { seed: rl.seed, lr: 2e-4 }),
-  };
-  p.done();
-  root.done();
-  return { rl, prm };
+  return resolveOnline<Infer<typeof primePrmSchema>>(primeConfigSchema, input, 'the PRIME config');
 }
 
 export interface PrimeLearnerOptions {

@@ -23,77 +23,63 @@
 // The weights default to the paper's importance mode per prompt (the released runs are 'uniform').
 import { backward, noGrad, tidy, type AdamW, type Module, type Tensor } from '@repirl/autograd';
 import {
-  SectionConfigError, SectionReader, TaskCodec, deriveSeed, makeOptimizer, packSequences, resolveRlConfig, type OnlineRewardModel,
-  type OptimizerConfig, type Problem, type RlConfig, type RlConfigInput, type RolloutBatch, type TrainingCheckpoint,
+  TaskCodec, deriveSeed, makeOptimizer, packSequences, rlConfigFor, s, type Given, type Infer, type OnlineRewardModel,
+  type OptimizerConfig, type Problem, type RolloutBatch, type TrainingCheckpoint,
 } from '@repirl/rl';
 import { REPIRL_WEIGHT_MODES, detach, effectiveSampleSize, repirlIsMleLoss, type RepirlWeightMode } from '../losses/index.js';
 import { scoreSamples, type ProcessRewardModel } from '../models/prm.js';
 import { TokenMlpPrm } from '../models/token-mlp.js';
-import { MeanAccumulator, average, miniBatchRows, sequenceRewards, onlineRun, readPrmUpdate, type OnlineConfig, type OnlineConfigInput, type OnlineRun, type OnlineTrainerOptions, type PrmUpdateConfig } from './common.js';
-import { withDefaults } from './defaults.js';
+import { MeanAccumulator, average, miniBatchRows, sequenceRewards, onlineRun, prmUpdateFields, resolveOnline, type OnlineConfig, type OnlineConfigInput, type OnlineRun, type OnlineTrainerOptions, type PrmUpdateConfig } from './common.js';
 
 export type RepirlGroups = 'prompt' | 'batch';
 export const REPIRL_GROUPS: readonly RepirlGroups[] = ['prompt', 'batch'];
 
-export interface RepirlPrmConfig extends PrmUpdateConfig {
-  /** Width of the head's hidden layers; 0 = 2·dModel. */
-  hidden: number;
-  /** Train only the head (rePIRL's ffn_only). */
-  freezeBackbone: boolean;
-  /** 'importance' (softmax(R − log π_old) within each group) or 'uniform' (the released runs: w ≡ 1). */
-  weightMode: RepirlWeightMode;
-  /** Softmax groups of the importance weights: the samples of one prompt, or the whole mini-batch. */
-  groups: RepirlGroups;
-  /** 'mean': the policy term is averaged over the groups (equal total weight to the expert term); 'sum': the formula as written. */
-  groupReduction: 'sum' | 'mean';
-  /** Rollouts the verifier accepts count as experts (the released code); false = only demonstrations. */
-  correctAsExperts: boolean;
-  /** Demonstrations used per prompt at most (0 = none: experts are then the correct rollouts only). */
-  demosPerPrompt: number;
-}
+/** The `prm` section of rePIRL: the PRM update (common.ts) and the method's own keys. */
+export const repirlPrmSchema = s.object("rePIRL's PRM: a tanh MLP head on a copy of the policy, trained by the importance-weighted IRL loss", {
+  ...prmUpdateFields({ lr: 1e-4 }),
+  hidden: s.integer("width of the head's hidden layers (0: 2·dModel)", { default: 0, min: 0 }),
+  freezeBackbone: s.boolean("train only the head (rePIRL's ffn_only)", { default: false }),
+  weightMode: s.enum("'importance': self-normalised weights softmax(R − log π_old) within each group (the paper's estimator); 'uniform': w ≡ 1 (the released runs, micro-batch 1)", REPIRL_WEIGHT_MODES, {
+    default: 'importance',
+  }),
+  groups: s.enum('softmax groups of the importance weights: the samples of one prompt, or the whole mini-batch', REPIRL_GROUPS, { default: 'prompt' }),
+  groupReduction: s.enum("'mean': the policy term averaged over the groups (equal total weight to the expert term); 'sum': the formula as written", ['sum', 'mean'], {
+    default: 'mean',
+  }),
+  correctAsExperts: s.boolean('rollouts the verifier accepts count as experts (the released code); false: only demonstrations', { default: true }),
+  demosPerPrompt: s.integer('demonstrations used per prompt at most (0: none; experts are then the correct rollouts only)', { default: 4, min: 0 }),
+});
+export type RepirlPrmConfig = Omit<Infer<typeof repirlPrmSchema>, 'seed'> & PrmUpdateConfig;
 
-/** The RL trainer's config (resolveRlConfig keys; the method's defaults apply under it) and the PRM's. */
+/** The RL trainer's config (its keys; the method's defaults apply under it) and the PRM's. */
 export type RepirlConfig = OnlineConfig<RepirlPrmConfig>;
 export type RepirlConfigInput = OnlineConfigInput<RepirlPrmConfig>;
 
 /** The RL settings rePIRL runs with unless the config says otherwise (docs/research/papers.md §1(b), §1(d)). */
-export const REPIRL_RL_DEFAULTS: RlConfigInput = Object.freeze<RlConfigInput>({
-  advantage: { estimator: 'repirl-loo', cPrm: 0.1, cGt: 1 },
-  actor: { entropyCoef: 0.001, clipLow: 0.2, ppoEpochs: 1 },
-  kl: { coef: 0 },
+export const REPIRL_RL_DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({
+  'advantage.estimator': 'repirl-loo', 'advantage.cPrm': 0.1, 'advantage.cGt': 1, 'actor.entropyCoef': 0.001, 'actor.clipLow': 0.2, 'actor.ppoEpochs': 1, 'kl.coef': 0,
 });
+
+/** rePIRL's config schema: { rl, prm }, the RL section with the algorithm preset the user chose (rl.algorithm) and rePIRL's defaults. */
+export const repirlConfigSchema = (given: Given) =>
+  s.object('rePIRL: a PRM learned by inverse RL from expert trajectories, in a dual loop with the policy', {
+    rl: rlConfigFor(given, 'rl.algorithm', 'grpo', REPIRL_RL_DEFAULTS),
+    prm: repirlPrmSchema,
+  }, {
+    check: ({ rl }) => {
+      if (rl.advantage.estimator !== 'repirl-loo') {
+        return [{ path: 'rl.advantage.estimator', message: `must be "repirl-loo" for rePIRL (the PRM's token rewards and the outcome, each with a leave-one-out baseline), got "${rl.advantage.estimator}"` }];
+      }
+      if (rl.advantage.cPrm === 0 && rl.advantage.cGt === 0) {
+        return [{ path: 'rl.advantage.cPrm', message: 'rl.advantage.cPrm and rl.advantage.cGt are both 0: the policy would get no reward; set at least one above 0' }];
+      }
+      return [];
+    },
+  });
 
 /** The full rePIRL config, every key checked; errors name the key (e.g. "prm.weightMode", "rl.advantage.cPrm"). */
 export function resolveRepirlConfig(input: RepirlConfigInput | Record<string, unknown> = {}): RepirlConfig {
-  const root = new SectionReader(input, '');
-  const rlInput = withDefaults(REPIRL_RL_DEFAULTS as Record<string, unknown>, (input as RepirlConfigInput).rl);
-  root.section('rl');
-  const rl = resolveRlConfig(rlInput, { path: 'rl' });
-  if (rl.advantage.estimator !== 'repirl-loo') {
-    throw new SectionConfigError('rl.advantage.estimator', `rl.advantage.estimator must be "repirl-loo" for rePIRL (the PRM's token rewards and the outcome, each with a leave-one-out baseline), got "${rl.advantage.estimator}"`);
-  }
-  for (const key of ['cPrm', 'cGt'] as const) {
-    const v = rl.advantage[key];
-    if (!(v >= 0)) throw new SectionConfigError(`rl.advantage.${key}`, `rl.advantage.${key} must be a number ≥ 0 (0 turns that reward source off), got ${v}`);
-  }
-  if (rl.advantage.cPrm === 0 && rl.advantage.cGt === 0) {
-    throw new SectionConfigError('rl.advantage.cPrm', 'rl.advantage.cPrm and rl.advantage.cGt are both 0: the policy would get no reward; set at least one above 0');
-  }
-
-  const p = root.section('prm');
-  const prm: RepirlPrmConfig = {
-    ...readPrmUpdate(p, { seed: rl.seed, lr: 1e-4 }),
-    hidden: p.int('hidden', 0, { min: 0 }),
-    freezeBackbone: p.bool('freezeBackbone', false),
-    weightMode: p.oneOf('weightMode', 'importance', REPIRL_WEIGHT_MODES),
-    groups: p.oneOf('groups', 'prompt', REPIRL_GROUPS),
-    groupReduction: p.oneOf('groupReduction', 'mean', ['sum', 'mean'] as const),
-    correctAsExperts: p.bool('correctAsExperts', true),
-    demosPerPrompt: p.int('demosPerPrompt', 4, { min: 0 }),
-  };
-  p.done();
-  root.done();
-  return { rl, prm };
+  return resolveOnline<Infer<typeof repirlPrmSchema>>(repirlConfigSchema, input, 'the rePIRL config');
 }
 
 /** Expert solutions of a problem (text in the §4 format). Default: the problem's own `solution`. */

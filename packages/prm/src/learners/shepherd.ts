@@ -13,11 +13,11 @@
 // tested against known success probabilities; policyCompletionSampler is the real one.
 import { generate, type DecoderLM } from '@repirl/autograd';
 import {
-  SectionReader, TaskCodec, deriveSeed, hasCompleteAnswerLine, stepEnds, verifierFor, type Problem, type RolloutSample, type Verifier,
+  TaskCodec, resolveConfig, s, type DeepPartial, type Infer, deriveSeed, hasCompleteAnswerLine, stepEnds, verifierFor, type Problem, type RolloutSample, type Verifier,
 } from '@repirl/rl';
 import { SHEPHERD_LABEL_MODES, shepherdBceLoss, shepherdLabels, type ShepherdLabelMode } from '../losses/index.js';
 import { OutcomeHeadPrm } from '../models/outcome-head.js';
-import { readOfflineConfig, trainOffline, type OfflineConfig, type OfflineConfigInput } from './offline.js';
+import { freezeBackboneSchema, offlineLoopFields, trainOffline } from './offline.js';
 import type { OfflineResult } from './orm.js';
 
 /** A step prefix to complete: the problem and the response text so far. */
@@ -102,31 +102,20 @@ export function policyCompletionSampler(policy: DecoderLM, options: PolicySample
   };
 }
 
-export interface ShepherdConfig extends OfflineConfig {
-  /** N: completions per step prefix. */
-  completions: number;
-  /** Which label the BCE trains on: 'hard' 1[c > 0] or 'soft' c / N. */
-  labelMode: ShepherdLabelMode;
-  /** Budget of each completion. */
-  maxNewTokens: number;
-  /** Completion sampling temperature. */
-  temperature: number;
-}
+export const shepherdConfigSchema = s.object('Math-Shepherd: step labels from Monte-Carlo completions of each step prefix, BCE on a step head', {
+  ...offlineLoopFields,
+  freezeBackbone: freezeBackboneSchema(),
+  completions: s.integer('N: completions per step prefix', { default: 8, min: 1, max: 256 }),
+  labelMode: s.enum("the label the BCE trains on: 'hard' 1[c > 0] or 'soft' c / N", SHEPHERD_LABEL_MODES, { default: 'hard' }),
+  maxNewTokens: s.integer('budget of each completion in tokens', { default: 32, min: 1 }),
+  temperature: s.number('completion sampling temperature', { default: 1, min: 0, max: 10, minExclusive: true }),
+});
+export type ShepherdConfig = Infer<typeof shepherdConfigSchema>;
+export type ShepherdConfigInput = DeepPartial<ShepherdConfig>;
 
-export type ShepherdConfigInput = OfflineConfigInput & Partial<Omit<ShepherdConfig, keyof OfflineConfig>>;
-
-/** Checks a Math-Shepherd config (errors name the key, prefixed by `path`). */
-export function resolveShepherdConfig(input: ShepherdConfigInput | Record<string, unknown> = {}, options: { path?: string } = {}): ShepherdConfig {
-  const r = new SectionReader(input, options.path ?? '');
-  const config: ShepherdConfig = {
-    ...readOfflineConfig(r),
-    completions: r.int('completions', 8, { min: 1 }),
-    labelMode: r.oneOf('labelMode', 'hard', SHEPHERD_LABEL_MODES),
-    maxNewTokens: r.int('maxNewTokens', 32, { min: 1 }),
-    temperature: r.number('temperature', 1, { above: 0 }),
-  };
-  r.done();
-  return config;
+/** Checks a Math-Shepherd config (errors name the key). */
+export function resolveShepherdConfig(input: ShepherdConfigInput | Record<string, unknown> = {}): ShepherdConfig {
+  return resolveConfig<ShepherdConfig>(shepherdConfigSchema, { file: { value: input, name: 'the Math-Shepherd config' } });
 }
 
 export interface ShepherdTrainOptions {

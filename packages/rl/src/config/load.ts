@@ -11,8 +11,8 @@
 // An object value merges into the object at that key (`--set 'train={"lr":0.01,"steps":50}'`).
 import { readFile } from 'node:fs/promises';
 import {
-  formatValue, unknownKeyMessage, isPlainObject, join, defaultsOf, schemaAt, unwrap, validate, type Fields, type Issue, type ObjectSchema,
-  type Schema,
+  didYouMean, formatValue, unknownKeyMessage, isError, isPlainObject, join, defaultsOf, schemaAt, unwrap, validate, type Fields, type Issue,
+  type ObjectSchema, type Schema,
 } from './schema.js';
 
 /** A config that cannot be used: every issue, each with where its value came from. */
@@ -36,10 +36,64 @@ export interface ConfigSources {
   file?: { value: unknown; name: string };
   /** `key.path=value` strings, applied in order. */
   sets?: readonly string[];
+  /** Receives the notes of a valid config ("key: message"), e.g. a warmup longer than the run. */
+  notes?: string[];
+}
+
+/**
+ * The value a user gave at a dotted path (the last --set naming it, else the file), before any
+ * validation; `origin` says where it came from, for messages.
+ */
+export type Given = ((path: string) => unknown) & { origin?: (path: string) => string | undefined };
+
+/**
+ * A config's schema, or a function that picks it from a key the user gave: an RL config's
+ * defaults depend on its `algorithm`, a PRM config's on its `method`. Read such keys with choose().
+ */
+export type SchemaSource = ObjectSchema | ((given: Given) => ObjectSchema);
+
+/** The schema `source` stands for under these sources. */
+export function schemaOf(source: SchemaSource, sources: ConfigSources = {}): ObjectSchema {
+  return typeof source === 'function' ? source(givenIn(sources)) : source;
+}
+
+/** The choice at `path` (one of `values`; `fallback` when not given), or a ConfigError naming the key. */
+export function choose<const V extends string>(given: Given, path: string, values: readonly V[], fallback: NoInfer<V>): V {
+  const value = given(path);
+  if (value === undefined) return fallback;
+  if (typeof value === 'string' && (values as readonly string[]).includes(value)) return value as V;
+  const hint = typeof value === 'string' ? didYouMean(value, values) : '';
+  const origin = given.origin?.(path);
+  throw new ConfigError([{ path, message: `${formatValue(value)} is not one of ${values.map((v) => JSON.stringify(v)).join(', ')}${hint}`, ...(origin ? { origin } : {}) }]);
+}
+
+function givenIn(sources: ConfigSources): Given {
+  const file = sources.file === undefined ? undefined : stripComments(sources.file.value);
+  const lookup = (path: string): { value: unknown; origin: string } | undefined => {
+    for (const text of [...(sources.sets ?? [])].reverse()) {
+      const eq = text.indexOf('=');
+      if (eq === -1) continue;
+      const key = text.slice(0, eq).trim();
+      if (key !== path && !path.startsWith(`${key}.`)) continue;
+      const raw = text.slice(eq + 1);
+      let value: unknown;
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        value = raw;
+      }
+      const inner = key === path ? value : valueAt(value, path.slice(key.length + 1));
+      if (inner !== undefined) return { value: inner, origin: `--set ${text}` };
+    }
+    const value = valueAt(file, path);
+    return value === undefined ? undefined : { value, origin: sources.file!.name };
+  };
+  return Object.assign((path: string) => lookup(path)?.value, { origin: (path: string) => lookup(path)?.origin });
 }
 
 /** Defaults ← file ← sets, validated. Throws ConfigError listing every problem. */
-export function resolveConfig<T>(schema: ObjectSchema, sources: ConfigSources = {}): T {
+export function resolveConfig<T>(source: SchemaSource, sources: ConfigSources = {}): T {
+  const schema = schemaOf(source, sources);
   const origins = new Map<string, string>();
   let config = defaultsOf(schema) as Record<string, unknown>;
 
@@ -66,8 +120,10 @@ export function resolveConfig<T>(schema: ObjectSchema, sources: ConfigSources = 
   }
   if (setIssues.length > 0) throw new ConfigError(setIssues, 'invalid --set');
 
-  const issues = validate(schema, config).map((issue) => ({ ...issue, origin: originOf(issue.path, origins) }));
+  const all = validate(schema, config).map((issue) => ({ ...issue, origin: originOf(issue.path, origins) }));
+  const issues = all.filter(isError);
   if (issues.length > 0) throw new ConfigError(issues);
+  for (const note of all) sources.notes?.push(`${note.path === '' ? '' : `${note.path}: `}${note.message}`);
   return config as T;
 }
 
@@ -109,7 +165,7 @@ export function parseSet(schema: ObjectSchema, text: string): { path: string[]; 
   const origin = `--set ${text}`;
   const eq = text.indexOf('=');
   const malformed = (why: string) =>
-    new ConfigError([{ path: '', message: `malformed --set ${JSON.stringify(text)}: ${why}; expected key.path=value, e.g. --set train.lr=0.001` }], 'invalid --set');
+    new ConfigError([{ path: '', message: `malformed --set ${JSON.stringify(text)}: ${why}; expected key.path=value, e.g. --set steps=100` }], 'invalid --set');
   if (eq === -1) throw malformed('no "="');
   const key = text.slice(0, eq).trim();
   if (key === '') throw malformed('no key before "="');

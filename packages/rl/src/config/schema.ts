@@ -12,10 +12,14 @@
 // A leaf without a default is required. Objects take their defaults from their fields; `check`
 // on an object adds cross-field rules, run only once the object's own fields are valid.
 
-/** One problem found in a config, at a dotted key path ('' is the whole config). */
+/**
+ * One problem found in a config, at a dotted key path ('' is the whole config). A 'note' is not a
+ * problem: the config is used as it is and the note is printed (e.g. a warmup longer than the run).
+ */
 export interface Issue {
   path: string;
   message: string;
+  level?: 'error' | 'note';
 }
 
 interface Base<T> {
@@ -134,6 +138,53 @@ export const s = {
   },
 };
 
+/**
+ * `schema` with other defaults at dotted paths (e.g. a learner's RL settings over the trainer's):
+ * the keys keep their names, docs and validators; only what they default to changes. A path that
+ * is not a leaf of the schema is a programming error and throws.
+ */
+export function withDefaults<S extends ObjectSchema>(schema: S, defaults: Record<string, unknown>): S {
+  let out: ObjectSchema = schema;
+  for (const [path, value] of Object.entries(defaults)) out = setDefault(out, path.split('.'), value, path);
+  return out as S;
+}
+
+function setDefault(schema: ObjectSchema, path: readonly string[], value: unknown, full: string): ObjectSchema {
+  const [head, ...rest] = path;
+  const field = Object.hasOwn(schema.fields, head!) ? (schema.fields as Fields)[head!] : undefined;
+  if (field === undefined) throw new Error(`withDefaults: "${full}" is not a key of the schema`);
+  let next: Schema;
+  if (rest.length === 0) {
+    if (field.kind === 'object') throw new Error(`withDefaults: "${full}" is a section, not a key`);
+    const issues = validate(field, value);
+    if (issues.length > 0) throw new Error(`withDefaults: ${JSON.stringify(value)} is not a valid default of "${full}": ${issues[0]!.message}`);
+    next = { ...field, default: value } as Schema;
+  } else {
+    if (field.kind !== 'object') throw new Error(`withDefaults: "${full}" goes through a key that is not a section`);
+    next = setDefault(field, rest, value, full);
+  }
+  return { ...schema, fields: { ...schema.fields, [head!]: next } };
+}
+
+/** An object schema with more fields (or fields replaced), keeping its doc and cross-field check. */
+export function extend<F extends Fields, G extends Fields>(schema: ObjectSchema<F>, fields: G, doc = schema.doc): ObjectSchema<Omit<F, keyof G> & G> {
+  return { ...schema, doc, fields: { ...schema.fields, ...fields } } as unknown as ObjectSchema<Omit<F, keyof G> & G>;
+}
+
+/**
+ * The part of a (valid) config that `schema` declares: what a command hands to the trainer whose
+ * schema it extended (the trainer then validates it again under the same names).
+ */
+export function only<S extends ObjectSchema>(schema: S, value: unknown): Infer<S> {
+  const out: Record<string, unknown> = {};
+  if (!isPlainObject(value)) return out as Infer<S>;
+  for (const [key, field] of Object.entries(schema.fields as Fields)) {
+    if (value[key] === undefined) continue;
+    out[key] = field.kind === 'object' ? only(field, value[key]) : value[key];
+  }
+  return out as Infer<S>;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Defaults
 
@@ -196,7 +247,7 @@ export function validate(schema: Schema, value: unknown, root: unknown = value, 
       if (!isPlainObject(value)) return [typeIssue(path, value, describe(schema))];
       const issues: Issue[] = [];
       for (const [key, item] of Object.entries(value)) issues.push(...validate(schema.values, item, root, join(path, key)));
-      if (issues.length === 0 && schema.check) issues.push(...relative(path, schema.check(value, root)));
+      if (!issues.some(isError) && schema.check) issues.push(...relative(path, schema.check(value, root)));
       return issues;
     }
     case 'object': {
@@ -214,11 +265,14 @@ export function validate(schema: Schema, value: unknown, root: unknown = value, 
         }
         issues.push(...validate(field, value[key], root, keyPath));
       }
-      if (issues.length === 0 && schema.check) issues.push(...relative(path, schema.check(value as never, root)));
+      if (!issues.some(isError) && schema.check) issues.push(...relative(path, schema.check(value as never, root)));
       return issues;
     }
   }
 }
+
+/** Whether an issue stops the config from being used (everything but a note). */
+export const isError = (issue: Issue): boolean => issue.level !== 'note';
 
 function unknownKeyIssue(schema: ObjectSchema, path: string, key: string): Issue {
   return { path: join(path, key), message: unknownKeyMessage(schema, path, key, 'unknown key') };
@@ -243,7 +297,7 @@ function typeIssue(path: string, value: unknown, expected: string): Issue {
 }
 
 function relative(path: string, issues: Issue[]): Issue[] {
-  return issues.map((issue) => ({ path: join(path, issue.path), message: issue.message }));
+  return issues.map((issue) => ({ ...issue, path: join(path, issue.path) }));
 }
 
 // ---------------------------------------------------------------------------------------------

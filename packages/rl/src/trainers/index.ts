@@ -1,10 +1,10 @@
 // Trainers: SFT and RL (GRPO, Dr.GRPO, RLOO, REINFORCE++, REINFORCE++-baseline, PPO + GAE), their
 // configs, validation, the metrics stream and the run directory (metrics, config, checkpoints, summary).
 export {
-  LR_SCHEDULES, RL_ALGORITHMS, RL_PRESETS, readOptimizer, resolveRlConfig, resolveSftConfig, type CheckpointConfig, type DeepPartial, type LrScheduleName,
-  type OptimizerConfig, type RlAlgorithm, type RlConfig, type RlConfigInput, type SftConfig, type SftConfigInput, type ValidationConfig,
+  LR_SCHEDULES, RL_ALGORITHMS, RL_PRESETS, U32_MAX, checkpointSchema, maxSkippedStepsSchema, optimizerSchema, resolveRlConfig, resolveSftConfig,
+  rlConfigFor, rlConfigSchema, rlTrainerSchema, seedSchema, sftTrainerSchema, validationSchema, warmupNote, type CheckpointConfig, type DeepPartial,
+  type LrScheduleName, type OptimizerConfig, type RlAlgorithm, type RlConfig, type RlConfigInput, type SftConfig, type SftConfigInput, type ValidationConfig,
 } from './config.js';
-export { ConfigError as SectionConfigError, SectionReader } from './config-reader.js';
 export { lrSchedule, makeOptimizer } from './optim.js';
 export { correlation } from './stats.js';
 export { evaluatePolicy, type EvaluateOptions, type Evaluation, type GreedyResult } from './evaluate.js';

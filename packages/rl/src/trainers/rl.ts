@@ -125,6 +125,11 @@ export class RlTrainer extends Trainer {
     return this.config;
   }
 
+  /** Validation generates up to the rollout's budget unless validation.maxNewTokens says otherwise. */
+  protected override validationMaxNewTokens(): number {
+    return this.config.validation.maxNewTokens || this.config.rollout.maxNewTokens;
+  }
+
   protected async trainStep(): Promise<Record<string, number>> {
     const step = this.step + 1;
     const c = this.config;
@@ -146,7 +151,7 @@ export class RlTrainer extends Trainer {
       codec: this.codec,
       verify: this.verify,
       ...(c.filter.enabled
-        ? { band: { low: c.filter.low, high: c.filter.high }, oversample: c.filter.oversample, maxRounds: c.filter.maxRounds, buffer: this.buffer, maxBuffer: c.filter.maxBuffer }
+        ? { band: { low: c.filter.low, high: c.filter.high }, oversample: c.filter.oversample, maxRounds: c.filter.maxRounds, buffer: this.buffer, maxBuffer: c.filter.maxBuffer ?? c.rollout.promptsPerStep }
         : {}),
     });
     this.buffer = filtered.buffer;
@@ -341,7 +346,7 @@ export class RlTrainer extends Trainer {
         aggregation: c.actor.aggregation,
         normalisers,
         clipLow: c.actor.clipLow,
-        clipHigh: c.actor.clipHigh,
+        clipHigh: c.actor.clipHigh ?? c.actor.clipLow,
         ...(c.actor.dualClip !== null ? { dualClip: c.actor.dualClip } : {}),
       });
       let total = pg.loss;
@@ -419,7 +424,7 @@ function checkLengths(options: RlTrainerOptions, config: RlConfig): void {
   const promptLength = (p: Problem) => codec.encodePrompt(p.prompt).length;
   for (const [which, problems, budget, key] of [
     ['training', options.train, config.rollout.maxNewTokens, 'rollout.maxNewTokens'],
-    ['validation', options.validation ?? [], config.validation.maxNewTokens, 'validation.maxNewTokens'],
+    ['validation', options.validation ?? [], config.validation.maxNewTokens || config.rollout.maxNewTokens, 'validation.maxNewTokens'],
   ] as const) {
     const longest = problems.reduce((m, p) => Math.max(m, promptLength(p)), 0);
     if (problems.length > 0 && longest + budget > maxSeqLen) {
