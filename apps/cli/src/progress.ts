@@ -11,6 +11,10 @@
 // first, for CI logs and pipes; 'off' prints nothing. The clock and the writer are injected, so
 // tests drive it with a fake clock and read exactly what was written.
 
+import { formatDuration, formatMetric } from '@repirl/rl';
+
+export { formatDuration, formatMetric };
+
 export type ProgressMode = 'bar' | 'lines' | 'off';
 
 export interface ProgressOptions {
@@ -181,30 +185,6 @@ export class Progress {
     this.lastLineStep = this.step;
     this.lastLineTime = time;
   }
-}
-
-/** 4.2s, 45s, 1m12s, 2h03m, 130h. */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return '--';
-  const seconds = ms / 1000;
-  if (seconds < 10) return `${seconds.toFixed(1)}s`;
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
-  const h = Math.floor(m / 60);
-  if (h < 100) return `${h}h${String(m % 60).padStart(2, '0')}m`;
-  return `${h}h`;
-}
-
-/** Up to 4 significant digits without trailing zeros; very large or small numbers in e-notation. */
-export function formatMetric(value: unknown): string {
-  if (typeof value !== 'number') return String(value);
-  if (!Number.isFinite(value)) return String(value);
-  if (Number.isInteger(value) && Math.abs(value) < 1e6) return String(value);
-  const abs = Math.abs(value);
-  if (abs !== 0 && (abs >= 1e5 || abs < 1e-3)) return value.toExponential(2);
-  return String(Number(value.toPrecision(4)));
 }
 
 /** The mode for a stream: the bar on a terminal, lines otherwise (CI, pipes, files). */

@@ -187,8 +187,11 @@ describe('repirl sft|rl|eval: config handling', () => {
     expect(JSON.parse((await run('sft', '--config', join(dir, 'resolved.json'), '--dry-run')).out)).toEqual(config);
     // Defaults only, and the other commands.
     expect(JSON.parse((await run('sft', '--dry-run')).out)).toEqual(experiments.sft.finalize(resolveConfig(sftSchema)));
-    expect(JSON.parse((await run('rl', '--config', join(configsDir, 'grpo-arith.json'), '--dry-run')).out).algorithm).toBe('grpo');
-    expect(JSON.parse((await run('eval', '--set', 'checkpoint=runs/x', '--dry-run', '--set=k=4')).out).k).toBe(4);
+    // A dry run checks the input paths too: these need a checkpoint folder that exists.
+    const checkpoint = join(dir, 'checkpoint');
+    await mkdir(checkpoint);
+    expect(JSON.parse((await run('rl', '--config', join(configsDir, 'grpo-arith.json'), '--set', `init=${checkpoint}`, '--dry-run')).out).algorithm).toBe('grpo');
+    expect(JSON.parse((await run('eval', '--set', `checkpoint=${checkpoint}`, '--dry-run', '--set=k=4')).out).k).toBe(4);
   });
 
   it('reports config errors with exit code 2', async () => {

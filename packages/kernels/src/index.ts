@@ -4,7 +4,7 @@ export * from './reference.js';
 export { SeededRandom, uniformInt, pickOne, type UniformSource } from './random.js';
 export * from './ops/validate.js';
 export * from './ops/shared/workgroup-reduce.js';
-export * from './ops/cast/cast.js';
+export * from './ops/cast/index.js';
 export * from './ops/layout/index.js';
 export * from './ops/matmul/index.js';
 export * from './ops/elementwise/index.js';

@@ -10,3 +10,4 @@ export * from './data/index.js';
 export * from './rollout/index.js';
 export * from './critic/index.js';
 export * from './trainers/index.js';
+export * from './run/index.js';

@@ -11,8 +11,9 @@ import { getRuntime } from '@repirl/kernels';
 import { DecoderLM, GpuBackend } from '@repirl/autograd';
 import { arithChain, type Problem } from '../src/tasks/index.js';
 import {
-  RlTrainer, RunDirectory, loadPolicy, type CheckpointSink, type MetricsRecord, type RlConfigInput, type RunSummary, type TrainerEvent,
+  RlTrainer, loadPolicy, type CheckpointSink, type MetricsRecord, type RlConfigInput, type RunSummary, type TrainerEvent,
 } from '../src/trainers/index.js';
+import { LOCK_FILE, RunDir, readLatestCheckpoint } from '../src/run/index.js';
 import type { RolloutBatch } from '../src/rollout/index.js';
 
 let gpu: GpuBackend;
@@ -83,13 +84,17 @@ describe('checkpoint and resume', () => {
   const logC = sampleLog();
   let stopped: RunSummary;
   let resumedFrom = -1;
+  let lockedDuringRun: Promise<string> = Promise.resolve('not tried');
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'repirl-resume-'));
     dirA = join(root, 'uninterrupted');
     dirB = join(root, 'interrupted');
 
-    const a = await makeTrainer(dirA, logA.listener);
+    const a = await makeTrainer(dirA, (e) => {
+      logA.listener(e);
+      if (e.type === 'metrics' && e.record.step === 1) lockedDuringRun = RunDir.open(dirA, { command: 'rl', config: {}, mode: 'force' }).then(() => 'opened', (err: Error) => err.message);
+    });
     await a.trainer.run();
     a.trainer.dispose();
     a.policy.dispose();
@@ -126,6 +131,10 @@ describe('checkpoint and resume', () => {
     for (const key of ['critic/vf_loss', 'critic/dense/mean', 'actor/kl', 'val/acc', 'val/pass@k']) expect(recordsA.some((r) => r[key] !== undefined), key).toBe(true);
     // Steps 3 and 4 were computed by a new trainer from the step-2 checkpoint: same numbers, bit for bit.
     expect(recordsB.map(deterministic)).toEqual(recordsA.map(deterministic));
+    // time is seconds since the run began, continued across the resume.
+    const times = recordsB.map((r) => r.time);
+    expect(times).toEqual([...times].sort((x, y) => x - y));
+    expect(times.at(-1)).toBeLessThan(3600);
   });
 
   it('the resumed run samples the same tokens and ends with the same weights', async () => {
@@ -143,16 +152,21 @@ describe('checkpoint and resume', () => {
     expect(config.trainer).toBe('rl');
     expect(config.config.algorithm).toBe('ppo');
     expect(config.config.critic.valueClip).toBe(0.5); // resolved defaults are recorded
-    const summary = JSON.parse(await readFile(join(dirB, 'summary.json'), 'utf8')) as RunSummary;
-    expect(summary).toMatchObject({ trainer: 'rl', step: 4, totalSteps: 4, stopped: false });
-    expect(summary.firstValidation!.step).toBe(0);
-    expect(summary.lastValidation!.step).toBe(4);
-    expect(await readFile(join(dirB, 'summary.md'), 'utf8')).toMatch(/\| val\/acc \| .* \|/);
-    expect((await readdir(join(dirA, 'checkpoints'))).sort()).toEqual(['latest.json', 'step-000003', 'step-000004']);
-    expect((await readdir(join(dirA, 'checkpoints', 'step-000004'))).filter((f) => !f.startsWith('.')).sort()).toEqual([
-      'critic.json', 'critic.safetensors', 'policy.json', 'policy.safetensors', 'trainer.json', 'trainer.safetensors',
+    const summary = JSON.parse(await readFile(join(dirB, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ command: 'rl', status: 'finished', step: 4, total: 4, resumes: [{ step: 2 }] });
+    expect(Object.keys(summary.results).sort()).toEqual(['val/acc', 'val/acc@best', 'val/acc@start', 'val/pass@k']);
+    expect(await readFile(join(dirB, 'summary.md'), 'utf8')).toMatch(/\| `val\/acc` \| .* \|/);
+    expect(JSON.parse(await readFile(join(dirB, 'run.json'), 'utf8'))).toMatchObject({ command: 'rl', status: 'finished' });
+    expect((await readdir(join(dirA, 'checkpoints'))).sort()).toEqual(['latest.json', 'step-00000003', 'step-00000004']); // checkpoint.keep = 2
+    expect((await readdir(join(dirA, 'checkpoints', 'step-00000004'))).filter((f) => !f.startsWith('.')).sort()).toEqual([
+      'critic.json', 'critic.safetensors', 'manifest.json', 'policy.json', 'policy.safetensors', 'trainer.json', 'trainer.safetensors',
     ]);
-    expect(await (await RunDirectory.open(dirA)).latestCheckpoint()).toEqual({ step: 4, dir: join(dirA, 'checkpoints', 'step-000004') });
+    expect(await readLatestCheckpoint(dirA)).toEqual({ step: 4, dir: join(dirA, 'checkpoints', 'step-00000004') });
+  });
+
+  it('holds the run directory locked while run() is in progress, and releases it at the end', async () => {
+    expect(await lockedDuringRun).toMatch(/uninterrupted is already open in this process \(repirl rl since .*\); close that run first$/);
+    for (const d of [dirA, dirB]) expect(await readdir(d)).not.toContain(LOCK_FILE);
   });
 
   it('a caller that owns its run directory: checkpoints through a sink, restore(), metrics through events', async () => {
@@ -176,14 +190,15 @@ describe('checkpoint and resume', () => {
 
   it('refuses to start a new run over an existing one', async () => {
     const d = await makeTrainer(dirB, () => {});
-    await expect(d.trainer.run()).rejects.toThrow(/already holds a run \(checkpoint of step 4\); call resume\(\)/);
+    await expect(d.trainer.run()).rejects.toThrow(/interrupted already holds a "repirl rl" run \(finished\); use --resume to continue it/);
     d.trainer.dispose();
     d.policy.dispose();
   });
 
   it('refuses to resume with a different config', async () => {
     const d = await makeTrainer(dirB, () => {}, { actor: { lr: 5e-4 } });
-    await expect(d.trainer.resume()).rejects.toThrow(/config differs from the one the run started with \(actor\.lr: 0\.001 → 0\.0005\)/);
+    await expect(d.trainer.resume()).rejects.toThrow(/the config differs from the stored one .*\n {2}config\.actor\.lr: stored 0\.001, now 0\.0005\n/);
+    expect(await readdir(dirB)).not.toContain(LOCK_FILE);
     d.trainer.dispose();
     d.policy.dispose();
   });

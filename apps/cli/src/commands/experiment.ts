@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, experiments, readConfigFile, resolveConfig, valueAt, type ExperimentName, type ExperimentSpec } from '../config/index.js';
 import { autoProgressMode, formatMetric, Progress, type ProgressMode } from '../progress.js';
-import { readRunInfo, resolveCheckpoint, RunDir, RunDirError, type RunMode } from '../run/run-dir.js';
+import { readRunInfo, resolveCheckpoint, RunDir, RunDirError, RunFileError, type RunMode } from '../run/index.js';
 import { installStopHandler, StopRequested } from '../run/stop.js';
 import { parseOptions, type OptionSpec } from './args.js';
 import { UsageError, type CliIo } from './io.js';
@@ -63,6 +63,7 @@ export async function runExperiment(name: ExperimentName, argv: readonly string[
   let mode: RunMode;
   let out: string;
   let progressMode: ProgressMode;
+  let dryRun: boolean;
   try {
     const parsed = parseOptions(where, argv, OPTIONS);
     if (parsed.flags.has('help')) {
@@ -95,27 +96,20 @@ export async function runExperiment(name: ExperimentName, argv: readonly string[
     const notes: string[] = [];
     config = spec.finalize(resolveConfig(spec.schema, { file, sets: parsed.lists.get('set') ?? [], notes }));
     for (const note of notes) io.stderr(`${where}: note: ${note}\n`);
-    if (parsed.flags.has('dry-run')) {
-      io.print(JSON.stringify(config, null, 2));
-      return 0;
-    }
+    dryRun = parsed.flags.has('dry-run');
   } catch (err) {
     return reportSetupError(err, io, where, name);
   }
 
-  // 2. Inputs exist, and the runner is real, before anything is written.
-  for (const input of spec.inputPaths) {
-    const path = valueAt(config, input.key);
-    if (typeof path !== 'string') continue;
-    try {
-      if (input.kind === 'checkpoint') await resolveCheckpoint(path);
-      else if ((await stat(path).catch(() => null))?.isFile() !== true) throw new RunDirError(`no such file: ${path}`);
-    } catch (err) {
-      if (!(err instanceof RunDirError)) throw err;
-      return reportSetupError(new UsageError(`${where}: ${input.key}: ${err.message}`), io, where, name);
-    }
+  // 2. Inputs exist before anything is written (and before a dry run says the config is fine).
+  const missing = await missingInput(spec, config);
+  if (missing !== null) return reportSetupError(new UsageError(`${where}: ${missing}`), io, where, name);
+  if (dryRun) {
+    io.print(JSON.stringify(config, null, 2));
+    return 0;
   }
-  // 3. The run directory.
+
+  // 3. The run directory (locked until run.close()).
   let run: RunDir;
   try {
     run = await RunDir.open(out, {
@@ -124,11 +118,45 @@ export async function runExperiment(name: ExperimentName, argv: readonly string[
       mode,
       resumableKeys: spec.resumableKeys,
       argv: [name, ...argv],
+      commandLine: where,
       now: io.clock,
     });
   } catch (err) {
     return reportSetupError(err, io, where, name);
   }
+  try {
+    return await runInDirectory(name, spec, runner, run, config, progressMode, io);
+  } catch (err) {
+    // The run files could not be written (disk full, permissions): one line naming the file.
+    if (!(err instanceof RunFileError)) throw err;
+    io.print(`${where} failed: ${err.message}`);
+    return 1;
+  } finally {
+    await run.close();
+  }
+}
+
+/** The first input path (data file, checkpoint) of the config that does not exist, as "key: why", or null. */
+async function missingInput(spec: ExperimentSpec<unknown>, config: unknown): Promise<string | null> {
+  for (const input of spec.inputPaths) {
+    const path = valueAt(config, input.key);
+    if (typeof path !== 'string') continue;
+    try {
+      if (input.kind === 'checkpoint') await resolveCheckpoint(path);
+      else if ((await stat(path).catch(() => null))?.isFile() !== true) throw new RunDirError(`no such file: ${path}`);
+    } catch (err) {
+      if (!(err instanceof RunDirError)) throw err;
+      return `${input.key}: ${err.message}`;
+    }
+  }
+  return null;
+}
+
+/** Progress, Ctrl-C and the runner inside the open run directory; returns the exit code. */
+async function runInDirectory(
+  name: ExperimentName, spec: ExperimentSpec<unknown>, runner: Runner<unknown>, run: RunDir, config: unknown, progressMode: ProgressMode, io: CliIo,
+): Promise<number> {
+  const where = `repirl ${commandLine(name)}`;
   const total = spec.totalSteps(config);
   const start = run.resumeFrom?.step ?? 0;
   const progress = new Progress({
@@ -182,9 +210,13 @@ export async function runExperiment(name: ExperimentName, argv: readonly string[
     }
     const message = err instanceof Error ? err.message : String(err);
     const checkpoint = await run.latestCheckpoint().catch(() => null);
-    await run.writeSummary({ status: 'failed', step: checkpoint?.step ?? start, total, error: message }).catch(() => undefined);
-    io.print(`${where} failed: ${message}`);
-    if (checkpoint !== null) io.print(`the last checkpoint is step ${checkpoint.step}; continue with: ${where} --out ${out} --resume`);
+    // run.json is written first: if even that fails (a full disk), the run files cannot say it failed, so this line does.
+    const unrecorded = await run.writeSummary({ status: 'failed', step: checkpoint?.step ?? start, total, error: message }).then(
+      () => null,
+      (e: Error) => e.message,
+    );
+    io.print(`${where} failed: ${message}${unrecorded === null ? '' : `; the failure is not recorded in the run directory either (${unrecorded})`}`);
+    if (checkpoint !== null) io.print(`the last checkpoint is step ${checkpoint.step}; continue with: ${where} --out ${run.path} --resume`);
     if (err instanceof Error && err.stack && io.env.REPIRL_DEBUG) io.print(err.stack);
     return 1;
   }
@@ -203,7 +235,7 @@ async function finish(name: ExperimentName, run: RunDir, outcome: RunOutcome, to
   if (outcome.status === 'stopped') {
     const checkpoint = await run.latestCheckpoint();
     io.print(`${where} stopped at step ${outcome.step}/${total}; summary: ${run.file('summary.md')}`);
-    if (checkpoint === null) io.print(`no checkpoint was written, so the run cannot be resumed; start it again with --force`);
+    if (checkpoint === null) io.print(`no checkpoint was written, so the run cannot be resumed; the same command starts it again (replacing it)`);
     else {
       if (checkpoint.step !== outcome.step) io.print(`note: the latest checkpoint is step ${checkpoint.step}, not ${outcome.step}`);
       io.print(`continue with: ${where} --out ${run.path} --resume`);
@@ -226,6 +258,10 @@ function reportSetupError(err: unknown, io: CliIo, where: string, name: Experime
   if (err instanceof RunDirError) {
     io.print(`${where}: ${err.message}`);
     return 2;
+  }
+  if (err instanceof RunFileError) {
+    io.print(`${where}: ${err.message}`);
+    return 1;
   }
   throw err;
 }

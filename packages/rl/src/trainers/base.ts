@@ -11,9 +11,11 @@
 // stopped: all randomness is derived from (seed, step), and the rest of the state is in the
 // checkpoint.
 //
-// Two ways to own the files: give `runDir` and the trainer writes everything (RunDirectory); or,
-// when the caller keeps its own run directory (the CLI), give a CheckpointSink, forward the
-// 'metrics' events, and call restore(checkpointDir) to continue a run.
+// Two ways to own the files: give `runDir` and the trainer keeps a run directory there (the one
+// layout of ../run/run-dir.ts: run.json, config.json, metrics.jsonl, checkpoints/ keeping the
+// newest `checkpoint.keep`, the final policy, summary.json/md), locked while run() is in progress;
+// resume() continues it. Or, when the caller keeps its own run directory (the CLI), give a
+// CheckpointSink, forward the 'metrics' events, and call restore(checkpointDir) to continue a run.
 import type { DecoderLM } from '@repirl/autograd';
 import type { CheckpointConfig, ValidationConfig } from './config.js';
 import { evaluatePolicy } from './evaluate.js';
@@ -21,7 +23,8 @@ import type { Problem } from '../tasks/task.js';
 import { TaskCodec } from '../rollout/codec.js';
 import { verifierFor, type Verifier } from '../rollout/rollout.js';
 import { deriveSeed } from '../rollout/seeds.js';
-import { RunDirectory, loadTrainingCheckpoint, savePolicy, saveTrainingCheckpoint, type MetricsRecord, type TrainingCheckpoint } from './run-directory.js';
+import { RunDir, readLatestCheckpoint, readRunInfo, type MetricValue, type MetricsRecord, type RunMode } from '../run/index.js';
+import { loadTrainingCheckpoint, savePolicy, saveTrainingCheckpoint, type TrainingCheckpoint } from './checkpoint.js';
 
 /** A finished sample, as listeners receive it (RL: every sample of the step's training batch). */
 export interface SampleRecord {
@@ -90,12 +93,14 @@ export interface TrainerCommonOptions {
   /** Default: the generic final-answer check (`#### <answer>`). */
   verify?: Verifier;
   codec?: TaskCodec;
-  /** Where metrics, config, checkpoints and the summary go (see RunDirectory); none = nothing is written. */
-  runDir?: string | RunDirectory;
+  /**
+   * The run directory (../run/run-dir.ts) for metrics, config ({ trainer, config }), checkpoints,
+   * the final policy and the summary; none = nothing is written. run() starts a new run there
+   * (refusing a directory that holds another), resume() continues the one there.
+   */
+  runDir?: string;
   /** Instead of runDir: only checkpoints are written, where the sink says. */
   checkpoints?: CheckpointSink;
-  /** The object config.json records (e.g. the CLI's whole resolved config); default { trainer, config }. */
-  configRecord?: Record<string, unknown>;
   onEvent?: TrainerListener;
 }
 
@@ -104,25 +109,25 @@ export abstract class Trainer {
   readonly codec: TaskCodec;
   readonly verify: Verifier;
   protected readonly validationProblems: readonly Problem[];
-  protected runDir: RunDirectory | null = null;
-  private readonly runDirInput: string | RunDirectory | undefined;
-  private readonly configRecord: Record<string, unknown> | undefined;
+  private readonly runDirPath: string | undefined;
+  /** The open run directory (between resume()/run() and the end of run()). */
+  private runDir: RunDir | null = null;
+  /** This trainer opened its run directory before: opening again continues that run. */
+  private runDirUsed = false;
+  /** performance.now() when the first run() began: metrics' time without a run directory. */
+  private clockStart: number | null = null;
   private readonly checkpointSink: CheckpointSink | undefined;
   private readonly listeners: TrainerListener[] = [];
   /** Records of this run so far (restored from metrics.jsonl on resume). */
   protected records: MetricsRecord[] = [];
   private currentStep = 0;
-  private configWritten = false;
-  /** resume() was called: the run directory's contents belong to this run. */
-  private resumed = false;
 
   protected constructor(options: TrainerCommonOptions) {
     this.policy = options.policy;
     this.codec = options.codec ?? new TaskCodec();
     this.verify = options.verify ?? verifierFor();
     this.validationProblems = options.validation ?? [];
-    this.runDirInput = options.runDir;
-    this.configRecord = options.configRecord;
+    this.runDirPath = options.runDir;
     this.checkpointSink = options.checkpoints;
     if (options.onEvent) this.listeners.push(options.onEvent);
     if (this.policy.config.vocabSize < this.codec.tokenizer.vocabSize) {
@@ -156,32 +161,44 @@ export abstract class Trainer {
     for (const listener of this.listeners) await listener(event);
   }
 
-  protected async directory(): Promise<RunDirectory | null> {
-    if (this.runDir === null && this.runDirInput !== undefined) {
-      this.runDir = typeof this.runDirInput === 'string' ? await RunDirectory.open(this.runDirInput) : this.runDirInput;
-    }
-    return this.runDir;
-  }
-
   /**
-   * Continues from the newest checkpoint of the run directory, if any: weights, optimizer state
-   * and trainer state are restored and metrics.jsonl is cut back to the checkpoint's step.
-   * Returns the step resumed from (0 when there was no checkpoint). Build the trainer exactly as
-   * for the original run (same initial policy, config and data) before calling this.
+   * Continues the run in the run directory from its newest intact checkpoint: weights, optimizer
+   * state and trainer state are restored and metrics.jsonl is cut back to the checkpoint's step.
+   * A directory without a run (or with one that never reached a checkpoint) starts from scratch.
+   * Returns the step resumed from (0 when starting over). Build the trainer exactly as for the
+   * original run (same initial policy, config and data) before calling this; then call run().
    */
   async resume(): Promise<number> {
-    const dir = await this.directory();
-    if (!dir) throw new Error('resume(): the trainer has no runDir to resume from');
-    this.resumed = true;
-    const latest = await dir.latestCheckpoint();
-    if (!latest) {
-      // Nothing to continue: metrics written before the first checkpoint are from a run that starts over.
-      this.records = await dir.truncateMetrics(-1);
-      return 0;
+    if (this.runDirPath === undefined) throw new Error('resume(): the trainer has no runDir to resume from');
+    const dir = await this.openRunDir(await continueMode(this.runDirPath));
+    if (dir.resumeFrom === null) return 0;
+    try {
+      return await this.restore(dir.resumeFrom.dir);
+    } catch (err) {
+      await dir.setStatus('failed', (err as Error).message).catch(() => undefined);
+      await this.closeRunDir();
+      throw err;
     }
-    const step = await this.restore(latest.dir);
-    this.records = await dir.truncateMetrics(step);
-    return step;
+  }
+
+  private async openRunDir(mode: RunMode): Promise<RunDir> {
+    if (this.runDir !== null) throw new Error(`the run directory ${this.runDir.path} is already open in this trainer`);
+    const dir = await RunDir.open(this.runDirPath!, {
+      command: this.trainerName,
+      config: { trainer: this.trainerName, config: this.resolvedConfig },
+      mode,
+      resumableKeys: RESUMABLE_KEYS,
+    });
+    this.runDir = dir;
+    this.runDirUsed = true;
+    this.records = (await dir.readMetrics()).map(numericRecord);
+    return dir;
+  }
+
+  private async closeRunDir(): Promise<void> {
+    const dir = this.runDir;
+    this.runDir = null;
+    await dir?.close();
   }
 
   /**
@@ -194,7 +211,6 @@ export abstract class Trainer {
     checkSameConfig(state.config as Record<string, unknown> | undefined, this.resolvedConfig, dir);
     this.restoreState(state);
     this.currentStep = step;
-    this.resumed = true;
     return step;
   }
 
@@ -227,13 +243,16 @@ export abstract class Trainer {
 
   /** Saves a checkpoint of the current step into the run directory (or the checkpoint sink); returns its folder. */
   async saveCheckpoint(): Promise<string> {
-    const dir = await this.directory();
+    const dir = this.runDir;
+    if (!dir && this.runDirPath !== undefined) throw new Error('saveCheckpoint(): the run directory is not open; call it from run(), or after resume()');
     if (!dir && !this.checkpointSink) throw new Error('saveCheckpoint(): the trainer has neither a runDir nor a checkpoint sink');
     const content = this.checkpointContent();
     content.state = { ...content.state, config: this.resolvedConfig };
     let path: string;
     if (dir) {
-      path = await dir.saveCheckpoint(this.step, content, { keep: this.resolvedConfig.checkpoint.keep });
+      path = await dir.checkpointDir(this.step);
+      await saveTrainingCheckpoint(path, this.step, content);
+      await dir.commitCheckpoint(this.step, { keep: this.resolvedConfig.checkpoint.keep });
     } else {
       path = await this.checkpointSink!.dirFor(this.step);
       await saveTrainingCheckpoint(path, this.step, content);
@@ -243,23 +262,35 @@ export abstract class Trainer {
     return path;
   }
 
-  /** Trains to config.steps (or until stopped), validating and checkpointing on the way. */
+  /**
+   * Trains to config.steps (or until stopped), validating and checkpointing on the way. With a
+   * runDir, the run directory is open (and locked) until run() returns; a run that throws is
+   * recorded as failed there.
+   */
   async run(options: RunOptions = {}): Promise<RunSummary> {
     const config = this.resolvedConfig;
-    const dir = await this.directory();
-    if (dir && !this.resumed && this.step === 0) {
-      const latest = await dir.latestCheckpoint();
-      if (latest) {
-        throw new Error(`run directory ${dir.path} already holds a run (checkpoint of step ${latest.step}); call resume() to continue it, or use a new directory`);
+    this.clockStart ??= performance.now();
+    const dir =
+      this.runDir ?? (this.runDirPath === undefined ? null : await this.openRunDir(this.runDirUsed ? await continueMode(this.runDirPath) : 'new'));
+    try {
+      const summary = await this.loop(options);
+      if (dir) {
+        if (!summary.stopped) await savePolicy(dir.path, this.policy);
+        await dir.writeSummary({ status: summary.stopped ? 'stopped' : 'finished', step: this.step, total: config.steps, results: summaryResults(summary) });
       }
-      this.records = await dir.truncateMetrics(-1);
-      this.resumed = true;
+      await this.emit({ type: 'done', summary });
+      return summary;
+    } catch (err) {
+      await dir?.writeSummary({ status: 'failed', step: this.step, total: config.steps, error: (err as Error).message }).catch(() => undefined);
+      throw err;
+    } finally {
+      await this.closeRunDir();
     }
-    if (dir && !this.configWritten) {
-      await dir.writeConfig(this.configRecord ?? { trainer: this.trainerName, config });
-      this.configWritten = true;
-    }
-    const checkpoints = dir !== null || this.checkpointSink !== undefined;
+  }
+
+  private async loop(options: RunOptions): Promise<RunSummary> {
+    const config = this.resolvedConfig;
+    const checkpoints = this.runDir !== null || this.checkpointSink !== undefined;
     const hasValidation = this.validationProblems.length > 0;
     if (this.step === 0 && hasValidation && config.validation.beforeTraining && !this.records.some((r) => r.step === 0)) {
       await this.record({ ...(await this.validate()) });
@@ -284,17 +315,14 @@ export abstract class Trainer {
       }
     }
     if (checkpoints && checkpointedAt !== this.step && this.step > 0) await this.saveCheckpoint();
-    if (dir && !stopped) await savePolicy(dir.path, this.policy);
-    const summary = this.summary(stopped, dir && !stopped ? dir.path : null);
-    if (dir) await dir.writeSummary(summary, summaryMarkdown(summary));
-    await this.emit({ type: 'done', summary });
-    return summary;
+    return this.summary(stopped, this.runDir !== null && !stopped ? this.runDir.path : null);
   }
 
+  /** One metrics record: to the run directory (which stamps its time), then to the listeners. */
   private async record(metrics: Record<string, number>): Promise<void> {
-    const record: MetricsRecord = { step: this.step, time: Date.now() / 1000, ...metrics };
+    const time = this.runDir ? (await this.runDir.appendMetrics(this.step, metrics)).time : (performance.now() - this.clockStart!) / 1000;
+    const record: MetricsRecord = { step: this.step, time, ...metrics };
     this.records.push(record);
-    if (this.runDir) await this.runDir.appendMetrics(record);
     await this.emit({ type: 'metrics', record, totalSteps: this.resolvedConfig.steps });
   }
 
@@ -319,26 +347,36 @@ export abstract class Trainer {
   }
 }
 
-/** A markdown page for summary.md: status and a before/after table of the validation metrics. */
-export function summaryMarkdown(s: RunSummary): string {
-  const lines = [
-    `# ${s.trainer.toUpperCase()} run summary`,
-    '',
-    `- steps: ${s.step} of ${s.totalSteps}${s.stopped ? ' (stopped; resume to continue)' : ''}`,
-    `- training time: ${s.trainSeconds.toFixed(1)} s`,
-  ];
-  if (s.best) lines.push(`- best val/acc: ${s.best['val/acc'].toFixed(3)} at step ${s.best.step}`);
-  if (s.policyDir) lines.push(`- final policy: ${s.policyDir} (policy.safetensors)`);
-  if (s.firstValidation && s.lastValidation) {
-    const a = s.firstValidation;
-    const b = s.lastValidation;
-    lines.push('', `| metric | step ${a.step} | step ${b.step} |`, '|---|---|---|');
-    for (const key of Object.keys(b.metrics)) {
-      const fmt = (v: number | undefined) => (v === undefined ? '' : Number.isInteger(v) ? String(v) : v.toFixed(4));
-      lines.push(`| ${key} | ${fmt(a.metrics[key])} | ${fmt(b.metrics[key])} |`);
-    }
-  }
-  return lines.join('\n');
+/**
+ * The headline results of a run, for summary.json's `results`: greedy accuracy before training
+ * (val/acc@start), at the last validation (val/acc, val/pass@k) and the best one (val/acc@best).
+ */
+export function summaryResults(s: RunSummary): Record<string, number> {
+  const out: Record<string, number> = {};
+  const first = s.firstValidation;
+  const last = s.lastValidation;
+  if (first && first.step === 0 && first.metrics['val/acc'] !== undefined) out['val/acc@start'] = first.metrics['val/acc'];
+  if (last) for (const [key, value] of Object.entries(last.metrics)) if (key === 'val/acc' || key === 'val/pass@k') out[key] = value;
+  if (s.best) out['val/acc@best'] = s.best['val/acc'];
+  return out;
+}
+
+/** Config keys (of config.json's { trainer, config }) a resumed run may change: the step count, to extend it, and the checkpoint settings. */
+const RESUMABLE_KEYS = ['config.steps', 'config.checkpoint'];
+
+/** How to open a run directory to continue what is there: resume a checkpoint, start over a run without one, or start new. */
+async function continueMode(path: string): Promise<RunMode> {
+  if ((await readRunInfo(path).catch(() => null)) === null) return 'new';
+  // An unreadable latest.json counts as a checkpoint: resuming falls back to an intact one, or says why it cannot.
+  const latest = await readLatestCheckpoint(path).catch(() => undefined);
+  return latest === null ? 'force' : 'resume';
+}
+
+/** A record read back from metrics.jsonl, where JSON's null stood for a non-finite number. */
+function numericRecord(record: MetricsRecord<MetricValue>): MetricsRecord {
+  const out: MetricsRecord = { step: record.step, time: record.time };
+  for (const [key, value] of Object.entries(record)) if (key !== 'step' && key !== 'time') out[key] = typeof value === 'number' ? value : Number.NaN;
+  return out;
 }
 
 /**

@@ -1,121 +1,12 @@
-// A run's directory: everything a trainer writes, in one place the CLI's --out points at.
-//
-//   config.json                  the resolved config (written atomically at the start)
-//   metrics.jsonl                one record per step: {"step", "time", "actor/pg_loss", ...}
-//   checkpoints/step-000020/     policy.{safetensors,json}   the policy's weights and decoder config
-//                                critic.{safetensors,json}   PPO's value model, when there is one
-//                                trainer.{safetensors,json}  optimizer moments + trainer state
-//   checkpoints/latest.json      {"step": 20, "dir": "step-000020"}
-//   policy.{safetensors,json}    the final policy (loadPolicy(backend, runDir))
-//   summary.json, summary.md     written when a run ends
-//
-// Crash safety: every file is written atomically (temp file + rename). A checkpoint's files are
-// written first and latest.json is replaced last, so latest.json only ever names a complete
-// checkpoint; a crash halfway leaves the previous one in charge. metrics.jsonl is appended one
-// whole line per write; on resume, lines for steps after the checkpoint (written before the
-// crash) are removed, so the resumed run rewrites them and the file reads as one run.
-import { appendFile, mkdir, readFile, readdir, rm } from 'node:fs/promises';
+// Training checkpoints: what a trainer saves into a checkpoint folder and restores from it — each
+// model as <name>.{safetensors,json} (its weights, class and config; a policy is a DecoderLM that
+// loadPolicy rebuilds), and trainer.{safetensors,json} with every optimizer's moments and step
+// counters and the trainer's JSON state. Where the folders live (checkpoints/step-N/ of a run
+// directory) and when one counts as complete is the run directory's business (../run/run-dir.ts).
 import { join } from 'node:path';
 import {
-  DecoderLM, loadCheckpoint, saveCheckpoint, tensorToFloat32, writeFileAtomic, type AdamW, type Backend, type Module, type TensorInput,
+  DecoderLM, loadCheckpoint, saveCheckpoint, tensorToFloat32, type AdamW, type Backend, type Module, type TensorInput,
 } from '@repirl/autograd';
-
-/** One line of metrics.jsonl: the step, the wall-clock time (Unix seconds) and named values. */
-export interface MetricsRecord {
-  step: number;
-  time: number;
-  [name: string]: number;
-}
-
-const CHECKPOINTS = 'checkpoints';
-const stepDirName = (step: number) => `step-${String(step).padStart(6, '0')}`;
-
-export class RunDirectory {
-  private constructor(readonly path: string) {}
-
-  /** Opens (creating if needed) a run directory. */
-  static async open(path: string): Promise<RunDirectory> {
-    await mkdir(join(path, CHECKPOINTS), { recursive: true });
-    return new RunDirectory(path);
-  }
-
-  get configPath(): string {
-    return join(this.path, 'config.json');
-  }
-  get metricsPath(): string {
-    return join(this.path, 'metrics.jsonl');
-  }
-
-  async writeConfig(config: object): Promise<void> {
-    await writeFileAtomic(this.configPath, `${JSON.stringify(config, null, 2)}\n`);
-  }
-
-  /** The stored config.json, or null when there is none. */
-  async readConfig(): Promise<Record<string, unknown> | null> {
-    const text = await readIfExists(this.configPath);
-    return text === null ? null : (JSON.parse(text) as Record<string, unknown>);
-  }
-
-  /** Appends one record as one line (non-finite numbers become null, as JSON has no NaN). */
-  async appendMetrics(record: MetricsRecord): Promise<void> {
-    await appendFile(this.metricsPath, `${JSON.stringify(record)}\n`);
-  }
-
-  async readMetrics(): Promise<MetricsRecord[]> {
-    const text = await readIfExists(this.metricsPath);
-    if (text === null) return [];
-    return text
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map((line, i) => {
-        try {
-          return JSON.parse(line) as MetricsRecord;
-        } catch (err) {
-          throw new Error(`${this.metricsPath}:${i + 1}: invalid JSON (${(err as Error).message})`);
-        }
-      });
-  }
-
-  /** Keeps only the records of steps ≤ step (atomically); returns them. */
-  async truncateMetrics(step: number): Promise<MetricsRecord[]> {
-    const kept = (await this.readMetrics()).filter((r) => r.step <= step);
-    await writeFileAtomic(this.metricsPath, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
-    return kept;
-  }
-
-  /**
-   * Saves a checkpoint of `step`: each model under its name, every optimizer's moments and step
-   * counters, and the trainer's JSON state; then points latest.json at it and deletes all but the
-   * newest `keep` checkpoints. Returns the checkpoint's directory.
-   */
-  async saveCheckpoint(step: number, content: TrainingCheckpoint, options: { keep?: number } = {}): Promise<string> {
-    const name = stepDirName(step);
-    const dir = join(this.path, CHECKPOINTS, name);
-    await saveTrainingCheckpoint(dir, step, content);
-    await writeFileAtomic(join(this.path, CHECKPOINTS, 'latest.json'), `${JSON.stringify({ step, dir: name })}\n`);
-    await this.pruneCheckpoints(name, options.keep ?? 2);
-    return dir;
-  }
-
-  /** The newest complete checkpoint, or null. */
-  async latestCheckpoint(): Promise<{ step: number; dir: string } | null> {
-    const text = await readIfExists(join(this.path, CHECKPOINTS, 'latest.json'));
-    if (text === null) return null;
-    const { step, dir } = JSON.parse(text) as { step: number; dir: string };
-    return { step, dir: join(this.path, CHECKPOINTS, dir) };
-  }
-
-  async writeSummary(summary: object, markdown: string): Promise<void> {
-    await writeFileAtomic(join(this.path, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    await writeFileAtomic(join(this.path, 'summary.md'), markdown.endsWith('\n') ? markdown : `${markdown}\n`);
-  }
-
-  private async pruneCheckpoints(newest: string, keep: number): Promise<void> {
-    const dirs = (await readdir(join(this.path, CHECKPOINTS))).filter((d) => /^step-\d+$/.test(d) && d !== newest).sort();
-    const excess = dirs.length + 1 - keep;
-    for (const d of dirs.slice(0, Math.max(0, excess))) await rm(join(this.path, CHECKPOINTS, d), { recursive: true, force: true });
-  }
-}
 
 /** What a training checkpoint holds besides its step. */
 export interface TrainingCheckpoint {
@@ -127,7 +18,7 @@ export interface TrainingCheckpoint {
   state: Record<string, unknown>;
 }
 
-/** Writes a training checkpoint into `dir` (see RunDirectory for the layout). */
+/** Writes a training checkpoint into `dir`. */
 export async function saveTrainingCheckpoint(dir: string, step: number, content: TrainingCheckpoint): Promise<void> {
   for (const [name, model] of Object.entries(content.models)) await saveModel(dir, name, model);
   const tensors: Record<string, TensorInput> = {};
@@ -199,13 +90,4 @@ export async function loadPolicy(backend: Backend, dir: string, options: { name?
     throw err;
   }
   return policy;
-}
-
-async function readIfExists(path: string): Promise<string | null> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
 }

@@ -36,7 +36,7 @@ import { Trainer, type TrainerCommonOptions } from './base.js';
 import { resolveRlConfig, type RlConfig, type RlConfigInput } from './config.js';
 import { makeOptimizer } from './optim.js';
 import { correlation } from './stats.js';
-import type { TrainingCheckpoint } from './run-directory.js';
+import type { TrainingCheckpoint } from './checkpoint.js';
 
 export interface RlTrainerOptions extends TrainerCommonOptions {
   config?: RlConfigInput | RlConfig;

@@ -15,7 +15,7 @@ import type { Problem, Task } from '../tasks/task.js';
 import { Trainer, type TrainerCommonOptions } from './base.js';
 import { resolveSftConfig, type SftConfig, type SftConfigInput } from './config.js';
 import { makeOptimizer } from './optim.js';
-import type { TrainingCheckpoint } from './run-directory.js';
+import type { TrainingCheckpoint } from './checkpoint.js';
 
 /** One SFT pair: the response is a solution in the docs/DESIGN.md §4 format (steps, then "#### answer"). */
 export interface SftExample {

@@ -1,14 +1,6 @@
-// Float64 CPU references for every advantage estimator and helper of this family. They define the
-// semantics the WGSL kernels must reproduce (tests compare the two), and they are usable on their
-// own (the rl package's CPU path).
-//
-// Shared conventions (see index.ts for the full list):
-// - a token is valid when its mask entry is non-zero; outputs are 0 at every masked token;
-// - scans over tokens skip masked tokens: a masked token neither adds a reward nor counts as a
-//   discount step (verl's GAE convention for multi-turn observation tokens). For the usual masks
-//   (a valid prefix, or left padding) this is the same as zeroing masked rewards;
-// - group membership comes from equal group ids, in any order; a group may have one member.
+// advantages: the float64 CPU references the kernels are tested against. The spec is in index.ts.
 import type { CpuTensor } from '../../reference.js';
+import type { SequenceKind } from './program.js';
 
 /** Host inputs of an advantage estimator (the float64 mirror of AdvantageInputs). */
 export interface AdvantageReferenceInputs {
@@ -73,6 +65,7 @@ export function resolveAdvantageOptions(options: AdvantageOptions = {}): Require
 
 /** The batch-normalisation constant of PRIME/rePIRL: r / (max |reward-to-go| + MAX_RETURN_EPS). */
 export const MAX_RETURN_EPS = 1e-6;
+
 /** verl's masked_whiten: (v − mean) · rsqrt(var + WHITEN_EPS). */
 export const WHITEN_EPS = 1e-8;
 
@@ -214,14 +207,12 @@ function rowSums(rewards: CpuTensor, mask: CpuTensor): { sum: number[]; count: n
   return { sum, count };
 }
 
-function broadcastRows(perRow: number[], mask: CpuTensor): CpuTensor {
+function broadcastRowsReference(perRow: number[], mask: CpuTensor): CpuTensor {
   const [B, T] = dims(mask, 'mask');
   const out = tensor(B, T);
   for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) if (mask.data[b * T + t] !== 0) out.data[b * T + t] = perRow[b]!;
   return out;
 }
-
-type SequenceKind = 'grpo' | 'dr-grpo' | 'rloo' | 'mean';
 
 /** Per-sample advantage from the sequence scores s (sum of valid token rewards) of its group. */
 function sequenceAdvantages(kind: SequenceKind, scores: number[], groups: ArrayLike<number>, o: Required<AdvantageOptions>): number[] {
@@ -251,25 +242,25 @@ function requireGroups(inputs: AdvantageReferenceInputs, name: string): ArrayLik
 export function grpoReference(inputs: AdvantageReferenceInputs, options?: AdvantageOptions): AdvantageReferenceResult {
   const { sum } = rowSums(inputs.rewards, inputs.mask);
   const adv = sequenceAdvantages('grpo', sum, requireGroups(inputs, 'grpo'), resolveAdvantageOptions(options));
-  return { advantages: broadcastRows(adv, inputs.mask) };
+  return { advantages: broadcastRowsReference(adv, inputs.mask) };
 }
 
 export function drGrpoReference(inputs: AdvantageReferenceInputs, options?: AdvantageOptions): AdvantageReferenceResult {
   const { sum } = rowSums(inputs.rewards, inputs.mask);
   const adv = sequenceAdvantages('dr-grpo', sum, requireGroups(inputs, 'dr-grpo'), resolveAdvantageOptions(options));
-  return { advantages: broadcastRows(adv, inputs.mask) };
+  return { advantages: broadcastRowsReference(adv, inputs.mask) };
 }
 
 export function rlooReference(inputs: AdvantageReferenceInputs, options?: AdvantageOptions): AdvantageReferenceResult {
   const { sum } = rowSums(inputs.rewards, inputs.mask);
   const adv = sequenceAdvantages('rloo', sum, requireGroups(inputs, 'rloo'), resolveAdvantageOptions(options));
-  return { advantages: broadcastRows(adv, inputs.mask) };
+  return { advantages: broadcastRowsReference(adv, inputs.mask) };
 }
 
 export function reinforcePlusPlusBaselineReference(inputs: AdvantageReferenceInputs, options?: AdvantageOptions): AdvantageReferenceResult {
   const o = resolveAdvantageOptions(options);
   const { sum } = rowSums(inputs.rewards, inputs.mask);
-  const adv = broadcastRows(sequenceAdvantages('mean', sum, requireGroups(inputs, 'reinforce++-baseline'), o), inputs.mask);
+  const adv = broadcastRowsReference(sequenceAdvantages('mean', sum, requireGroups(inputs, 'reinforce++-baseline'), o), inputs.mask);
   return { advantages: o.whiten ? maskedWhitenReference(adv, inputs.mask, { unbiased: o.unbiased }) : adv };
 }
 

@@ -1,12 +1,4 @@
-// float64 CPU references of causal attention: forward (with the per-row log-sum-exp), backward
-// (the textbook three stages of llm.c: through ·V, through the softmax, through Q·Kᵀ), the KV-cache
-// decode and the cache write. The GPU kernels are tested against these; the autograd package's
-// CPU backend can run on them.
-//
-// Masking, shared by every function here. For batch entry b, `keyCount` keys are valid (positions
-// 0..keyCount−1) and query row i sits at position offset + i. A valid query (position <
-// keyCount) attends every key at a position ≤ its own. A query at a position ≥ keyCount is fully
-// masked: its output is 0 and its log-sum-exp −∞, and it receives and passes on no gradient.
+// attention: the float64 CPU references the kernels are tested against. The spec is in index.ts.
 import type { CpuTensor } from '../../reference.js';
 
 export interface AttentionReferenceOptions {

@@ -1,17 +1,6 @@
-// float64 CPU references for token log-prob gathering. With z = logits / temperature and
-// p = softmax(z) over each row:
-//   lse     = log Σ_j exp(z_j)
-//   logp    = z_target − lse
-//   entropy = −Σ_j p_j log p_j  (= lse − Σ_j p_j z_j)
-// and for upstream gradients gLogp, gEntropy the gradient with respect to the logits:
-//   d logp / d z_j    = 1[j = target] − p_j
-//   d entropy / d z_j = −p_j (log p_j + entropy)  (= −p_j (z_j − Σ_k p_k z_k))
-//   d / d logits_j    = (gLogp (1[j = target] − p_j) − gEntropy p_j (log p_j + entropy)) / temperature
-//
-// A row whose logits are all −inf has no distribution. By convention (shared with the GPU kernels)
-// it gives lse = −inf, logp = −inf, entropy = 0 and a zero gradient, so masked rows are NaN-free.
-import type { CpuTensor } from '../../reference.js';
+// logprob: the float64 CPU references the kernels are tested against. The spec is in index.ts.
 import { ArgumentError } from '../../runtime/errors.js';
+import type { CpuTensor } from '../../reference.js';
 
 export interface TokenLogProbsReferenceResult {
   logp: Float64Array;

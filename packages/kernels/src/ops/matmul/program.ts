@@ -1,27 +1,5 @@
-// WGSL generators for the matmul family. C[m, n] = Σ_k op(A)[m, k] · op(B)[k, n], where op(X) is X
-// or Xᵀ; a transpose is a different load pattern (strided reads), never a transposed copy.
-//
-// Three kernels, one parameterised generator each:
-// - naive: one output per invocation (the tiny-problem path, and a simple reference for the others).
-// - blocked: register blocking without shared memory. Each invocation keeps a TM × (4·VN) tile of C
-//   in registers and loads its own TM values of A and 4·VN values of B per k.
-// - subgroup: the workgroup's lanes share TM rows; lane l loads rows l % 8 (+ 8i) and
-//   subgroupBroadcast hands each value to every lane, so A costs TM/8 loads per lane instead of TM.
-//   Needs the subgroups feature and subgroups of at least 8 lanes.
-//
-// Why this shape on lavapipe (measured with GALLIVM_DEBUG=asm, Mesa 25.0): inside a loop every
-// storage-buffer load is compiled as a loop over the 8 SIMD lanes with an exec-mask test and a bounds
-// check per component, even when the address is the same for all lanes, and every register update
-// is blended with the loop mask. Barriers are expensive and shared memory does not avoid the
-// per-lane loads, so the kernels minimise loads per FMA: big register tiles, vec4 loads (one lane
-// test per 4 values), subgroup broadcasts instead of repeated loads, and with k unrolled by 4 the
-// four products are summed before the (masked) accumulator update.
-//
-// Shapes, batch strides and the reduction over a batch (used by the backward pass when an operand
-// was broadcast) travel as uniforms, so one pipeline serves every shape. Vec4 loads are used only
-// where the launcher has checked the alignment; the same buffer is then bound a second time as
-// array<vec4<f32>> (read-only aliasing is allowed), and the scalar view serves the K remainder.
-import type { KernelProgram, BindingDecl } from '../../runtime/program.js';
+// matmul: the WGSL programs as data (KernelProgram objects and their builders). The spec is in index.ts.
+import type { BindingDecl, KernelProgram } from '../../runtime/program.js';
 
 export type MatmulKind = 'naive' | 'blocked' | 'subgroup';
 
@@ -53,6 +31,7 @@ export const MATMUL_UNIFORMS = [
   // workgroup offsets, for grids split over several dispatches
   'xOff', 'yOff', 'zOff',
 ] as const;
+
 export type MatmulUniforms = Record<(typeof MATMUL_UNIFORMS)[number], number>;
 
 export function configKey(c: MatmulConfig): string {
@@ -81,6 +60,7 @@ export function checkConfig(c: MatmulConfig): void {
 }
 
 const COMP = ['x', 'y', 'z', 'w'] as const;
+
 const u = (n: number) => `${n}u`;
 
 function bindingsOf(c: MatmulConfig): BindingDecl[] {
@@ -106,6 +86,7 @@ function program(c: MatmulConfig, code: string): KernelProgram {
 
 /** Scalar A(row, k) and B(k, col) reads, for the given transposes. */
 const aAt = (tA: boolean, row: string, k: string) => (tA ? `a[aBase + (${k}) * M + ${row}]` : `a[aBase + ${row} * K + ${k}]`);
+
 const bAt = (tB: boolean, k: string, col: string) => (tB ? `b[bBase + ${col} * K + ${k}]` : `b[bBase + (${k}) * N + ${col}]`);
 
 function naiveProgram(c: MatmulConfig): KernelProgram {

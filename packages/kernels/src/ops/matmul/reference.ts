@@ -1,4 +1,4 @@
-// Float64 CPU references for matmul and its backward pass (same shape rules as the GPU launchers).
+// matmul: the float64 CPU references the kernels are tested against. The spec is in index.ts.
 import type { CpuTensor } from '../../reference.js';
 
 export interface MatmulOptions {
