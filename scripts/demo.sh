@@ -31,10 +31,10 @@ PROBLEMS=300
 
 echo "[demo] 1/2 SFT: $SFT_STEPS steps on arith-chain (4 ops, values < 10), only 70 expert solutions -> $OUT/sft"
 $REPIRL sft --config apps/cli/configs/sft-arith-r10-scarce.json --out "$OUT/sft" --force --progress lines \
-  --set train.steps="$SFT_STEPS" --set eval.problems=$PROBLEMS --set eval.every=0
+  --set steps="$SFT_STEPS" --set validation.problems=$PROBLEMS --set validation.every=0
 echo "[demo] 2/2 GRPO: $GRPO_STEPS steps from the SFT policy -> $OUT/grpo"
 $REPIRL rl --config apps/cli/configs/grpo-arith-r10-filter-lr4e-4.json --out "$OUT/grpo" --force --progress lines \
-  --set init="$OUT/sft" --set steps="$GRPO_STEPS" --set eval.every=10 --set eval.problems=$PROBLEMS
+  --set init="$OUT/sft" --set steps="$GRPO_STEPS" --set validation.every=10 --set validation.problems=$PROBLEMS
 
 node -e '
 const fs = require("node:fs");
@@ -44,7 +44,7 @@ const rl = JSON.parse(fs.readFileSync(out + "/grpo/summary.json", "utf8"));
 const before = rl.results["val/acc@start"], after = rl.results["val/acc"];
 const pct = (x) => (100 * x).toFixed(1) + "%";
 console.log("");
-console.log(`[demo] held-out greedy pass@1 on ${rl.config.eval.problems} arith-chain problems:`);
+console.log(`[demo] held-out greedy pass@1 on ${rl.config.validation.problems} arith-chain problems:`);
 console.log(`[demo]   after SFT  (${sft.step} steps, ${sft.time.toFixed(0)} s): ${pct(before)}`);
 console.log(`[demo]   after GRPO (${rl.step} steps, ${rl.time.toFixed(0)} s): ${pct(after)}  (${after >= before ? "+" : ""}${(100 * (after - before)).toFixed(1)} points)`);
 console.log(`[demo] curves: ${out}/grpo/metrics.jsonl; longer runs: EXPERIMENTS.md`);

@@ -40,6 +40,9 @@ for (const s of seeds) {
   const grpo = existsSync(join(grpoDir, 'summary.json'))
     ? readJson(join(grpoDir, 'summary.json'))
     : { status: 'killed', step: metrics(grpoDir).at(-1).step, time: undefined, config: readJson(join(grpoDir, 'config.json')) };
+  if (grpo.config?.validation === undefined) {
+    throw new Error(`${grpoDir}: its config has the key names of before the config change (eval.problems, not validation.problems); docs/config.md maps them`);
+  }
   const curve = metrics(grpoDir).filter((r) => typeof r['val/acc'] === 'number');
   const start = curve.find((r) => r.step === 0)?.['val/acc'];
   // The last validation in metrics.jsonl (a run stopped at the time cap has no end-of-run results).
@@ -70,7 +73,7 @@ for (const s of seeds) {
     sftWall: times.get(`sft/${seed}`) ?? sft.time,
     rolloutFirst: mean(rollout.slice(0, 10).map((r) => r['rollout/acc'])),
     rolloutLast: mean(rollout.slice(-10).map((r) => r['rollout/acc'])),
-    problems: grpo.config.eval.problems,
+    problems: grpo.config.validation.problems,
     testSft: testSft?.results?.['val/acc'],
     testGrpo: testGrpo?.results?.['val/acc'],
     testProblems: testGrpo?.config?.problems,

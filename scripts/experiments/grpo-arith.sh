@@ -81,7 +81,7 @@ analyse() {
   done
 }
 if [ "$STAGE" = all ] || [ "$STAGE" = analyse ]; then
-  TASK_NAME="$(config_value task.name)" TASK_DIFFICULTY="$(config_value task.difficulty)" VAL_PROBLEMS="$(config_value eval.problems)"
+  TASK_NAME="$(config_value task.name)" TASK_DIFFICULTY="$(config_value task.difficulty)" VAL_PROBLEMS="$(config_value validation.problems)"
   each_seed analyse
 fi
 if [ "$STAGE" = all ] || [ "$STAGE" = report ]; then

@@ -2,7 +2,7 @@
 // One markdown row per run, read from its config.json and metrics.jsonl, so a pilot table in
 // EXPERIMENTS.md is never typed in by hand. RL runs: the settings people vary (init, model width,
 // P×K, temperature, lr and schedule, filter, entropy bonus, steps) and the held-out greedy pass@1
-// curve; SFT runs (a config with a `train` section) get their own table: data, schedule, curve.
+// curve; SFT runs (a config with a `data` section) get their own table: data, schedule, curve.
 //
 //   node scripts/experiments/pilot-table.mjs label=runs/p/run1 [label=runDir ...]
 import { existsSync, readFileSync } from 'node:fs';
@@ -27,7 +27,10 @@ const rlRuns = [];
 for (const run of runs) {
   const c = readJson(join(run.dir, 'config.json'));
   const records = readFileSync(join(run.dir, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
-  (c.train !== undefined ? sftRuns : rlRuns).push({ ...run, c, records });
+  if (c.train !== undefined || c.loss !== undefined) {
+    throw new Error(`${run.dir}: its config.json has the key names of before the config change (train.*, loss.*); docs/config.md maps them`);
+  }
+  (c.data !== undefined ? sftRuns : rlRuns).push({ ...run, c, records });
 }
 const validations = (records) => records.filter((r) => typeof r['val/acc'] === 'number');
 
@@ -38,7 +41,7 @@ if (sftRuns.length > 0) {
   console.log('|---|---|---|---|---|');
   for (const { label, c, records } of sftRuns) {
     const curve = validations(records).map((r) => `${r.step}: ${fmt(r['val/acc'])}`).join(', ');
-    console.log(`| ${label} | ${c.data.source} (${c.data.problems}) | ${records.at(-1)?.step ?? 0} × ${c.train.batchSize} | ${c.train.lr} (${c.train.schedule}) | ${curve} |`);
+    console.log(`| ${label} | ${c.data.source} (${c.data.problems}) | ${records.at(-1)?.step ?? 0} × ${c.batchSize} | ${c.optim.lr} (${c.optim.schedule}) | ${curve} |`);
   }
   if (rlRuns.length > 0) console.log('');
 }
@@ -53,10 +56,10 @@ for (const { label, c, records } of rlRuns) {
   const hi = val.reduce((b, r) => (b === null || r['val/acc'] > b['val/acc'] ? r : b), null);
   const policy = join(c.init, 'policy.json');
   const width = existsSync(policy) ? ` (d ${readJson(policy).config?.model?.dModel ?? '?'})` : '';
-  const f = c.rollout.filter;
+  const f = c.filter;
   console.log(
     `| ${label} | ${c.init}${width} | ${records.at(-1)?.step ?? 0} | ${c.rollout.promptsPerStep}×${c.rollout.k} | ${c.rollout.temperature} | ` +
-      `${c.optim.lr} (${c.optim.schedule}) | ${f.enabled ? `[${f.low}, ${f.high}]` : 'off'} | ${c.loss.entropyCoef} | ` +
+      `${c.actor.lr} (${c.actor.schedule}) | ${f.enabled ? `[${f.low}, ${f.high}]` : 'off'} | ${c.actor.entropyCoef} | ` +
       `${fmt(val[0]?.['val/acc'])} → ${fmt(val.at(-1)?.['val/acc'])} (${val.at(-1)?.step ?? '—'}) | ` +
       `${fmt(lo?.['val/acc'])} (${lo?.step}) / ${fmt(hi?.['val/acc'])} (${hi?.step}) | ` +
       `${fmt(mean(rollout.slice(0, 10)))} → ${fmt(mean(rollout.slice(-10)))} |`,

@@ -18,11 +18,16 @@ for seed in $SEEDS; do
     for method in $METHODS; do
       dir="$OUT/$task-$method-s$seed"
       if [ -f "$dir/prm_eval.json" ]; then echo "[prm-compare] $dir exists"; continue; fi
+      # The online learners read prm-$task.json (rl + prm sections), the offline ones prm-$task-offline.json.
+      case "$method" in
+        repirl | airl-s | prime) config="apps/cli/configs/prm-$task.json" extra=(--set rl.seed="$seed") ;;
+        orm | shepherd | implicit-offline) config="apps/cli/configs/prm-$task-offline.json" extra=(--set prm.seed="$seed") ;;
+        *) echo "[prm-compare] unknown method \"$method\"" >&2; exit 2 ;;
+      esac
       # Equal budget: Math-Shepherd's Monte-Carlo completions (≈ 5 steps × 2 per rollout) count, so it gets 24 × 4 rollouts.
-      extra=()
-      [ "$method" = shepherd ] && extra=(--set offline.problems=24)
-      repirl prm train --config "apps/cli/configs/prm-$task.json" --set method="$method" --set seed="$seed" \
-        --set init="$OUT/sft-$task-s$seed" "${extra[@]}" --out "$dir" --force --progress lines
+      [ "$method" = shepherd ] && extra+=(--set problems=24 --set prm.completions=2 --set prm.labelMode=soft)
+      repirl prm train --config "$config" --set method="$method" "${extra[@]}" \
+        --set init="$OUT/sft-$task-s$seed" --out "$dir" --force --progress lines
     done
   done
 done
