@@ -243,8 +243,33 @@ export const embedding = (table: Tensor, ids: Tensor) => apply1(embeddingPrim, [
 export const attention = (q: Tensor, k: Tensor, v: Tensor, options: { lengths?: Tensor; scale?: number } = {}) =>
   apply1(attentionPrim, [q, k, v], { ...(options.lengths ? { lengths: options.lengths.storage } : {}), ...(options.scale !== undefined ? { scale: options.scale } : {}) });
 
+/**
+ * The smallest sampling temperature accepted. The kernels compute in float32 with 1 / temperature:
+ * below about 1e-38 that is Infinity, and well before, (logit − max) / temperature overflows to
+ * −Infinity for every token but the argmax, so log-probs and PPO ratios become NaN and every
+ * training step is skipped. Use temperature 0 (greedy) for argmax decoding instead.
+ */
+export const MIN_TEMPERATURE = 1e-6;
+
+/**
+ * Throws unless `temperature` is finite and ≥ MIN_TEMPERATURE (or exactly 0 where `greedy` says 0
+ * means argmax). `where` starts the message: a function or config key.
+ */
+export function checkTemperature(where: string, temperature: number, options: { greedy?: boolean } = {}): void {
+  const zero = options.greedy ? 'temperature 0 (greedy) or ' : '';
+  if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature < 0) {
+    throw new Error(`${where}: temperature must be a finite number ≥ ${MIN_TEMPERATURE}${options.greedy ? ' (or 0 for greedy)' : ''}, got ${temperature}`);
+  }
+  if (temperature === 0 && options.greedy) return;
+  if (temperature < MIN_TEMPERATURE) {
+    throw new Error(`${where}: temperature ${temperature} is below ${MIN_TEMPERATURE}, where logits / temperature overflow float32 and ` +
+      `the log-probs become NaN; use ${zero}a temperature ≥ ${MIN_TEMPERATURE}`);
+  }
+}
+
 /** log p(target) of each row of logits [N, V] (and the entropy when asked), fused over the vocabulary. */
 export function tokenLogProbs(logits: Tensor, targets: Tensor, options: { temperature?: number; entropy?: boolean } = {}): { logp: Tensor; entropy?: Tensor } {
+  checkTemperature('tokenLogProbs', options.temperature ?? 1);
   const [logp, entropy] = apply(tokenLogProbsPrim, [logits, targets], { temperature: options.temperature ?? 1, entropy: options.entropy ?? false });
   return entropy ? { logp: logp!, entropy } : { logp: logp! };
 }

@@ -24,7 +24,7 @@
 // is reached; their extra tokens are discarded. Without stops and with the cache, the token ids stay
 // on the device for the whole run (no per-step read-back).
 import type { Tensor } from '../core/tensor.js';
-import { concat, reshape, tensor, tokenLogProbs } from '../core/ops.js';
+import { checkTemperature, concat, reshape, tensor, tokenLogProbs } from '../core/ops.js';
 import { noGrad } from '../core/tape.js';
 import { tidy } from '../core/scope.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
@@ -95,7 +95,7 @@ function checkOptions(model: DecoderLM, prompts: readonly (readonly number[])[],
     throw new Error(`generate: the longest prompt (${longest} tokens) + maxNewTokens (${maxNew}) exceeds the model's maxSeqLen (${maxSeqLen})`);
   }
   const temperature = options.temperature ?? 1;
-  if (!(temperature >= 0 && Number.isFinite(temperature))) throw new Error(`generate: temperature must be a finite number ≥ 0, got ${temperature}`);
+  checkTemperature('generate', temperature, { greedy: true });
   const greedy = options.greedy === true || temperature === 0;
   const seed = options.seed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`generate: seed must be a non-negative integer, got ${seed}`);

@@ -14,6 +14,7 @@ import * as K from '@repirl/kernels';
 import type { GpuArray, KernelProgram } from '@repirl/kernels';
 import type { Tensor } from '../core/tensor.js';
 import { wrap } from '../core/tape.js';
+import { checkTemperature } from '../core/ops.js';
 import { GpuBackend } from '../backends/gpu.js';
 import type { CpuStorage } from '../backends/cpu.js';
 
@@ -32,7 +33,7 @@ function checkMaskOptions(options: MaskOptions): { k: number; p: number; invT: n
   const t = options.temperature ?? 1;
   if (!Number.isInteger(k) || k < 0) throw new Error(`topK must be a non-negative integer (0 = off), got ${k}`);
   if (!(p > 0 && p <= 1)) throw new Error(`topP must be in (0, 1] (1 = off), got ${p}`);
-  if (!(t > 0 && Number.isFinite(t))) throw new Error(`temperature must be a finite number > 0, got ${t}`);
+  checkTemperature('topKTopPMask', t);
   return { k, p, invT: 1 / t };
 }
 
@@ -180,6 +181,7 @@ export interface SampleOptions {
  */
 export function sampleTokens(logits: Tensor, options: SampleOptions): Tensor {
   if (logits.rank !== 2) throw new Error(`sampleTokens: logits must be [N, V], got [${logits.shape.join(', ')}]`);
+  checkTemperature('sampleTokens', options.temperature, { greedy: true });
   const backend = logits.backend;
   const opts = { seed: options.seed, offset: options.offset, temperature: options.temperature };
   if (backend instanceof GpuBackend) return wrap(backend, K.sampleCategorical(backend.rt, logits.storage as GpuArray, opts));

@@ -25,6 +25,25 @@ export class ArgumentError extends Error {
   }
 }
 
+/**
+ * A tensor larger than a device limit: a buffer over maxBufferSize, or a binding over
+ * maxStorageBufferBindingSize. The message names the tensor (shape and dtype), its size and the
+ * limit; callers that know which setting makes tensors that big (a batch size) catch it and say so.
+ */
+export class DeviceLimitError extends ArgumentError {
+  constructor(
+    kernel: string,
+    argument: string,
+    readonly limit: 'maxBufferSize' | 'maxStorageBufferBindingSize',
+    readonly bytes: number,
+    readonly max: number,
+    what: string,
+  ) {
+    super(kernel, argument, `${what} is ${bytes} bytes, over this device's ${limit} (${max})`);
+    this.name = 'DeviceLimitError';
+  }
+}
+
 /** The device was lost (driver reset, destroy(), out of memory at the driver level). */
 export class DeviceLostError extends Error {
   constructor(

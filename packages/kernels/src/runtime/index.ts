@@ -7,7 +7,7 @@ export { BufferPool, sizeClass } from './pool.js';
 export type { PoolStats } from './pool.js';
 export { makeShader, packUniforms, programKey } from './program.js';
 export type { KernelProgram, BindingDecl, UniformDecl, ElementType, StorageType, UniformType, Feature } from './program.js';
-export { KernelError, ArgumentError, DeviceLostError, shapeString } from './errors.js';
+export { KernelError, ArgumentError, DeviceLimitError, DeviceLostError, shapeString } from './errors.js';
 export { getFlag, setFlags, withFlags } from './flags.js';
 export type { FlagValue } from './flags.js';
 export { readEnv } from './env.js';

@@ -7,7 +7,7 @@
 // naming the kernel. REPIRL_SUBMIT_BATCH=1 submits every dispatch alone so an error names exactly
 // one kernel; the default batches dispatches into one submit, as tfjs and TVM do.
 import { BufferPool, type PoolStats } from './pool.js';
-import { ArgumentError, DeviceLostError, KernelError, shapeString } from './errors.js';
+import { ArgumentError, DeviceLimitError, DeviceLostError, KernelError, shapeString } from './errors.js';
 import { makeShader, packUniforms, programKey, type KernelProgram, type StorageType } from './program.js';
 import { GpuArray, byteLengthOf, sizeOf, type DType, type HostArray } from './array.js';
 import { acquireGpu, requestedBackend, type Backend } from './gpu-provider.js';
@@ -205,7 +205,12 @@ export class Runtime {
   empty(shape: readonly number[], dtype: DType = 'f32'): GpuArray {
     this.assertUsable('empty');
     this.checkDType('empty', dtype);
-    const buffer = this.pool.acquire(byteLengthOf(sizeOf(shape), dtype), STORAGE_USAGE);
+    const bytes = byteLengthOf(sizeOf(shape), dtype);
+    // Checked here, where the shape is known, so the message names the tensor (the pool only sees bytes).
+    if (bytes > this.limits.maxBufferSize) {
+      throw new DeviceLimitError('empty', 'shape', 'maxBufferSize', bytes, this.limits.maxBufferSize, `${shapeString(shape)} ${dtype}`);
+    }
+    const buffer = this.pool.acquire(bytes, STORAGE_USAGE);
     return new GpuArray(this, buffer, [...shape], dtype);
   }
 
@@ -298,12 +303,8 @@ export class Runtime {
         throw new ArgumentError(program.name, decl.name, `expected dtype ${scalarOf(decl.type)}, got ${array.dtype} ${shapeString(array.shape)}`);
       }
       if (byteLength > this.limits.maxStorageBufferBindingSize) {
-        throw new ArgumentError(
-          program.name,
-          decl.name,
-          `${shapeString(array.shape)} ${array.dtype} is ${byteLength} bytes, over this device's maxStorageBufferBindingSize ` +
-            `(${this.limits.maxStorageBufferBindingSize}); split it into chunks`,
-        );
+        throw new DeviceLimitError(program.name, decl.name, 'maxStorageBufferBindingSize', byteLength, this.limits.maxStorageBufferBindingSize,
+          `${shapeString(array.shape)} ${array.dtype}`);
       }
       if (byteOffset % this.limits.minStorageBufferOffsetAlignment !== 0) {
         throw new ArgumentError(program.name, decl.name, `byteOffset ${byteOffset} is not a multiple of ${this.limits.minStorageBufferOffsetAlignment}`);

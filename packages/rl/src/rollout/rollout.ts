@@ -4,7 +4,7 @@
 // Log-probs come from generate(), which computes them with the trainer's own kernel (tokenLogProbs)
 // at the sampling temperature over the full vocabulary (verl's convention), so they serve directly
 // as the "old" log-probs of the PPO ratio.
-import { generate, type DecoderLM } from '@repirl/autograd';
+import { checkTemperature, generate, type DecoderLM } from '@repirl/autograd';
 import { verifyFinalAnswer, type Verdict } from '../tasks/format.js';
 import type { Problem, Task } from '../tasks/task.js';
 import { TaskCodec } from './codec.js';
@@ -78,6 +78,7 @@ export async function rollout(policy: DecoderLM, problems: readonly Problem[], o
   if (!(temperature > 0) || !Number.isFinite(temperature)) {
     throw new Error(`rollout: temperature must be a finite number > 0 (sampling; use evaluate() for greedy decoding), got ${temperature}`);
   }
+  checkTemperature('rollout', temperature);
   const codec = options.codec ?? new TaskCodec();
   const verify = options.verify ?? verifierFor();
   const groupOffset = options.groupOffset ?? 0;
