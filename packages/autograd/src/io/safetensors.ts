@@ -424,8 +424,9 @@ export function checkTensors(
  * Throws a SafetensorsError naming the first floating-point tensor (F64, F32, F16, BF16) that holds
  * a NaN or an infinity: the tensor, its dtype and shape, the first bad element and how many there
  * are. Weights like that come from a diverged run (or a damaged file) and make every step non-finite.
+ * `advice` replaces the message's closing suggestion.
  */
-export function checkFinite(tensors: Record<string, DecodedTensor>, options: { source?: string } = {}): void {
+export function checkFinite(tensors: Record<string, DecodedTensor>, options: { source?: string; advice?: string } = {}): void {
   for (const [name, t] of Object.entries(tensors)) {
     let finite: (i: number) => boolean;
     if (t.dtype === 'F16') {
@@ -448,8 +449,8 @@ export function checkFinite(tensors: Record<string, DecodedTensor>, options: { s
     const value = t.dtype === 'F16' ? fromHalf(t.data[first]!) : (t.data[first] as number);
     throw new SafetensorsError(
       `${options.source ? `${options.source}: ` : ''}tensor '${name}' (${t.dtype} [${t.shape.join(', ')}]) holds ${count} non-finite ` +
-        `value${count === 1 ? '' : 's'}, the first ${value} at element ${first}: these weights come from a diverged run or a damaged file; ` +
-        'use an earlier checkpoint',
+        `value${count === 1 ? '' : 's'}, the first ${value} at element ${first}: ` +
+        (options.advice ?? 'these weights come from a diverged run or a damaged file; use an earlier checkpoint'),
     );
   }
 }

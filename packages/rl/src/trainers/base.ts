@@ -23,6 +23,7 @@ import type { Problem } from '../tasks/task.js';
 import { TaskCodec } from '../rollout/codec.js';
 import { verifierFor, type Verifier } from '../rollout/rollout.js';
 import { deriveSeed } from '../rollout/seeds.js';
+import { checkFiniteWeights, checkSkips, fittingRows, maxConsecutiveSkipsOption, stepSkipped, withBatchHint } from './faults.js';
 import { RunDir, readLatestCheckpoint, readRunInfo, type MetricValue, type MetricsRecord, type RunMode } from '../run/index.js';
 import { loadTrainingCheckpoint, savePolicy, saveTrainingCheckpoint, type TrainingCheckpoint } from './checkpoint.js';
 
@@ -70,6 +71,8 @@ export interface RunSummary {
   last: MetricsRecord | null;
   /** Seconds spent in training steps (validation excluded), summed over every session of the run. */
   trainSeconds: number;
+  /** Steps whose update was skipped for a non-finite loss or gradient norm ('train/skipped' = 1), over every session of the run. */
+  skippedSteps: number;
   /** Where the final policy was written (run directory, name 'policy'), when there is one. */
   policyDir: string | null;
 }
@@ -101,6 +104,12 @@ export interface TrainerCommonOptions {
   runDir?: string;
   /** Instead of runDir: only checkpoints are written, where the sink says. */
   checkpoints?: CheckpointSink;
+  /**
+   * Stop with a NonFiniteTrainingError after this many consecutive steps skipped for a non-finite
+   * loss or gradient norm (or when every step of a shorter run was): such weights learn nothing
+   * more. Default 10 (DEFAULT_MAX_CONSECUTIVE_SKIPS).
+   */
+  maxConsecutiveSkips?: number;
   onEvent?: TrainerListener;
 }
 
@@ -117,6 +126,7 @@ export abstract class Trainer {
   /** performance.now() when the first run() began: metrics' time without a run directory. */
   private clockStart: number | null = null;
   private readonly checkpointSink: CheckpointSink | undefined;
+  private readonly maxConsecutiveSkips: number;
   private readonly listeners: TrainerListener[] = [];
   /** Records of this run so far (restored from metrics.jsonl on resume). */
   protected records: MetricsRecord[] = [];
@@ -129,6 +139,7 @@ export abstract class Trainer {
     this.validationProblems = options.validation ?? [];
     this.runDirPath = options.runDir;
     this.checkpointSink = options.checkpoints;
+    this.maxConsecutiveSkips = maxConsecutiveSkipsOption(options.maxConsecutiveSkips);
     if (options.onEvent) this.listeners.push(options.onEvent);
     if (this.policy.config.vocabSize < this.codec.tokenizer.vocabSize) {
       throw new Error(`the policy's vocabSize (${this.policy.config.vocabSize}) is smaller than the tokenizer's (${this.codec.tokenizer.vocabSize})`);
@@ -220,7 +231,8 @@ export abstract class Trainer {
     const v = this.resolvedConfig.validation;
     const started = performance.now();
     const problems = v.limit > 0 ? this.validationProblems.slice(0, v.limit) : this.validationProblems;
-    const { metrics } = await evaluatePolicy(this.policy, problems, {
+    const rows = v.batchSize > 0 ? v.batchSize : problems.length;
+    const { metrics } = await withBatchHint(() => evaluatePolicy(this.policy, problems, {
       maxNewTokens: this.validationMaxNewTokens(),
       k: v.k,
       temperature: v.temperature,
@@ -228,7 +240,7 @@ export abstract class Trainer {
       batchSize: v.batchSize,
       codec: this.codec,
       verify: this.verify,
-    });
+    }), (err) => `validation generates up to ${rows} sequences at once; set validation.batchSize to ${fittingRows(rows, err)} or less`);
     return { ...metrics, ...(await this.extraValidationMetrics(problems)), 'timing/val_s': (performance.now() - started) / 1000 };
   }
 
@@ -292,6 +304,8 @@ export abstract class Trainer {
     const config = this.resolvedConfig;
     const checkpoints = this.runDir !== null || this.checkpointSink !== undefined;
     const hasValidation = this.validationProblems.length > 0;
+    // Loaded weights were checked by loadCheckpoint; fresh ones are checked once here.
+    if (this.step === 0) await checkFiniteWeights(this.checkpointContent().models);
     if (this.step === 0 && hasValidation && config.validation.beforeTraining && !this.records.some((r) => r.step === 0)) {
       await this.record({ ...(await this.validate()) });
     }
@@ -309,6 +323,7 @@ export abstract class Trainer {
       const every = config.validation.every;
       const validateNow = hasValidation && ((every > 0 && this.step % every === 0) || this.step === config.steps);
       await this.record({ ...metrics, ...(validateNow ? await this.validate() : {}) });
+      checkSkips(this.trainerName.toUpperCase(), this.records, this.step, config.steps, this.maxConsecutiveSkips);
       if (checkpoints && config.checkpoint.every > 0 && this.step % config.checkpoint.every === 0) {
         await this.saveCheckpoint();
         checkpointedAt = this.step;
@@ -342,6 +357,7 @@ export abstract class Trainer {
       best: best ? { step: best.step, 'val/acc': best['val/acc']! } : null,
       last: this.records.filter((r) => r.step > 0).at(-1) ?? null,
       trainSeconds: this.records.reduce((s, r) => s + (r['timing/step_s'] ?? 0), 0),
+      skippedSteps: this.records.filter(stepSkipped).length,
       policyDir,
     };
   }

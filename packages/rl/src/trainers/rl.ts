@@ -17,7 +17,7 @@
 // Everything random is derived from (seed, step, …) and the rest of the state (prompt cursor,
 // buffer, KL coefficient, optimizers) is in the checkpoint, so a resumed run equals an
 // uninterrupted one.
-import { add, backward, concat, noGrad, reshape, sub, tensor, tidy, type AdamW, type DecoderLM, type Tensor } from '@repirl/autograd';
+import { add, backward, checkTemperature, concat, noGrad, reshape, sub, tensor, tidy, type AdamW, type DecoderLM, type Tensor } from '@repirl/autograd';
 import { ADVANTAGES, estimateAdvantages, type AdvantageOptions } from '../advantages/estimate.js';
 import { buildTokenRewards } from '../advantages/token-rewards.js';
 import { lossNormalisers, tokenMeanNoGrad, type LossNormalisers } from '../losses/aggregate.js';
@@ -35,6 +35,7 @@ import type { Problem } from '../tasks/task.js';
 import { Trainer, type TrainerCommonOptions } from './base.js';
 import { resolveRlConfig, type RlConfig, type RlConfigInput } from './config.js';
 import { makeOptimizer } from './optim.js';
+import { bytesPerSequence, fittingRows, withBatchHint } from './faults.js';
 import { correlation } from './stats.js';
 import type { TrainingCheckpoint } from './checkpoint.js';
 
@@ -116,6 +117,8 @@ export class RlTrainer extends Trainer {
       throw new Error(`advantage.estimator "${config.advantage.estimator}" combines process and outcome rewards: give the trainer a denseRewards function or a rewardModel`);
     }
     checkLengths(options, config);
+    checkTemperature('rollout.temperature', config.rollout.temperature);
+    checkTemperature('validation.temperature', config.validation.temperature);
     // The reference is the policy as it is now (before any RL update); with β = 0 it is not loaded.
     const reference = config.kl.coef > 0 ? await options.policy.copy({ frozen: true }) : null;
     return new RlTrainer(options, config, reference);
@@ -138,7 +141,8 @@ export class RlTrainer extends Trainer {
 
     // 1. Rollout (with the accuracy filter when enabled).
     let t = performance.now();
-    const filtered = await filteredRollout(this.policy, {
+    const rolloutRows = c.rollout.batchSize > 0 ? c.rollout.batchSize : c.rollout.promptsPerStep * c.rollout.k;
+    const filtered = await withBatchHint(() => filteredRollout(this.policy, {
       groups: c.rollout.promptsPerStep,
       nextPrompts: (count) => this.nextPrompts(count),
       seed: deriveSeed(c.seed, 'rollout', step),
@@ -153,7 +157,7 @@ export class RlTrainer extends Trainer {
       ...(c.filter.enabled
         ? { band: { low: c.filter.low, high: c.filter.high }, oversample: c.filter.oversample, maxRounds: c.filter.maxRounds, buffer: this.buffer, maxBuffer: c.filter.maxBuffer ?? c.rollout.promptsPerStep }
         : {}),
-    });
+    }), (err) => `the rollout generates up to ${rolloutRows} sequences at once; set rollout.batchSize to ${fittingRows(rolloutRows, err)} or less`);
     this.buffer = filtered.buffer;
     const samples = filtered.groups.flat();
     Object.assign(metrics, rolloutMetrics(filtered.stats.sampled, samples));
@@ -194,8 +198,12 @@ export class RlTrainer extends Trainer {
 
     // 3. Updates.
     t = performance.now();
-    await this.update(prepared, step, metrics);
+    const updates = await this.update(prepared, step, metrics);
     metrics['timing/update_s'] = (performance.now() - t) / 1000;
+    // The step counts as skipped when a model that tried to learn (the policy, PPO's critic, an
+    // online reward model) had every update skipped for a non-finite loss or gradient norm.
+    const allSkipped = (u: { updates: number; skipped: number }) => u.updates > 0 && u.skipped === u.updates;
+    metrics['train/skipped'] = allSkipped(updates.actor) || allSkipped(updates.critic) || metrics['prm/skipped_steps'] === 1 ? 1 : 0;
     // An adaptive β follows the KL measured this step (in the reward or in the loss).
     if (this.reference && metrics['actor/kl'] !== undefined) this.kl.update(metrics['actor/kl'], samples.length);
     return metrics;
@@ -215,6 +223,18 @@ export class RlTrainer extends Trainer {
     return out;
   }
 
+  /** Runs one micro-batch's forward (and backward); a tensor over a device limit says to lower actor.microBatchSize. */
+  private withMicroBatchHint<T>(samples: readonly RolloutSample[], rows: readonly number[], fn: () => Promise<T>): Promise<T> {
+    const now = this.config.actor.microBatchSize;
+    return withBatchHint(fn, (err) => {
+      const length = rows.reduce((m, i) => Math.max(m, samples[i]!.promptIds.length + samples[i]!.responseIds.length), 0);
+      const responseLength = rows.reduce((m, i) => Math.max(m, samples[i]!.responseIds.length), 0);
+      const fits = fittingRows(rows.length, err, { bytesPerRow: bytesPerSequence(this.policy, length, responseLength) });
+      return `a micro-batch of ${rows.length} sequences × ${length} tokens is too large for this device; ` +
+        `set actor.microBatchSize to ${fits} or less (now ${now > 0 ? now : '0: the whole mini-batch'})`;
+    });
+  }
+
   private pack(samples: readonly RolloutSample[], rows: readonly number[]): PackedBatch {
     return packSequences(rows.map((i) => samples[i]!), this.codec.padId);
   }
@@ -224,7 +244,7 @@ export class RlTrainer extends Trainer {
     const rows: number[][] = [];
     for (const micro of this.microBatches(samples.map((_, i) => i))) {
       const packed = this.pack(samples, micro);
-      const out = noGrad(() => tidy(() => fn(packed)));
+      const out = await this.withMicroBatchHint(samples, micro, async () => noGrad(() => tidy(() => fn(packed))));
       for (const row of unpadRows(await out.data(), packed)) rows.push(row);
       out.dispose();
     }
@@ -301,8 +321,10 @@ export class RlTrainer extends Trainer {
     return { samples, oldLogp, advantages, returns, oldValues, refLogp };
   }
 
-  private async update(p: Prepared, step: number, metrics: Record<string, number>): Promise<void> {
+  /** The step's optimizer updates; returns how many each model took and how many of them were skipped. */
+  private async update(p: Prepared, step: number, metrics: Record<string, number>): Promise<Record<'actor' | 'critic', { updates: number; skipped: number }>> {
     const c = this.config;
+    const counts = { actor: { updates: 0, skipped: 0 }, critic: { updates: 0, skipped: 0 } };
     const B = p.samples.length;
     const miniBatches = Math.min(c.actor.miniBatches, B);
     const actorActive = step > c.critic.freezeActorSteps || !this.critic;
@@ -316,19 +338,24 @@ export class RlTrainer extends Trainer {
         const normalisers = lossNormalisers(rows.map((i) => p.samples[i]!.responseIds.length), { maxLength: c.rollout.maxNewTokens });
         if (actorActive) {
           const sums: Record<string, number>[] = [];
-          for (const micro of this.microBatches(rows)) sums.push(await this.actorMicroBatch(p, micro, normalisers, epoch === 0 && m === 0));
+          for (const micro of this.microBatches(rows)) sums.push(await this.withMicroBatchHint(p.samples, micro, () => this.actorMicroBatch(p, micro, normalisers, epoch === 0 && m === 0)));
           const report = await this.actorOptimizer.step();
+          counts.actor.updates++;
+          if (report.skipped) counts.actor.skipped++;
           actor.add(combineMicro(sums), { 'actor/grad_norm': report.gradNorm, 'actor/lr': report.lr, 'actor/grad_clipped': report.clipped ? 1 : 0, 'actor/skipped_steps': report.skipped ? 1 : 0 });
         }
         if (this.critic && p.returns && p.oldValues) {
           const sums: Record<string, number>[] = [];
-          for (const micro of this.microBatches(rows)) sums.push(await this.criticMicroBatch(p, micro, normalisers));
+          for (const micro of this.microBatches(rows)) sums.push(await this.withMicroBatchHint(p.samples, micro, () => this.criticMicroBatch(p, micro, normalisers)));
           const report = await this.criticOptimizer!.step();
+          counts.critic.updates++;
+          if (report.skipped) counts.critic.skipped++;
           critic.add(combineMicro(sums), { 'critic/grad_norm': report.gradNorm, 'critic/lr': report.lr });
         }
       }
     }
     Object.assign(metrics, actor.mean(), critic.mean());
+    return counts;
   }
 
   /** Forward + backward of the actor loss on one micro-batch; returns its (additive) statistics. */

@@ -15,6 +15,7 @@ import type { Problem, Task } from '../tasks/task.js';
 import { Trainer, type TrainerCommonOptions } from './base.js';
 import { resolveSftConfig, type SftConfig, type SftConfigInput } from './config.js';
 import { makeOptimizer } from './optim.js';
+import { bytesPerSequence, fittingRows, withBatchHint } from './faults.js';
 import type { TrainingCheckpoint } from './checkpoint.js';
 
 /** One SFT pair: the response is a solution in the docs/DESIGN.md §4 format (steps, then "#### answer"). */
@@ -100,10 +101,14 @@ export class SftTrainer extends Trainer {
     let loss = 0;
     for (let start = 0; start < batch.length; start += micro) {
       const packed = packSequences(batch.slice(start, start + micro), this.codec.padId);
-      const part = tidy(() => {
+      const part = await withBatchHint(async () => tidy(() => {
         const l = nllSum(this.policy, packed, tokens);
         backward(l);
         return noGrad(() => scale(l, 1));
+      }), (err) => {
+        const fits = fittingRows(packed.B, err, { bytesPerRow: bytesPerSequence(this.policy, packed.L, packed.T), divides: batchSize });
+        return `a micro-batch of ${packed.B} sequences × ${packed.L} tokens is too large for this device; ` +
+          `set microBatchSize to ${fits} or less (now ${microBatchSize > 0 ? microBatchSize : `0: the whole batch of ${batchSize}`})`;
       });
       loss += await part.item();
       part.dispose();
@@ -114,7 +119,7 @@ export class SftTrainer extends Trainer {
       'train/lr': report.lr,
       'train/grad_norm': report.gradNorm,
       'train/grad_clipped': report.clipped ? 1 : 0,
-      'train/skipped': report.skipped ? 1 : 0,
+      'train/skipped': report.skipped ? 1 : 0, // the trainer stops after maxConsecutiveSkips of these in a row
       'train/tokens': tokens,
     };
   }
