@@ -96,18 +96,6 @@ export class RunLock {
     }
   }
 
-  /** The owner recorded in `dir`'s lock, or null when it has none. */
-  static async owner(dir: string): Promise<LockOwner | null> {
-    const text = await readFile(join(dir, LOCK_FILE), 'utf8').catch(() => null);
-    return text === null ? null : parseOwner(text);
-  }
-
-  /** The lock's owner when it is held by a live process (this one included), else null. */
-  static async liveOwner(dir: string): Promise<LockOwner | null> {
-    const owner = await RunLock.owner(dir);
-    return owner !== null && isAlive(dir, owner) ? owner : null;
-  }
-
   get isReleased(): boolean {
     return this.released;
   }

@@ -34,7 +34,7 @@ import { appendFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } fro
 import { join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '@repirl/autograd';
 import { configDiff, formatValue, isPlainObject, valueAt } from '../config/index.js';
-import { checkpointProblem, writeManifest } from './checkpoints.js';
+import { checkpointProblem, MANIFEST_FILE, writeManifest } from './checkpoints.js';
 import { onFile, RunDirError, RunFileError } from './errors.js';
 import { formatDuration, formatMetric } from './format.js';
 import { isStaleLockLeftover, LOCK_FILE, RunLock } from './lock.js';
@@ -282,7 +282,7 @@ export class RunDir {
    */
   async commitCheckpoint(step: number, options: { keep?: number } = {}): Promise<CheckpointRef> {
     const dir = await this.checkpointDir(step);
-    await onFile(join(dir, 'manifest.json'), 'write', () => writeManifest(dir));
+    await onFile(join(dir, MANIFEST_FILE), 'write', () => writeManifest(dir));
     const latest = this.file(CHECKPOINTS, 'latest.json');
     await onFile(latest, 'write', () => writeJsonAtomic(latest, { step, dir: relative(this.path, dir), time: this.elapsed() }));
     if (options.keep !== undefined) await this.pruneCheckpoints(step, options.keep);
