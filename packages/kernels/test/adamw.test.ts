@@ -1,11 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ArgumentError, adamwReference, adamwUpdate, getRuntime, withFlags, type Runtime } from '../src/index.js';
-import { SeededRandom, assertClose } from '../src/testing/index.js';
+import { ArgumentError, adamwReference, adamwUpdate, withFlags } from '../src/index.js';
+import { assertClose, kernelFixture, SeededRandom } from '../src/testing/index.js';
 
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await getRuntime();
-});
+const fx = kernelFixture(beforeAll);
 
 // One step from m = v = 0 with lr 0.1, weight decay 0.01, step 1, worked by hand:
 //   p ← p·(1 − 0.001); m = 0.1·g; v = 0.001·g²; m̂ = m/0.1 = g; v̂ = v/0.001 = g²
@@ -38,14 +35,14 @@ describe('adamw', () => {
   it('kernel reproduces the step worked by hand (vec4 and scalar paths)', async () => {
     for (const vec4 of [true, false]) {
       await withFlags({ 'adamw.vec4': vec4 }, async () => {
-        const p = rt.upload(HAND.param);
-        const g = rt.upload(HAND.grad);
-        const m = rt.zeros([4]);
-        const v = rt.zeros([4]);
-        adamwUpdate(rt, p, g, m, v, HAND.options);
-        assertClose(await rt.read(p), HAND.param1, { atol: 1e-7, rtol: 1e-6, label: `param vec4=${vec4}` });
-        assertClose(await rt.read(m), HAND.m1, { atol: 1e-9, rtol: 1e-6, label: 'm' });
-        assertClose(await rt.read(v), HAND.v1, { atol: 1e-12, rtol: 1e-5, label: 'v' });
+        const p = fx.rt.upload(HAND.param);
+        const g = fx.rt.upload(HAND.grad);
+        const m = fx.rt.zeros([4]);
+        const v = fx.rt.zeros([4]);
+        adamwUpdate(fx.rt, p, g, m, v, HAND.options);
+        await fx.expectClose(p, HAND.param1, { atol: 1e-7, rtol: 1e-6, label: `param vec4=${vec4}` });
+        await fx.expectClose(m, HAND.m1, { atol: 1e-9, rtol: 1e-6, label: 'm' });
+        await fx.expectClose(v, HAND.v1, { atol: 1e-12, rtol: 1e-5, label: 'v' });
         for (const a of [p, g, m, v]) a.dispose();
       });
     }
@@ -55,23 +52,23 @@ describe('adamw', () => {
     const rng = new SeededRandom(7);
     for (const n of [1, 7, 1000, 1001, 4099]) {
       const param0 = rng.floats(n, -2, 2);
-      const p = rt.upload(param0);
-      const m = rt.zeros([n]);
-      const v = rt.zeros([n]);
+      const p = fx.rt.upload(param0);
+      const m = fx.rt.zeros([n]);
+      const v = fx.rt.zeros([n]);
       const pRef = Float64Array.from(param0);
       const mRef = new Float64Array(n);
       const vRef = new Float64Array(n);
       for (let step = 1; step <= 12; step++) {
         const gradData = rng.floats(n, -1, 1).map((x) => x * (step % 3 === 0 ? 10 : 1));
         const options = { lr: 3e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step, gradScale: step % 3 === 0 ? 0.1 : 1 };
-        const g = rt.upload(gradData);
-        adamwUpdate(rt, p, g, m, v, options);
+        const g = fx.rt.upload(gradData);
+        adamwUpdate(fx.rt, p, g, m, v, options);
         g.dispose();
         adamwReference(pRef, gradData, mRef, vRef, options);
       }
-      assertClose(await rt.read(p), pRef, { atol: 1e-6, rtol: 1e-5, label: `param n=${n}` });
-      assertClose(await rt.read(m), mRef, { atol: 1e-6, rtol: 1e-5, label: `m n=${n}` });
-      assertClose(await rt.read(v), vRef, { atol: 1e-7, rtol: 1e-5, label: `v n=${n}` });
+      await fx.expectClose(p, pRef, { atol: 1e-6, rtol: 1e-5, label: `param n=${n}` });
+      await fx.expectClose(m, mRef, { atol: 1e-6, rtol: 1e-5, label: `m n=${n}` });
+      await fx.expectClose(v, vRef, { atol: 1e-7, rtol: 1e-5, label: `v n=${n}` });
       // The parameters moved: the test would notice an update that does nothing.
       expect(Math.max(...pRef.map((x, k) => Math.abs(x - param0[k]!)))).toBeGreaterThan(1e-3);
       for (const a of [p, m, v]) a.dispose();
@@ -82,49 +79,49 @@ describe('adamw', () => {
     const rng = new SeededRandom(8);
     for (const n of [1000, 1001]) {
       const param0 = rng.floats(n);
-      const p = rt.upload(param0);
-      const m = rt.zeros([n]);
-      const v = rt.zeros([n]);
+      const p = fx.rt.upload(param0);
+      const m = fx.rt.zeros([n]);
+      const v = fx.rt.zeros([n]);
       const pRef = Float64Array.from(param0);
       const mRef = new Float64Array(n);
       const vRef = new Float64Array(n);
       await withFlags({ 'adamw.chunkElements': 100 }, async () => {
         for (let step = 1; step <= 3; step++) {
           const gradData = rng.floats(n);
-          const g = rt.upload(gradData);
-          adamwUpdate(rt, p, g, m, v, { lr: 0.01, step });
+          const g = fx.rt.upload(gradData);
+          adamwUpdate(fx.rt, p, g, m, v, { lr: 0.01, step });
           adamwReference(pRef, gradData, mRef, vRef, { lr: 0.01, step });
         }
       });
-      assertClose(await rt.read(p), pRef, { atol: 1e-6, rtol: 1e-5, label: `param n=${n}` });
-      assertClose(await rt.read(v), vRef, { atol: 1e-7, rtol: 1e-5, label: `v n=${n}` });
+      await fx.expectClose(p, pRef, { atol: 1e-6, rtol: 1e-5, label: `param n=${n}` });
+      await fx.expectClose(v, vRef, { atol: 1e-7, rtol: 1e-5, label: `v n=${n}` });
     }
   });
 
   it('works on multi-dimensional and empty parameters', async () => {
-    const p = rt.upload([1, 2, 3, 4, 5, 6], [2, 3]);
-    const g = rt.upload([1, 1, 1, 1, 1, 1], [2, 3]);
-    const m = rt.zeros([2, 3]);
-    const v = rt.zeros([2, 3]);
-    adamwUpdate(rt, p, g, m, v, { lr: 0.5, weightDecay: 0, step: 1 });
-    assertClose(await rt.read(p), [0.5, 1.5, 2.5, 3.5, 4.5, 5.5], { atol: 1e-6, rtol: 0 });
-    const e = () => rt.empty([0, 3]);
-    adamwUpdate(rt, e(), e(), e(), e(), { lr: 0.5, step: 1 });
-    await rt.sync();
+    const p = fx.rt.upload([1, 2, 3, 4, 5, 6], [2, 3]);
+    const g = fx.rt.upload([1, 1, 1, 1, 1, 1], [2, 3]);
+    const m = fx.rt.zeros([2, 3]);
+    const v = fx.rt.zeros([2, 3]);
+    adamwUpdate(fx.rt, p, g, m, v, { lr: 0.5, weightDecay: 0, step: 1 });
+    await fx.expectClose(p, [0.5, 1.5, 2.5, 3.5, 4.5, 5.5], { atol: 1e-6, rtol: 0 });
+    const e = () => fx.rt.empty([0, 3]);
+    adamwUpdate(fx.rt, e(), e(), e(), e(), { lr: 0.5, step: 1 });
+    await fx.rt.sync();
   });
 
   it('rejects bad arguments, naming the kernel, the argument and the expected shape', () => {
-    const p = rt.empty([4, 2]);
-    const a = () => rt.empty([4, 2]);
+    const p = fx.rt.empty([4, 2]);
+    const a = () => fx.rt.empty([4, 2]);
     const ok = { lr: 1e-3, step: 1 };
-    expect(() => adamwUpdate(rt, p, rt.empty([8]), a(), a(), ok)).toThrow(ArgumentError);
-    expect(() => adamwUpdate(rt, p, rt.empty([8]), a(), a(), ok)).toThrow(/\[adamw\] argument "grad": expected shape \[4, 2\] \(the shape of param\), got \[8\]/);
-    expect(() => adamwUpdate(rt, p, a(), a(), rt.empty([4, 3]), ok)).toThrow(/\[adamw\] argument "v": expected shape \[4, 2\]/);
-    expect(() => adamwUpdate(rt, p, a(), a(), rt.empty([4, 2], 'i32'), ok)).toThrow(/argument "v": expected dtype f32/);
-    expect(() => adamwUpdate(rt, p, a(), a(), a(), { lr: 1e-3, step: 0 })).toThrow(/\[adamw\] argument "step": must be an integer ≥ 1/);
-    expect(() => adamwUpdate(rt, p, a(), a(), a(), { ...ok, beta1: 1 })).toThrow(/argument "beta1": must be in \[0, 1\)/);
-    expect(() => adamwUpdate(rt, p, a(), a(), a(), { ...ok, lr: NaN })).toThrow(/argument "lr": must be a finite number/);
+    expect(() => adamwUpdate(fx.rt, p, fx.rt.empty([8]), a(), a(), ok)).toThrow(ArgumentError);
+    expect(() => adamwUpdate(fx.rt, p, fx.rt.empty([8]), a(), a(), ok)).toThrow(/\[adamw\] argument "grad": expected shape \[4, 2\] \(the shape of param\), got \[8\]/);
+    expect(() => adamwUpdate(fx.rt, p, a(), a(), fx.rt.empty([4, 3]), ok)).toThrow(/\[adamw\] argument "v": expected shape \[4, 2\]/);
+    expect(() => adamwUpdate(fx.rt, p, a(), a(), fx.rt.empty([4, 2], 'i32'), ok)).toThrow(/argument "v": expected dtype f32/);
+    expect(() => adamwUpdate(fx.rt, p, a(), a(), a(), { lr: 1e-3, step: 0 })).toThrow(/\[adamw\] argument "step": must be an integer ≥ 1/);
+    expect(() => adamwUpdate(fx.rt, p, a(), a(), a(), { ...ok, beta1: 1 })).toThrow(/argument "beta1": must be in \[0, 1\)/);
+    expect(() => adamwUpdate(fx.rt, p, a(), a(), a(), { ...ok, lr: NaN })).toThrow(/argument "lr": must be a finite number/);
     const m = a();
-    expect(() => adamwUpdate(rt, p, a(), m, m, ok)).toThrow(/must be four different buffers/);
+    expect(() => adamwUpdate(fx.rt, p, a(), m, m, ok)).toThrow(/must be four different buffers/);
   });
 });

@@ -4,7 +4,6 @@ import {
   ADVANTAGE_ESTIMATOR_NAMES,
   advantagesReference,
   computeAdvantages,
-  getRuntime,
   maskedWhiten,
   maskedWhitenReference,
   normalizeByMaxReturn,
@@ -20,14 +19,10 @@ import {
   type AdvantageReferenceInputs,
   type CpuTensor,
   type GpuArray,
-  type Runtime,
 } from '../src/index.js';
-import { SeededRandom, assertClose } from '../src/testing/index.js';
+import { assertClose, kernelFixture, SeededRandom } from '../src/testing/index.js';
 
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await getRuntime();
-});
+const fx = kernelFixture(beforeAll);
 
 // ---------------------------------------------------------------- helpers
 
@@ -59,21 +54,21 @@ function gpuInputs(host: AdvantageReferenceInputs, maskType: 'f32' | 'u32' = 'f3
   const arrays: GpuArray[] = [];
   const up = (a: GpuArray) => (arrays.push(a), a);
   const inputs: AdvantageInputs = {
-    rewards: up(rt.upload(Float32Array.from(host.rewards.data), [B, T])),
-    mask: up(rt.upload(maskType === 'f32' ? Float32Array.from(host.mask.data) : Uint32Array.from(host.mask.data), [B, T], maskType)),
+    rewards: up(fx.rt.upload(Float32Array.from(host.rewards.data), [B, T])),
+    mask: up(fx.rt.upload(maskType === 'f32' ? Float32Array.from(host.mask.data) : Uint32Array.from(host.mask.data), [B, T], maskType)),
   };
-  if (host.groups) inputs.groups = up(rt.upload(Int32Array.from(host.groups), [B], 'i32'));
-  if (host.values) inputs.values = up(rt.upload(Float32Array.from(host.values.data), [B, T]));
-  if (host.outcome) inputs.outcome = up(rt.upload(Float32Array.from(host.outcome), [B]));
+  if (host.groups) inputs.groups = up(fx.rt.upload(Int32Array.from(host.groups), [B], 'i32'));
+  if (host.values) inputs.values = up(fx.rt.upload(Float32Array.from(host.values.data), [B, T]));
+  if (host.outcome) inputs.outcome = up(fx.rt.upload(Float32Array.from(host.outcome), [B]));
   return { inputs, arrays };
 }
 
 /** Runs the estimator on the GPU and returns the host copies (f32 inputs, as the GPU sees them). */
 async function runGpu(name: string, host: AdvantageReferenceInputs, options?: AdvantageOptions, maskType: 'f32' | 'u32' = 'f32') {
   const { inputs, arrays } = gpuInputs(host, maskType);
-  const result = computeAdvantages(rt, name, inputs, options);
-  const advantages = Array.from(await rt.read(result.advantages));
-  const returns = result.returns ? Array.from(await rt.read(result.returns)) : undefined;
+  const result = computeAdvantages(fx.rt, name, inputs, options);
+  const advantages = Array.from(await fx.rt.read(result.advantages));
+  const returns = result.returns ? Array.from(await fx.rt.read(result.returns)) : undefined;
   result.advantages.dispose();
   result.returns?.dispose();
   for (const a of arrays) a.dispose();
@@ -300,19 +295,19 @@ describe('advantages: hand-computed cases', () => {
 
 describe('advantages: helpers (hand-computed)', () => {
   it('rewardToGo: γ = 0.5 over 1, 2, 3 is 2.75, 3.5, 3; a masked token is skipped', async () => {
-    const rewards = rt.upload([1, 2, 3, 1, 100, 3], [2, 3]);
-    const mask = rt.upload(new Uint32Array([1, 1, 1, 1, 0, 1]), [2, 3], 'u32');
-    const out = rewardToGo(rt, rewards, mask, { gamma: 0.5 });
+    const rewards = fx.rt.upload([1, 2, 3, 1, 100, 3], [2, 3]);
+    const mask = fx.rt.upload(new Uint32Array([1, 1, 1, 1, 0, 1]), [2, 3], 'u32');
+    const out = rewardToGo(fx.rt, rewards, mask, { gamma: 0.5 });
     // Row 1 skips t = 1: G2 = 3, G0 = 1 + 0.5·3 = 2.5.
     const want = [2.75, 3.5, 3, 2.5, 0, 3];
-    assertClose(await rt.read(out), want, HAND);
+    await fx.expectClose(out, want, HAND);
     assertClose(rewardToGoReference(cpu([[1, 2, 3], [1, 100, 3]]), cpu([[1, 1, 1], [1, 0, 1]]), 0.5).data, want, HAND);
     for (const a of [rewards, mask, out]) a.dispose();
   });
 
   it('maskedWhiten: [1, 2, 3, (100)] → [−1, 0, 1, 0]; biased and shift-mean-off variants', async () => {
-    const values = rt.upload([1, 2, 3, 100], [1, 4]);
-    const mask = rt.upload([1, 1, 1, 0], [1, 4]);
+    const values = fx.rt.upload([1, 2, 3, 100], [1, 4]);
+    const mask = fx.rt.upload([1, 1, 1, 0], [1, 4]);
     const cases: [Parameters<typeof maskedWhiten>[3], number[]][] = [
       [{}, [-1, 0, 1, 0]], // mean 2, unbiased var (1 + 0 + 1)/2 = 1
       [{ unbiased: false }, [-1.2247449, 0, 1.2247449, 0]], // var 2/3 → ±1/√(2/3)
@@ -321,8 +316,8 @@ describe('advantages: helpers (hand-computed)', () => {
     for (const [opts, want] of cases) {
       for (const variant of ['shared', 'auto']) {
         await withFlags({ 'reduce.variant': variant }, async () => {
-          const out = maskedWhiten(rt, values, mask, opts);
-          assertClose(await rt.read(out), want, { ...HAND, label: `${JSON.stringify(opts)} ${variant}` });
+          const out = maskedWhiten(fx.rt, values, mask, opts);
+          await fx.expectClose(out, want, { ...HAND, label: `${JSON.stringify(opts)} ${variant}` });
           out.dispose();
         });
       }
@@ -335,10 +330,10 @@ describe('advantages: helpers (hand-computed)', () => {
     // Reward-to-go: row 0: 1 + (−3) = −2, −3; row 1: 0.5, 0 → max |G| = 3.
     const host = [[1, -3], [0.5, 0]];
     const want = [1 / 3.000001, -3 / 3.000001, 0.5 / 3.000001, 0];
-    const rewards = rt.upload(host.flat(), [2, 2]);
-    const mask = rt.upload([1, 1, 1, 1], [2, 2]);
-    const out = normalizeByMaxReturn(rt, rewards, mask);
-    assertClose(await rt.read(out), want, { atol: 1e-7, rtol: 1e-6 });
+    const rewards = fx.rt.upload(host.flat(), [2, 2]);
+    const mask = fx.rt.upload([1, 1, 1, 1], [2, 2]);
+    const out = normalizeByMaxReturn(fx.rt, rewards, mask);
+    await fx.expectClose(out, want, { atol: 1e-7, rtol: 1e-6 });
     assertClose(normalizeByMaxReturnReference(cpu(host), cpu([[1, 1], [1, 1]])).data, want, { atol: 1e-12, rtol: 1e-12 });
     for (const a of [rewards, mask, out]) a.dispose();
   });
@@ -346,10 +341,10 @@ describe('advantages: helpers (hand-computed)', () => {
   it('placeOutcome: the score goes on the last valid token; a fully masked row gets nothing', async () => {
     const maskHost = [[1, 1, 0], [0, 0, 0], [1, 0, 1]];
     const want = [0, 5, 0, 0, 0, 0, 0, 0, 7];
-    const scores = rt.upload([5, 6, 7]);
-    const mask = rt.upload(maskHost.flat(), [3, 3]);
-    const out = placeOutcome(rt, scores, mask);
-    assertClose(await rt.read(out), want, { atol: 0, rtol: 0 });
+    const scores = fx.rt.upload([5, 6, 7]);
+    const mask = fx.rt.upload(maskHost.flat(), [3, 3]);
+    const out = placeOutcome(fx.rt, scores, mask);
+    await fx.expectClose(out, want, { atol: 0, rtol: 0 });
     assertClose(placeOutcomeReference([5, 6, 7], cpu(maskHost)).data, want, { atol: 0, rtol: 0 });
     for (const a of [scores, mask, out]) a.dispose();
   });
@@ -453,7 +448,7 @@ describe('advantages: GPU against the float64 reference on random batches', () =
   }
 
   it('every reduction variant (subgroup and shared) gives the same results', async () => {
-    const variants = rt.hasFeature('subgroups') ? ['subgroup', 'shared'] : ['shared'];
+    const variants = fx.rt.hasFeature('subgroups') ? ['subgroup', 'shared'] : ['shared'];
     const spec = { B: 40, T: 130, seed: 9 };
     for (const variant of variants) {
       await withFlags({ 'reduce.variant': variant }, async () => {
@@ -463,10 +458,10 @@ describe('advantages: GPU against the float64 reference on random batches', () =
         // The helpers that reduce, on a batch with many whitening partials.
         const host = randomBatch({ B: 64, T: 257, seed: 10 });
         const { inputs, arrays } = gpuInputs(host);
-        const white = maskedWhiten(rt, inputs.rewards, inputs.mask, { unbiased: false, shiftMean: false });
-        assertClose(await rt.read(white), maskedWhitenReference(host.rewards, host.mask, { unbiased: false, shiftMean: false }).data, { ...RANDOM_TOL, label: `maskedWhiten ${variant}` });
-        const norm = normalizeByMaxReturn(rt, inputs.rewards, inputs.mask, { gamma: 0.9 });
-        assertClose(await rt.read(norm), normalizeByMaxReturnReference(host.rewards, host.mask, 0.9).data, { ...RANDOM_TOL, label: `normalizeByMaxReturn ${variant}` });
+        const white = maskedWhiten(fx.rt, inputs.rewards, inputs.mask, { unbiased: false, shiftMean: false });
+        await fx.expectClose(white, maskedWhitenReference(host.rewards, host.mask, { unbiased: false, shiftMean: false }).data, { ...RANDOM_TOL, label: `maskedWhiten ${variant}` });
+        const norm = normalizeByMaxReturn(fx.rt, inputs.rewards, inputs.mask, { gamma: 0.9 });
+        await fx.expectClose(norm, normalizeByMaxReturnReference(host.rewards, host.mask, 0.9).data, { ...RANDOM_TOL, label: `normalizeByMaxReturn ${variant}` });
         for (const a of [...arrays, white, norm]) a.dispose();
       });
     }
@@ -475,10 +470,10 @@ describe('advantages: GPU against the float64 reference on random batches', () =
   it('rewardToGo and placeOutcome against the reference', async () => {
     const host = randomBatch({ B: 33, T: 31, seed: 11 });
     const { inputs, arrays } = gpuInputs(host, 'u32');
-    const g = rewardToGo(rt, inputs.rewards, inputs.mask, { gamma: 0.8 });
-    assertClose(await rt.read(g), rewardToGoReference(host.rewards, host.mask, 0.8).data, RANDOM_TOL);
-    const placed = placeOutcome(rt, inputs.outcome!, inputs.mask);
-    assertClose(await rt.read(placed), placeOutcomeReference(host.outcome!, host.mask).data, { atol: 0, rtol: 0 });
+    const g = rewardToGo(fx.rt, inputs.rewards, inputs.mask, { gamma: 0.8 });
+    await fx.expectClose(g, rewardToGoReference(host.rewards, host.mask, 0.8).data, RANDOM_TOL);
+    const placed = placeOutcome(fx.rt, inputs.outcome!, inputs.mask);
+    await fx.expectClose(placed, placeOutcomeReference(host.outcome!, host.mask).data, { atol: 0, rtol: 0 });
     for (const a of [...arrays, g, placed]) a.dispose();
   });
 
@@ -537,7 +532,7 @@ describe('advantages: registry and argument checks', () => {
   it('an unknown estimator name lists the known ones', () => {
     const host = hostInputs({ rewards: [[1]], mask: [[1]] });
     const { inputs, arrays } = gpuInputs(host);
-    expect(() => computeAdvantages(rt, 'ppo', inputs)).toThrow(
+    expect(() => computeAdvantages(fx.rt, 'ppo', inputs)).toThrow(
       /\[advantages\] argument "estimator": unknown estimator "ppo" \(known: grpo, dr-grpo, rloo, reinforce\+\+, reinforce\+\+-baseline, gae, prime-rloo-paper, prime-rloo-code, repirl-loo\)/,
     );
     expect(() => advantagesReference('toString', host)).toThrow(/unknown estimator "toString"/);
@@ -547,38 +542,38 @@ describe('advantages: registry and argument checks', () => {
   it('shape, dtype and missing-input errors name the estimator, the argument and the expected shape', () => {
     const B = 4;
     const T = 7;
-    const rewards = rt.upload(new Float32Array(B * T), [B, T]);
-    const mask = rt.upload(new Float32Array(B * T).fill(1), [B, T]);
-    const shortMask = rt.upload(new Float32Array(B * 6), [B, 6]);
-    const intMask = rt.upload(new Int32Array(B * T), [B, T], 'i32');
-    const groups = rt.upload(new Int32Array(B), [B], 'i32');
-    const shortGroups = rt.upload(new Int32Array(3), [3], 'i32');
-    const floatGroups = rt.upload(new Float32Array(B), [B]);
-    const flat = rt.upload(new Float32Array(B * T), [B * T]);
-    const values = rt.upload(new Float32Array(B * T), [B, T]);
-    const badValues = rt.upload(new Float32Array(B * (T + 1)), [B, T + 1]);
-    const outcome = rt.upload(new Float32Array(B), [B]);
-    const longOutcome = rt.upload(new Float32Array(B + 1), [B + 1]);
+    const rewards = fx.rt.upload(new Float32Array(B * T), [B, T]);
+    const mask = fx.rt.upload(new Float32Array(B * T).fill(1), [B, T]);
+    const shortMask = fx.rt.upload(new Float32Array(B * 6), [B, 6]);
+    const intMask = fx.rt.upload(new Int32Array(B * T), [B, T], 'i32');
+    const groups = fx.rt.upload(new Int32Array(B), [B], 'i32');
+    const shortGroups = fx.rt.upload(new Int32Array(3), [3], 'i32');
+    const floatGroups = fx.rt.upload(new Float32Array(B), [B]);
+    const flat = fx.rt.upload(new Float32Array(B * T), [B * T]);
+    const values = fx.rt.upload(new Float32Array(B * T), [B, T]);
+    const badValues = fx.rt.upload(new Float32Array(B * (T + 1)), [B, T + 1]);
+    const outcome = fx.rt.upload(new Float32Array(B), [B]);
+    const longOutcome = fx.rt.upload(new Float32Array(B + 1), [B + 1]);
 
-    expect(() => computeAdvantages(rt, 'grpo', { rewards: flat, mask, groups })).toThrow(/\[advantages\/grpo\] argument "rewards": expected rank 2, got shape \[28\]/);
-    expect(() => computeAdvantages(rt, 'grpo', { rewards, mask: shortMask, groups })).toThrow(/\[advantages\/grpo\] argument "mask": expected shape \[4, 7\], got \[4, 6\]/);
-    expect(() => computeAdvantages(rt, 'rloo', { rewards, mask: intMask, groups })).toThrow(/argument "mask": expected dtype f32 or u32, got i32/);
-    expect(() => computeAdvantages(rt, 'rloo', { rewards, mask, groups: shortGroups })).toThrow(/\[advantages\/rloo\] argument "groups": expected shape \[4\], got \[3\]/);
-    expect(() => computeAdvantages(rt, 'rloo', { rewards, mask, groups: floatGroups })).toThrow(/argument "groups": expected dtype i32, got f32/);
-    expect(() => computeAdvantages(rt, 'dr-grpo', { rewards, mask })).toThrow(/\[advantages\/dr-grpo\] argument "groups": is required \(i32 \[B\] = \[4\]/);
-    expect(() => computeAdvantages(rt, 'gae', { rewards, mask })).toThrow(/\[advantages\/gae\] argument "values": is required \(f32 \[B, T\] = \[4, 7\]\)/);
-    expect(() => computeAdvantages(rt, 'gae', { rewards, mask, values: badValues })).toThrow(/\[advantages\/gae\] argument "values": expected shape \[4, 7\], got \[4, 8\]/);
-    expect(() => computeAdvantages(rt, 'repirl-loo', { rewards, mask, groups })).toThrow(/\[advantages\/repirl-loo\] argument "outcome": is required \(f32 \[B\] = \[4\]/);
-    expect(() => computeAdvantages(rt, 'prime-rloo-code', { rewards, mask, groups, outcome: longOutcome })).toThrow(/argument "outcome": expected shape \[4\], got \[5\]/);
-    expect(() => computeAdvantages(rt, 'reinforce++', { rewards, mask }, { gamma: NaN })).toThrow(/\[advantages\/reinforce\+\+\] argument "gamma": must be a finite number, got NaN/);
-    expect(() => computeAdvantages(rt, 'grpo', { rewards, mask, groups }, { epsilon: -1 })).toThrow(/argument "epsilon": must be ≥ 0/);
-    expect(() => computeAdvantages(rt, 'grpo', { rewards, mask, groups }, { singletonGroups: 'drop' as 'zero' })).toThrow(/argument "singletonGroups"/);
-    expect(() => computeAdvantages(rt, 'gae', { rewards, mask, values }, { lambda: Infinity })).toThrow(/argument "lambda"/);
+    expect(() => computeAdvantages(fx.rt, 'grpo', { rewards: flat, mask, groups })).toThrow(/\[advantages\/grpo\] argument "rewards": expected rank 2, got shape \[28\]/);
+    expect(() => computeAdvantages(fx.rt, 'grpo', { rewards, mask: shortMask, groups })).toThrow(/\[advantages\/grpo\] argument "mask": expected shape \[4, 7\], got \[4, 6\]/);
+    expect(() => computeAdvantages(fx.rt, 'rloo', { rewards, mask: intMask, groups })).toThrow(/argument "mask": expected dtype f32 or u32, got i32/);
+    expect(() => computeAdvantages(fx.rt, 'rloo', { rewards, mask, groups: shortGroups })).toThrow(/\[advantages\/rloo\] argument "groups": expected shape \[4\], got \[3\]/);
+    expect(() => computeAdvantages(fx.rt, 'rloo', { rewards, mask, groups: floatGroups })).toThrow(/argument "groups": expected dtype i32, got f32/);
+    expect(() => computeAdvantages(fx.rt, 'dr-grpo', { rewards, mask })).toThrow(/\[advantages\/dr-grpo\] argument "groups": is required \(i32 \[B\] = \[4\]/);
+    expect(() => computeAdvantages(fx.rt, 'gae', { rewards, mask })).toThrow(/\[advantages\/gae\] argument "values": is required \(f32 \[B, T\] = \[4, 7\]\)/);
+    expect(() => computeAdvantages(fx.rt, 'gae', { rewards, mask, values: badValues })).toThrow(/\[advantages\/gae\] argument "values": expected shape \[4, 7\], got \[4, 8\]/);
+    expect(() => computeAdvantages(fx.rt, 'repirl-loo', { rewards, mask, groups })).toThrow(/\[advantages\/repirl-loo\] argument "outcome": is required \(f32 \[B\] = \[4\]/);
+    expect(() => computeAdvantages(fx.rt, 'prime-rloo-code', { rewards, mask, groups, outcome: longOutcome })).toThrow(/argument "outcome": expected shape \[4\], got \[5\]/);
+    expect(() => computeAdvantages(fx.rt, 'reinforce++', { rewards, mask }, { gamma: NaN })).toThrow(/\[advantages\/reinforce\+\+\] argument "gamma": must be a finite number, got NaN/);
+    expect(() => computeAdvantages(fx.rt, 'grpo', { rewards, mask, groups }, { epsilon: -1 })).toThrow(/argument "epsilon": must be ≥ 0/);
+    expect(() => computeAdvantages(fx.rt, 'grpo', { rewards, mask, groups }, { singletonGroups: 'drop' as 'zero' })).toThrow(/argument "singletonGroups"/);
+    expect(() => computeAdvantages(fx.rt, 'gae', { rewards, mask, values }, { lambda: Infinity })).toThrow(/argument "lambda"/);
     // Helpers.
-    expect(() => maskedWhiten(rt, rewards, shortMask)).toThrow(/\[masked-whiten\] argument "mask": expected shape \[4, 7\], got \[4, 6\]/);
-    expect(() => rewardToGo(rt, flat, mask)).toThrow(/\[reward-to-go\] argument "rewards": expected rank 2/);
-    expect(() => normalizeByMaxReturn(rt, rewards, shortMask)).toThrow(/\[normalize-by-max-return\] argument "mask": expected shape \[4, 7\]/);
-    expect(() => placeOutcome(rt, longOutcome, mask)).toThrow(/\[place-outcome\] argument "scores": expected shape \[4\], got \[5\]/);
+    expect(() => maskedWhiten(fx.rt, rewards, shortMask)).toThrow(/\[masked-whiten\] argument "mask": expected shape \[4, 7\], got \[4, 6\]/);
+    expect(() => rewardToGo(fx.rt, flat, mask)).toThrow(/\[reward-to-go\] argument "rewards": expected rank 2/);
+    expect(() => normalizeByMaxReturn(fx.rt, rewards, shortMask)).toThrow(/\[normalize-by-max-return\] argument "mask": expected shape \[4, 7\]/);
+    expect(() => placeOutcome(fx.rt, longOutcome, mask)).toThrow(/\[place-outcome\] argument "scores": expected shape \[4\], got \[5\]/);
     for (const a of [rewards, mask, shortMask, intMask, groups, shortGroups, floatGroups, flat, values, badValues, outcome, longOutcome]) a.dispose();
   });
 });

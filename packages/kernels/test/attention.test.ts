@@ -8,20 +8,15 @@ import {
   attentionDecodeReference,
   attentionReference,
   cpuTensor,
-  getRuntime,
   withFlags,
   writeKvCache,
   writeKvCacheReference,
   type CpuTensor,
   type GpuArray,
-  type Runtime,
 } from '../src/index.js';
-import { SeededRandom, assertClose, dot, numericGradient } from '../src/testing/index.js';
+import { assertClose, dot, kernelFixture, numericGradient, SeededRandom } from '../src/testing/index.js';
 
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await getRuntime();
-});
+const fx = kernelFixture(beforeAll);
 
 const rng = new SeededRandom(7);
 type Shape = [number, number, number, number];
@@ -40,11 +35,11 @@ function makeInputs(shape: Shape, lengths?: number[], magnitude = 1, qkMagnitude
   const n = shape.reduce((a, b) => a * b, 1);
   const host = { q: rng.floats(n, -qkMagnitude, qkMagnitude), k: rng.floats(n, -qkMagnitude, qkMagnitude), v: rng.floats(n, -magnitude, magnitude), g: rng.floats(n) };
   const cpu = { q: cpuTensor(host.q, shape), k: cpuTensor(host.k, shape), v: cpuTensor(host.v, shape), g: cpuTensor(host.g, shape) };
-  const gpu = { q: rt.upload(host.q, shape), k: rt.upload(host.k, shape), v: rt.upload(host.v, shape), g: rt.upload(host.g, shape) };
+  const gpu = { q: fx.rt.upload(host.q, shape), k: fx.rt.upload(host.k, shape), v: fx.rt.upload(host.v, shape), g: fx.rt.upload(host.g, shape) };
   const inputs: Inputs = { shape, host, cpu, gpu };
   if (lengths) {
     const h = Int32Array.from(lengths);
-    inputs.lengths = { host: h, gpu: rt.upload(h, [shape[0]], 'i32') };
+    inputs.lengths = { host: h, gpu: fx.rt.upload(h, [shape[0]], 'i32') };
   }
   return inputs;
 }
@@ -62,12 +57,12 @@ function expectFinite(values: ArrayLike<number>, label: string): void {
 
 /** Forward on the GPU against the float64 reference; returns the GPU results for further use. */
 async function checkForward(x: Inputs, label: string, tol = FWD_TOL): Promise<{ out: GpuArray; lse: GpuArray }> {
-  const res = attention(rt, x.gpu.q, x.gpu.k, x.gpu.v, x.lengths ? { lengths: x.lengths.gpu } : {});
+  const res = attention(fx.rt, x.gpu.q, x.gpu.k, x.gpu.v, x.lengths ? { lengths: x.lengths.gpu } : {});
   expect(res.out.shape).toEqual(x.shape);
   expect(res.lse.shape).toEqual(x.shape.slice(0, 3));
   const ref = attentionReference(x.cpu.q, x.cpu.k, x.cpu.v, x.lengths ? { lengths: x.lengths.host } : {});
-  const out = await rt.read(res.out);
-  const lse = await rt.read(res.lse);
+  const out = await fx.rt.read(res.out);
+  const lse = await fx.rt.read(res.lse);
   expectFinite(out, `${label} out`);
   assertClose(out, ref.out.data, { ...tol, label: `${label} out` });
   assertClose(lse, ref.lse.data, { ...tol, label: `${label} lse` });
@@ -76,10 +71,10 @@ async function checkForward(x: Inputs, label: string, tol = FWD_TOL): Promise<{ 
 
 async function checkBackward(x: Inputs, fwd: { out: GpuArray; lse: GpuArray }, label: string): Promise<void> {
   const opts = x.lengths ? { lengths: x.lengths.gpu } : {};
-  const grads = attentionBackward(rt, x.gpu.q, x.gpu.k, x.gpu.v, fwd.out, fwd.lse, x.gpu.g, opts);
+  const grads = attentionBackward(fx.rt, x.gpu.q, x.gpu.k, x.gpu.v, fwd.out, fwd.lse, x.gpu.g, opts);
   const ref = attentionBackwardReference(x.cpu.q, x.cpu.k, x.cpu.v, x.cpu.g, x.lengths ? { lengths: x.lengths.host } : {});
   for (const name of ['dq', 'dk', 'dv'] as const) {
-    const got = await rt.read(grads[name]);
+    const got = await fx.rt.read(grads[name]);
     expectFinite(got, `${label} ${name}`);
     assertClose(got, ref[name].data, { ...BWD_TOL, label: `${label} ${name}` });
     grads[name].dispose();
@@ -158,8 +153,8 @@ describe('attention forward and backward (GPU vs float64 reference)', () => {
     const shape: Shape = [3, 2, 9, 16];
     const x = makeInputs(shape, [0, 1, 12]); // 12 > T is clamped to T
     const fwd = await checkForward(x, 'masked');
-    const out = await rt.read(fwd.out);
-    const lse = await rt.read(fwd.lse);
+    const out = await fx.rt.read(fwd.out);
+    const lse = await fx.rt.read(fwd.lse);
     const [, H, T, D] = shape;
     for (let h = 0; h < H; h++) {
       for (let t = 0; t < T; t++) {
@@ -185,10 +180,10 @@ describe('attention forward and backward (GPU vs float64 reference)', () => {
     const maxLse = Math.max(...ref.lse.data.map(Math.abs));
     expect(maxLse).toBeGreaterThan(500); // the case really has huge scores
     const fwd = await checkForward(x, 'large', { atol: 1e-3, rtol: 1e-4 });
-    const grads = attentionBackward(rt, x.gpu.q, x.gpu.k, x.gpu.v, fwd.out, fwd.lse, x.gpu.g);
+    const grads = attentionBackward(fx.rt, x.gpu.q, x.gpu.k, x.gpu.v, fwd.out, fwd.lse, x.gpu.g);
     const gref = attentionBackwardReference(x.cpu.q, x.cpu.k, x.cpu.v, x.cpu.g);
     for (const name of ['dq', 'dk', 'dv'] as const) {
-      const got = await rt.read(grads[name]);
+      const got = await fx.rt.read(grads[name]);
       expect(got.every(Number.isFinite)).toBe(true);
       // Near-one-hot softmax: gradients are tiny except where two scores tie within float32 error.
       assertClose(got, gref[name].data, { atol: 5e-2, rtol: 1e-2, label: `large ${name}` });
@@ -201,18 +196,18 @@ describe('attention forward and backward (GPU vs float64 reference)', () => {
 
   it('honours a custom scale and handles T = 0', async () => {
     const x = makeInputs([1, 2, 20, 16], [13]);
-    const res = attention(rt, x.gpu.q, x.gpu.k, x.gpu.v, { lengths: x.lengths!.gpu, scale: 0.05 });
+    const res = attention(fx.rt, x.gpu.q, x.gpu.k, x.gpu.v, { lengths: x.lengths!.gpu, scale: 0.05 });
     const ref = attentionReference(x.cpu.q, x.cpu.k, x.cpu.v, { lengths: x.lengths!.host, scale: 0.05 });
-    assertClose(await rt.read(res.out), ref.out.data, { ...FWD_TOL, label: 'scale out' });
-    const grads = attentionBackward(rt, x.gpu.q, x.gpu.k, x.gpu.v, res.out, res.lse, x.gpu.g, { lengths: x.lengths!.gpu, scale: 0.05 });
+    await fx.expectClose(res.out, ref.out.data, { ...FWD_TOL, label: 'scale out' });
+    const grads = attentionBackward(fx.rt, x.gpu.q, x.gpu.k, x.gpu.v, res.out, res.lse, x.gpu.g, { lengths: x.lengths!.gpu, scale: 0.05 });
     const gref = attentionBackwardReference(x.cpu.q, x.cpu.k, x.cpu.v, x.cpu.g, { lengths: x.lengths!.host, scale: 0.05 });
-    assertClose(await rt.read(grads.dk), gref.dk.data, { ...BWD_TOL, label: 'scale dk' });
+    await fx.expectClose(grads.dk, gref.dk.data, { ...BWD_TOL, label: 'scale dk' });
     for (const a of [res.out, res.lse, grads.dq, grads.dk, grads.dv]) a.dispose();
     disposeInputs(x);
-    const empty = rt.zeros([1, 2, 0, 16]);
-    const e = attention(rt, empty, empty, empty);
+    const empty = fx.rt.zeros([1, 2, 0, 16]);
+    const e = attention(fx.rt, empty, empty, empty);
     expect(e.out.shape).toEqual([1, 2, 0, 16]);
-    expect((await rt.read(e.lse)).length).toBe(0);
+    expect((await fx.rt.read(e.lse)).length).toBe(0);
     for (const a of [empty, e.out, e.lse]) a.dispose();
   });
 });
@@ -264,28 +259,28 @@ describe('attention variants forced by flags (same cases as the default)', () =>
       const q = rng.floats(B * H * Tq * D);
       const k = rng.floats(B * H * Tmax * D);
       const v = rng.floats(B * H * Tmax * D);
-      const [gq, gk, gv] = [rt.upload(q, [B, H, Tq, D]), rt.upload(k, [B, H, Tmax, D]), rt.upload(v, [B, H, Tmax, D])];
-      const dec = attentionDecode(rt, gq, gk, gv, { past: 9 });
+      const [gq, gk, gv] = [fx.rt.upload(q, [B, H, Tq, D]), fx.rt.upload(k, [B, H, Tmax, D]), fx.rt.upload(v, [B, H, Tmax, D])];
+      const dec = attentionDecode(fx.rt, gq, gk, gv, { past: 9 });
       const ref = attentionDecodeReference(cpuTensor(q, [B, H, Tq, D]), cpuTensor(k, [B, H, Tmax, D]), cpuTensor(v, [B, H, Tmax, D]), { past: 9 });
-      assertClose(await rt.read(dec.out), ref.out.data, { ...FWD_TOL, label: 'decode loads out' });
-      assertClose(await rt.read(dec.lse), ref.lse.data, { ...FWD_TOL, label: 'decode loads lse' });
+      await fx.expectClose(dec.out, ref.out.data, { ...FWD_TOL, label: 'decode loads out' });
+      await fx.expectClose(dec.lse, ref.lse.data, { ...FWD_TOL, label: 'decode loads lse' });
       for (const a of [gq, gk, gv, dec.out, dec.lse]) a.dispose();
     });
   });
 
   it('rejects tilings a subgroup broadcast cannot serve, and out-of-range tilings', async () => {
-    const x = rt.zeros([1, 1, 8, 16]);
-    const lse = rt.zeros([1, 1, 8]);
-    if (rt.hasFeature('subgroups')) {
+    const x = fx.rt.zeros([1, 1, 8, 16]);
+    const lse = fx.rt.zeros([1, 1, 8]);
+    if (fx.rt.hasFeature('subgroups')) {
       await withFlags({ 'attention.keyTile': 9 }, () => {
-        expect(() => attention(rt, x, x, x)).toThrow(/\[attention\] argument "config": with subgroup broadcasts the tile must be at most 8/);
+        expect(() => attention(fx.rt, x, x, x)).toThrow(/\[attention\] argument "config": with subgroup broadcasts the tile must be at most 8/);
       });
       await withFlags({ 'attentionBackward.workgroup': 12 }, () => {
-        expect(() => attentionBackward(rt, x, x, x, x, lse, x)).toThrow(/\[attentionBackward\] argument "config": .*workgroup a multiple of 8/);
+        expect(() => attentionBackward(fx.rt, x, x, x, x, lse, x)).toThrow(/\[attentionBackward\] argument "config": .*workgroup a multiple of 8/);
       });
     }
     await withFlags({ 'attention.rows': 0 }, () => {
-      expect(() => attention(rt, x, x, x)).toThrow(/argument "config.rows": must be an integer in 1\.\.8, got 0/);
+      expect(() => attention(fx.rt, x, x, x)).toThrow(/argument "config.rows": must be an integer in 1\.\.8, got 0/);
     });
     x.dispose();
     lse.dispose();
@@ -298,12 +293,12 @@ describe('decode over a KV cache', () => {
     const rowsHost = rng.floats(2 * 3 * 4 * 16);
     const cacheShape = [2, 3, 10, 16];
     for (const position of [6, [2, 8]] as const) {
-      const cache = rt.upload(cacheHost, cacheShape);
-      const rows = rt.upload(rowsHost, [2, 3, 4, 16]);
-      const pos = typeof position === 'number' ? position : rt.upload(Int32Array.from(position), [2], 'i32');
-      writeKvCache(rt, cache, rows, pos);
+      const cache = fx.rt.upload(cacheHost, cacheShape);
+      const rows = fx.rt.upload(rowsHost, [2, 3, 4, 16]);
+      const pos = typeof position === 'number' ? position : fx.rt.upload(Int32Array.from(position), [2], 'i32');
+      writeKvCache(fx.rt, cache, rows, pos);
       const want = writeKvCacheReference(cpuTensor(cacheHost, cacheShape), cpuTensor(rowsHost, [2, 3, 4, 16]), position);
-      assertClose(await rt.read(cache), want.data, { atol: 0, rtol: 0, label: `writeKvCache ${position}` });
+      await fx.expectClose(cache, want.data, { atol: 0, rtol: 0, label: `writeKvCache ${position}` });
       cache.dispose();
       rows.dispose();
       if (typeof pos !== 'number') pos.dispose();
@@ -313,14 +308,14 @@ describe('decode over a KV cache', () => {
   it('matches the full forward on the last rows (Tq = 1 and Tq = 3, uniform past)', async () => {
     const [B, H, T, D] = [2, 2, 37, 32];
     const x = makeInputs([B, H, T, D]);
-    const full = attention(rt, x.gpu.q, x.gpu.k, x.gpu.v);
-    const fullOut = (await rt.read(full.out)) as Float32Array;
-    const fullLse = await rt.read(full.lse);
+    const full = attention(fx.rt, x.gpu.q, x.gpu.k, x.gpu.v);
+    const fullOut = (await fx.rt.read(full.out)) as Float32Array;
+    const fullLse = await fx.rt.read(full.lse);
     for (const Tq of [1, 3]) {
       const past = T - Tq;
       const Tmax = T + 5;
-      const kCache = rt.zeros([B, H, Tmax, D]);
-      const vCache = rt.zeros([B, H, Tmax, D]);
+      const kCache = fx.rt.zeros([B, H, Tmax, D]);
+      const vCache = fx.rt.zeros([B, H, Tmax, D]);
       // Prefill: the first `past` rows, then the new block, as the sampling loop would.
       const slice = (src: Float32Array, from: number, count: number) => {
         const out = new Float32Array(B * H * count * D);
@@ -328,22 +323,22 @@ describe('decode over a KV cache', () => {
         return out;
       };
       for (const [cache, src] of [[kCache, x.host.k], [vCache, x.host.v]] as const) {
-        const prefix = rt.upload(slice(src, 0, past), [B, H, past, D]);
-        const block = rt.upload(slice(src, past, Tq), [B, H, Tq, D]);
-        writeKvCache(rt, cache, prefix, 0);
-        writeKvCache(rt, cache, block, past);
+        const prefix = fx.rt.upload(slice(src, 0, past), [B, H, past, D]);
+        const block = fx.rt.upload(slice(src, past, Tq), [B, H, Tq, D]);
+        writeKvCache(fx.rt, cache, prefix, 0);
+        writeKvCache(fx.rt, cache, block, past);
         prefix.dispose();
         block.dispose();
       }
       // Garbage past the written positions must never be read.
-      const poison = rt.upload(new Float32Array(B * H * 5 * D).fill(1e30), [B, H, 5, D]);
-      writeKvCache(rt, kCache, poison, T);
-      writeKvCache(rt, vCache, poison, T);
+      const poison = fx.rt.upload(new Float32Array(B * H * 5 * D).fill(1e30), [B, H, 5, D]);
+      writeKvCache(fx.rt, kCache, poison, T);
+      writeKvCache(fx.rt, vCache, poison, T);
       poison.dispose();
-      const qNew = rt.upload(slice(x.host.q, past, Tq), [B, H, Tq, D]);
-      const dec = attentionDecode(rt, qNew, kCache, vCache, { past });
-      const out = await rt.read(dec.out);
-      const lse = await rt.read(dec.lse);
+      const qNew = fx.rt.upload(slice(x.host.q, past, Tq), [B, H, Tq, D]);
+      const dec = attentionDecode(fx.rt, qNew, kCache, vCache, { past });
+      const out = await fx.rt.read(dec.out);
+      const lse = await fx.rt.read(dec.lse);
       assertClose(out, slice(fullOut, past, Tq), { ...FWD_TOL, label: `decode Tq=${Tq} out` });
       const lseWant = new Float32Array(B * H * Tq);
       for (let bh = 0; bh < B * H; bh++) lseWant.set(fullLse.subarray(bh * T + past, bh * T + T), bh * Tq);
@@ -361,14 +356,14 @@ describe('decode over a KV cache', () => {
     const q = rng.floats(B * H * Tq * D);
     const k = rng.floats(B * H * Tmax * D);
     const v = rng.floats(B * H * Tmax * D);
-    const gq = rt.upload(q, [B, H, Tq, D]);
-    const gk = rt.upload(k, [B, H, Tmax, D]);
-    const gv = rt.upload(v, [B, H, Tmax, D]);
-    const gp = rt.upload(Int32Array.from(past), [B], 'i32');
-    const dec = attentionDecode(rt, gq, gk, gv, { past: gp, scale: 0.3 });
+    const gq = fx.rt.upload(q, [B, H, Tq, D]);
+    const gk = fx.rt.upload(k, [B, H, Tmax, D]);
+    const gv = fx.rt.upload(v, [B, H, Tmax, D]);
+    const gp = fx.rt.upload(Int32Array.from(past), [B], 'i32');
+    const dec = attentionDecode(fx.rt, gq, gk, gv, { past: gp, scale: 0.3 });
     const ref = attentionDecodeReference(cpuTensor(q, [B, H, Tq, D]), cpuTensor(k, [B, H, Tmax, D]), cpuTensor(v, [B, H, Tmax, D]), { past, scale: 0.3 });
-    const lse = await rt.read(dec.lse);
-    assertClose(await rt.read(dec.out), ref.out.data, { ...FWD_TOL, label: 'decode per-sequence out' });
+    const lse = await fx.rt.read(dec.lse);
+    await fx.expectClose(dec.out, ref.out.data, { ...FWD_TOL, label: 'decode per-sequence out' });
     assertClose(lse, ref.lse.data, { ...FWD_TOL, label: 'decode per-sequence lse' });
     expect(lse[(2 * H + 0) * Tq + 1]).toBe(-Infinity);
     for (const a of [gq, gk, gv, gp, dec.out, dec.lse]) a.dispose();
@@ -377,37 +372,37 @@ describe('decode over a KV cache', () => {
 
 describe('attention argument errors', () => {
   it('names the kernel, the argument and the expected shape', () => {
-    const q = rt.zeros([2, 3, 5, 16]);
-    const kBad = rt.zeros([2, 3, 6, 16]);
-    const small = rt.zeros([1, 1, 4, 8]);
-    const big = rt.zeros([1, 1, 4, 132]);
-    const odd = rt.zeros([1, 1, 4, 18]);
-    const lengthsF = rt.zeros([2]);
-    const lengthsBad = rt.zeros([3], 'i32');
-    const lse = rt.zeros([2, 3, 5]);
-    const lseBad = rt.zeros([2, 3, 4]);
-    const cache = rt.zeros([2, 3, 8, 16]);
-    const rows = rt.zeros([2, 3, 2, 16]);
-    const rowsBad = rt.zeros([2, 3, 2, 24]);
-    expect(() => attention(rt, q, kBad, q)).toThrow(ArgumentError);
-    expect(() => attention(rt, q, kBad, q)).toThrow(/\[attention\] argument "k": expected shape \[2, 3, 5, 16\], got \[2, 3, 6, 16\]/);
-    expect(() => attention(rt, q, q, kBad)).toThrow(/argument "v": expected shape \[2, 3, 5, 16\]/);
-    expect(() => attention(rt, small, small, small)).toThrow(/\[attention\] argument "q": head size D = 8 .* multiple of 4 in 16\.\.128/);
-    expect(() => attention(rt, big, big, big)).toThrow(/head size D = 132/);
-    expect(() => attention(rt, odd, odd, odd)).toThrow(/head size D = 18/);
-    expect(() => attention(rt, q, q, q, { lengths: lengthsF })).toThrow(/argument "lengths": expected dtype i32/);
-    expect(() => attention(rt, q, q, q, { lengths: lengthsBad })).toThrow(/argument "lengths": expected shape \[2\], got \[3\]/);
-    expect(() => attention(rt, q, q, q, { scale: NaN })).toThrow(/argument "scale"/);
-    expect(() => attentionBackward(rt, q, q, q, q, lseBad, q)).toThrow(/\[attentionBackward\] argument "lse": expected shape \[2, 3, 5\], got \[2, 3, 4\]/);
-    expect(() => attentionBackward(rt, q, q, q, kBad, lse, q)).toThrow(/argument "out": expected shape \[2, 3, 5, 16\]/);
-    expect(() => attentionBackward(rt, q, q, q, q, lse, kBad)).toThrow(/argument "dOut": expected shape \[2, 3, 5, 16\]/);
-    expect(() => attentionDecode(rt, rows, cache, kBad, { past: 3 })).toThrow(/\[attentionDecode\] argument "vCache": expected shape \[2, 3, 8, 16\]/);
-    expect(() => attentionDecode(rt, rows, rowsBad, cache, { past: 3 })).toThrow(/argument "kCache": expected shape \[2, 3, \*, 16\]/);
-    expect(() => attentionDecode(rt, rows, cache, cache, { past: 7 })).toThrow(/argument "past": .*past \+ Tq \(2\) ≤ Tmax \(8\), got 7/);
-    expect(() => attentionDecode(rt, rows, cache, cache, { past: lengthsBad })).toThrow(/argument "past": expected shape \[2\]/);
-    expect(() => writeKvCache(rt, cache, rowsBad, 0)).toThrow(/\[writeKvCache\] argument "rows": expected shape \[2, 3, \*, 16\]/);
-    expect(() => writeKvCache(rt, cache, rows, 7)).toThrow(/argument "position"/);
-    expect(() => writeKvCache(rt, cache, rows, -1)).toThrow(/argument "position"/);
+    const q = fx.rt.zeros([2, 3, 5, 16]);
+    const kBad = fx.rt.zeros([2, 3, 6, 16]);
+    const small = fx.rt.zeros([1, 1, 4, 8]);
+    const big = fx.rt.zeros([1, 1, 4, 132]);
+    const odd = fx.rt.zeros([1, 1, 4, 18]);
+    const lengthsF = fx.rt.zeros([2]);
+    const lengthsBad = fx.rt.zeros([3], 'i32');
+    const lse = fx.rt.zeros([2, 3, 5]);
+    const lseBad = fx.rt.zeros([2, 3, 4]);
+    const cache = fx.rt.zeros([2, 3, 8, 16]);
+    const rows = fx.rt.zeros([2, 3, 2, 16]);
+    const rowsBad = fx.rt.zeros([2, 3, 2, 24]);
+    expect(() => attention(fx.rt, q, kBad, q)).toThrow(ArgumentError);
+    expect(() => attention(fx.rt, q, kBad, q)).toThrow(/\[attention\] argument "k": expected shape \[2, 3, 5, 16\], got \[2, 3, 6, 16\]/);
+    expect(() => attention(fx.rt, q, q, kBad)).toThrow(/argument "v": expected shape \[2, 3, 5, 16\]/);
+    expect(() => attention(fx.rt, small, small, small)).toThrow(/\[attention\] argument "q": head size D = 8 .* multiple of 4 in 16\.\.128/);
+    expect(() => attention(fx.rt, big, big, big)).toThrow(/head size D = 132/);
+    expect(() => attention(fx.rt, odd, odd, odd)).toThrow(/head size D = 18/);
+    expect(() => attention(fx.rt, q, q, q, { lengths: lengthsF })).toThrow(/argument "lengths": expected dtype i32/);
+    expect(() => attention(fx.rt, q, q, q, { lengths: lengthsBad })).toThrow(/argument "lengths": expected shape \[2\], got \[3\]/);
+    expect(() => attention(fx.rt, q, q, q, { scale: NaN })).toThrow(/argument "scale"/);
+    expect(() => attentionBackward(fx.rt, q, q, q, q, lseBad, q)).toThrow(/\[attentionBackward\] argument "lse": expected shape \[2, 3, 5\], got \[2, 3, 4\]/);
+    expect(() => attentionBackward(fx.rt, q, q, q, kBad, lse, q)).toThrow(/argument "out": expected shape \[2, 3, 5, 16\]/);
+    expect(() => attentionBackward(fx.rt, q, q, q, q, lse, kBad)).toThrow(/argument "dOut": expected shape \[2, 3, 5, 16\]/);
+    expect(() => attentionDecode(fx.rt, rows, cache, kBad, { past: 3 })).toThrow(/\[attentionDecode\] argument "vCache": expected shape \[2, 3, 8, 16\]/);
+    expect(() => attentionDecode(fx.rt, rows, rowsBad, cache, { past: 3 })).toThrow(/argument "kCache": expected shape \[2, 3, \*, 16\]/);
+    expect(() => attentionDecode(fx.rt, rows, cache, cache, { past: 7 })).toThrow(/argument "past": .*past \+ Tq \(2\) ≤ Tmax \(8\), got 7/);
+    expect(() => attentionDecode(fx.rt, rows, cache, cache, { past: lengthsBad })).toThrow(/argument "past": expected shape \[2\]/);
+    expect(() => writeKvCache(fx.rt, cache, rowsBad, 0)).toThrow(/\[writeKvCache\] argument "rows": expected shape \[2, 3, \*, 16\]/);
+    expect(() => writeKvCache(fx.rt, cache, rows, 7)).toThrow(/argument "position"/);
+    expect(() => writeKvCache(fx.rt, cache, rows, -1)).toThrow(/argument "position"/);
     for (const a of [q, kBad, small, big, odd, lengthsF, lengthsBad, lse, lseBad, cache, rows, rowsBad]) a.dispose();
   });
 });

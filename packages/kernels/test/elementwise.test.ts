@@ -1,19 +1,19 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  BINARY_OPS,
-  BINARY_OP_NAMES,
-  UNARY_OPS,
-  UNARY_OP_NAMES,
   add,
   binary,
+  BINARY_OP_NAMES,
+  BINARY_OPS,
   binaryBackward,
   binaryBackwardReference,
   binaryReference,
   clamp,
   cpuTensor,
-  getRuntime,
   powScalar,
+  sizeOf,
   unary,
+  UNARY_OP_NAMES,
+  UNARY_OPS,
   unaryBackward,
   unaryBackwardReference,
   unaryReference,
@@ -25,18 +25,13 @@ import {
   type BinaryOp,
   type CpuTensor,
   type GpuArray,
-  type Runtime,
   type UnaryOp,
   type UnaryParams,
 } from '../src/index.js';
-import { SeededRandom, assertClose, dot, numericGradient } from '../src/testing/index.js';
+import { assertClose, dot, kernelFixture, numericGradient, SeededRandom } from '../src/testing/index.js';
 
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await getRuntime();
-});
+const fx = kernelFixture(beforeAll);
 
-const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const TOL = { atol: 1e-6, rtol: 2e-5 };
 
 /** Inputs inside each op's smooth domain (away from kinks and the edges of its domain). */
@@ -72,7 +67,7 @@ function sampleWithParams(op: UnaryOp, p: UnaryParams, rng: SeededRandom, n: num
 }
 
 async function readTensor(a: GpuArray): Promise<Float32Array> {
-  return (await rt.read(a)) as Float32Array;
+  return (await fx.rt.read(a)) as Float32Array;
 }
 
 describe('elementwise references: backward agrees with finite differences (float64)', () => {
@@ -100,11 +95,11 @@ describe('elementwise references: backward agrees with finite differences (float
     ];
     for (const op of BINARY_OP_NAMES.filter((o) => BINARY_OPS[o].derivative)) {
       for (const [sa, sb] of shapes) {
-        const a = cpuTensor(rng.floats(size(sa), 0.3, 2.5), sa); // positive: pow's exponent gradient needs ln a
-        const b = cpuTensor(rng.floats(size(sb), -2, 2), sb);
+        const a = cpuTensor(rng.floats(sizeOf(sa), 0.3, 2.5), sa); // positive: pow's exponent gradient needs ln a
+        const b = cpuTensor(rng.floats(sizeOf(sb), -2, 2), sb);
         if (op === 'div') b.data.forEach((v, i) => (b.data[i] = Math.abs(v) + 0.5));
         const outShape = binaryReference(op, a, b).shape;
-        const w = Float64Array.from(rng.floats(size(outShape)));
+        const w = Float64Array.from(rng.floats(sizeOf(outShape)));
         const { da, db } = binaryBackwardReference(op, a, b, cpuTensor(w, outShape));
         const fa = (v: Float64Array) => dot(w, binaryReference(op, cpuTensor(v, sa), b).data);
         const fb = (v: Float64Array) => dot(w, binaryReference(op, a, cpuTensor(v, sb)).data);
@@ -141,12 +136,12 @@ describe('unary kernels', () => {
         for (const op of UNARY_OP_NAMES) {
           for (const p of paramsOf(op)) {
             const shape = rng.pick(shapes);
-            const data = sampleWithParams(op, p, rng, size(shape));
-            const dyData = rng.floats(size(shape));
-            const x = rt.upload(data, shape);
-            const dy = rt.upload(dyData, shape);
-            const y = unary(rt, op, x, p);
-            const dx = unaryBackward(rt, op, x, dy, p);
+            const data = sampleWithParams(op, p, rng, sizeOf(shape));
+            const dyData = rng.floats(sizeOf(shape));
+            const x = fx.rt.upload(data, shape);
+            const dy = fx.rt.upload(dyData, shape);
+            const y = unary(fx.rt, op, x, p);
+            const dx = unaryBackward(fx.rt, op, x, dy, p);
             expect(y.shape).toEqual(shape);
             const label = `${op} ${JSON.stringify(p)} [${shape}]`;
             assertClose(await readTensor(y), unaryReference(op, cpuTensor(data, shape), p).data, { ...TOL, label });
@@ -164,8 +159,8 @@ describe('unary kernels', () => {
     for (const n of [1, 3, 4, 5, 255, 256, 257, 1023, 1024, 1025, 4099]) {
       for (const op of ['gelu', 'tanh', 'sigmoid', 'silu'] as const) {
         const data = sampleFor(op, rng, n);
-        const x = rt.upload(data, [n]);
-        const y = unary(rt, op, x);
+        const x = fx.rt.upload(data, [n]);
+        const y = unary(fx.rt, op, x);
         assertClose(await readTensor(y), unaryReference(op, cpuTensor(data)).data, { ...TOL, label: `${op} n=${n}` });
         x.dispose();
         y.dispose();
@@ -178,14 +173,14 @@ describe('unary kernels', () => {
     const ref32 = (t: CpuTensor) => Float32Array.from(t.data); // the f32 result of the exact value (overflow → ±inf)
     for (const layout of ['auto', 'scalar'] as const) {
       await withFlags({ 'elementwise.layout': layout }, async () => {
-        const x = rt.upload(edges);
-        const dy = rt.upload(edges.map(() => 1));
+        const x = fx.rt.upload(edges);
+        const dy = fx.rt.upload(edges.map(() => 1));
         for (const op of UNARY_OP_NAMES) {
           for (const p of paramsOf(op)) {
-            const y = await readTensor(unary(rt, op, x, p));
+            const y = await readTensor(unary(fx.rt, op, x, p));
             const want = ref32(unaryReference(op, cpuTensor(edges), p));
             assertClose(y, want, { atol: 1e-6, rtol: 1e-5, label: `${op} ${JSON.stringify(p)} edges (${layout})` });
-            const dx = await readTensor(unaryBackward(rt, op, x, dy, p));
+            const dx = await readTensor(unaryBackward(fx.rt, op, x, dy, p));
             const wantDx = ref32(unaryBackwardReference(op, cpuTensor(edges), cpuTensor(edges.map(() => 1)), p));
             assertClose(dx, wantDx, { atol: 1e-6, rtol: 1e-5, label: `${op} ${JSON.stringify(p)} backward edges (${layout})` });
             if (['sigmoid', 'tanh', 'gelu', 'silu'].includes(op)) {
@@ -196,15 +191,15 @@ describe('unary kernels', () => {
         }
       });
     }
-    const y = await readTensor(unary(rt, 'log', rt.upload([0, -1, 1])));
+    const y = await readTensor(unary(fx.rt, 'log', fx.rt.upload([0, -1, 1])));
     expect(y[0]).toBe(-Infinity);
     expect(Number.isNaN(y[1])).toBe(true);
     expect(y[2]).toBe(0);
   });
 
   it('powScalar follows C pow for negative bases and zero', async () => {
-    const x = rt.upload([-2, -2, 0, 0, 0, 3]);
-    const got = async (e: number) => [...(await readTensor(powScalar(rt, x, e)))];
+    const x = fx.rt.upload([-2, -2, 0, 0, 0, 3]);
+    const got = async (e: number) => [...(await readTensor(powScalar(fx.rt, x, e)))];
     expect(await got(2)).toEqual([4, 4, 0, 0, 0, 9]);
     expect(await got(3)).toEqual([-8, -8, 0, 0, 0, 27]);
     expect(await got(0)).toEqual([1, 1, 1, 1, 1, 1]);
@@ -216,21 +211,21 @@ describe('unary kernels', () => {
 
 describe('binary kernels with broadcasting', () => {
   async function checkBinary(op: BinaryOp, first: number[], second: number[], rng: SeededRandom): Promise<void> {
-    const aData = rng.floats(size(first), op === 'pow' ? 0.2 : -3, 3);
-    const bData = rng.floats(size(second), -3, 3);
+    const aData = rng.floats(sizeOf(first), op === 'pow' ? 0.2 : -3, 3);
+    const bData = rng.floats(sizeOf(second), -3, 3);
     if (op === 'div') bData.forEach((v, i) => (bData[i] = Math.sign(v || 1) * (Math.abs(v) + 0.25)));
     // Exact ties, so maximum/minimum/equal see some.
-    if (size(first) === size(second) && size(first) > 2) aData[1] = bData[1]!;
-    const a = rt.upload(aData, first);
-    const b = rt.upload(bData, second);
-    const y = binary(rt, op, a, b);
+    if (sizeOf(first) === sizeOf(second) && sizeOf(first) > 2) aData[1] = bData[1]!;
+    const a = fx.rt.upload(aData, first);
+    const b = fx.rt.upload(bData, second);
+    const y = binary(fx.rt, op, a, b);
     const ref = binaryReference(op, cpuTensor(aData, first), cpuTensor(bData, second));
     expect(y.shape).toEqual(ref.shape);
     const label = `${op} [${first}] [${second}]`;
     assertClose(await readTensor(y), ref.data, { ...TOL, label });
-    const dyData = rng.floats(size(ref.shape));
-    const dy = rt.upload(dyData, ref.shape);
-    const { da, db } = binaryBackward(rt, op, a, b, dy);
+    const dyData = rng.floats(sizeOf(ref.shape));
+    const dy = fx.rt.upload(dyData, ref.shape);
+    const { da, db } = binaryBackward(fx.rt, op, a, b, dy);
     const want = binaryBackwardReference(op, cpuTensor(aData, first), cpuTensor(bData, second), cpuTensor(dyData, ref.shape));
     expect(da.shape).toEqual(first);
     expect(db.shape).toEqual(second);
@@ -281,26 +276,26 @@ describe('binary kernels with broadcasting', () => {
   }
 
   it('maximum and minimum split the gradient on ties; comparisons have none', async () => {
-    const a = rt.upload([1, 2, 3]);
-    const b = rt.upload([1, 5, 0]);
-    const dy = rt.upload([1, 1, 1]);
-    const mx = binaryBackward(rt, 'maximum', a, b, dy);
+    const a = fx.rt.upload([1, 2, 3]);
+    const b = fx.rt.upload([1, 5, 0]);
+    const dy = fx.rt.upload([1, 1, 1]);
+    const mx = binaryBackward(fx.rt, 'maximum', a, b, dy);
     expect([...(await readTensor(mx.da))]).toEqual([0.5, 0, 1]);
     expect([...(await readTensor(mx.db))]).toEqual([0.5, 1, 0]);
-    const mn = binaryBackward(rt, 'minimum', a, b, dy);
+    const mn = binaryBackward(fx.rt, 'minimum', a, b, dy);
     expect([...(await readTensor(mn.da))]).toEqual([0.5, 1, 0]);
-    const eq = binaryBackward(rt, 'equal', a, b, dy);
+    const eq = binaryBackward(fx.rt, 'equal', a, b, dy);
     expect([...(await readTensor(eq.da))]).toEqual([0, 0, 0]);
-    expect([...(await readTensor(binary(rt, 'greaterEqual', a, b)))]).toEqual([1, 0, 1]);
+    expect([...(await readTensor(binary(fx.rt, 'greaterEqual', a, b)))]).toEqual([1, 0, 1]);
   });
 
   it('pow: exponent gradient is 0 at a zero base, C rules for negative bases', async () => {
-    const a = rt.upload([0, 0, -2, -2, 2]);
-    const b = rt.upload([2, 0, 3, 0.5, -1]);
-    const y = await readTensor(binary(rt, 'pow', a, b));
+    const a = fx.rt.upload([0, 0, -2, -2, 2]);
+    const b = fx.rt.upload([2, 0, 3, 0.5, -1]);
+    const y = await readTensor(binary(fx.rt, 'pow', a, b));
     expect([y[0], y[1], y[2], y[4]]).toEqual([0, 1, -8, 0.5]);
     expect(Number.isNaN(y[3])).toBe(true);
-    const { db } = binaryBackward(rt, 'pow', a, b, rt.upload([1, 1, 1, 1, 1]));
+    const { db } = binaryBackward(fx.rt, 'pow', a, b, fx.rt.upload([1, 1, 1, 1, 1]));
     const g = await readTensor(db);
     expect([g[0], g[1]]).toEqual([0, 0]);
   });
@@ -310,7 +305,7 @@ describe('binary kernels with broadcasting', () => {
     for (const c of [257, 256]) {
       const x = rng.floats(300 * c);
       const bias = rng.floats(c);
-      const y = add(rt, rt.upload(x, [3, 100, c]), rt.upload(bias, [c]));
+      const y = add(fx.rt, fx.rt.upload(x, [3, 100, c]), fx.rt.upload(bias, [c]));
       // f32 addition is correctly rounded: exactly the float64 sum rounded to f32.
       const want = Float32Array.from(binaryReference('add', cpuTensor(x, [3, 100, c]), cpuTensor(bias)).data);
       assertClose(await readTensor(y), want, { atol: 0, rtol: 0, label: `C=${c}` });
@@ -333,17 +328,17 @@ describe('where', () => {
       await withFlags({ 'elementwise.layout': layout }, async () => {
         for (const [sc, sa, sb] of cases) {
           for (const dtype of ['f32', 'i32', 'u32'] as const) {
-            const condData = Array.from({ length: size(sc) }, () => (rng.next() < 0.5 ? 0 : dtype === 'f32' ? rng.uniform(-2, 2) : rng.int(1, 5)));
-            const cond = rt.upload(dtype === 'f32' ? Float32Array.from(condData) : dtype === 'i32' ? Int32Array.from(condData) : Uint32Array.from(condData), sc, dtype);
-            const aData = rng.floats(size(sa));
-            const bData = rng.floats(size(sb));
+            const condData = Array.from({ length: sizeOf(sc) }, () => (rng.next() < 0.5 ? 0 : dtype === 'f32' ? rng.uniform(-2, 2) : rng.int(1, 5)));
+            const cond = fx.rt.upload(dtype === 'f32' ? Float32Array.from(condData) : dtype === 'i32' ? Int32Array.from(condData) : Uint32Array.from(condData), sc, dtype);
+            const aData = rng.floats(sizeOf(sa));
+            const bData = rng.floats(sizeOf(sb));
             const condRef = cpuTensor(dtype === 'f32' ? Float32Array.from(condData) : condData, sc);
-            const y = where(rt, cond, rt.upload(aData, sa), rt.upload(bData, sb));
+            const y = where(fx.rt, cond, fx.rt.upload(aData, sa), fx.rt.upload(bData, sb));
             const ref = whereReference(condRef, cpuTensor(aData, sa), cpuTensor(bData, sb));
             expect(y.shape).toEqual(ref.shape);
             assertClose(await readTensor(y), ref.data, { atol: 0, rtol: 0, label: `where ${dtype} [${sc}] [${sa}] [${sb}]` });
-            const dyData = rng.floats(size(ref.shape));
-            const { da, db } = whereBackward(rt, cond, sa, sb, rt.upload(dyData, ref.shape));
+            const dyData = rng.floats(sizeOf(ref.shape));
+            const { da, db } = whereBackward(fx.rt, cond, sa, sb, fx.rt.upload(dyData, ref.shape));
             const want = whereBackwardReference(condRef, sa, sb, cpuTensor(dyData, ref.shape));
             assertClose(await readTensor(da), want.da.data, { atol: 1e-6, rtol: 1e-5, label: 'where da' });
             assertClose(await readTensor(db), want.db.data, { atol: 1e-6, rtol: 1e-5, label: 'where db' });
@@ -356,23 +351,23 @@ describe('where', () => {
 
 describe('argument errors name the kernel, the argument and the shapes', () => {
   it('shapes that do not broadcast', () => {
-    const a = rt.zeros([2, 3]);
-    const b = rt.zeros([4]);
-    expect(() => add(rt, a, b)).toThrow(/\[add\] argument "b": shape \[4\] does not broadcast with a shape \[2, 3\]/);
-    expect(() => binaryBackward(rt, 'mul', a, b, rt.zeros([2, 3]))).toThrow(/\[mul-backward\] argument "b".*\[4\].*\[2, 3\]/);
-    expect(() => where(rt, rt.zeros([3, 2]), a, a)).toThrow(/\[where\] argument "a": shape \[2, 3\] does not broadcast with cond shape \[3, 2\]/);
+    const a = fx.rt.zeros([2, 3]);
+    const b = fx.rt.zeros([4]);
+    expect(() => add(fx.rt, a, b)).toThrow(/\[add\] argument "b": shape \[4\] does not broadcast with a shape \[2, 3\]/);
+    expect(() => binaryBackward(fx.rt, 'mul', a, b, fx.rt.zeros([2, 3]))).toThrow(/\[mul-backward\] argument "b".*\[4\].*\[2, 3\]/);
+    expect(() => where(fx.rt, fx.rt.zeros([3, 2]), a, a)).toThrow(/\[where\] argument "a": shape \[2, 3\] does not broadcast with cond shape \[3, 2\]/);
   });
 
   it('wrong gradient shapes, dtypes, ranks, ops and parameters', () => {
-    const x = rt.zeros([2, 3]);
-    expect(() => unaryBackward(rt, 'exp', x, rt.zeros([3, 2]))).toThrow(/\[exp-backward\] argument "dy": expected shape \[2, 3\], got \[3, 2\]/);
-    expect(() => binaryBackward(rt, 'add', x, rt.zeros([3]), rt.zeros([3]))).toThrow(/\[add-backward\] argument "dy": expected shape \[2, 3\], got \[3\]/);
-    expect(() => unary(rt, 'exp', rt.zeros([3], 'i32'))).toThrow(/\[exp\] argument "x": expected dtype f32, got i32/);
-    expect(() => unary(rt, 'powScalar', x)).toThrow(/\[powScalar\] argument "exponent": is required/);
-    expect(() => unary(rt, 'nope' as UnaryOp, x)).toThrow(/\[unary\] argument "op": unknown unary op "nope"/);
-    expect(() => binary(rt, 'nope' as BinaryOp, x, x)).toThrow(/\[binary\] argument "op"/);
-    expect(() => clamp(rt, x, 2, 1)).toThrow(/\[clamp\] argument "min"/);
-    expect(() => add(rt, rt.zeros([1, 1, 1, 1, 1, 1, 2]), x)).toThrow(/\[add\] argument "a": rank 7 .* exceeds the maximum 6/);
+    const x = fx.rt.zeros([2, 3]);
+    expect(() => unaryBackward(fx.rt, 'exp', x, fx.rt.zeros([3, 2]))).toThrow(/\[exp-backward\] argument "dy": expected shape \[2, 3\], got \[3, 2\]/);
+    expect(() => binaryBackward(fx.rt, 'add', x, fx.rt.zeros([3]), fx.rt.zeros([3]))).toThrow(/\[add-backward\] argument "dy": expected shape \[2, 3\], got \[3\]/);
+    expect(() => unary(fx.rt, 'exp', fx.rt.zeros([3], 'i32'))).toThrow(/\[exp\] argument "x": expected dtype f32, got i32/);
+    expect(() => unary(fx.rt, 'powScalar', x)).toThrow(/\[powScalar\] argument "exponent": is required/);
+    expect(() => unary(fx.rt, 'nope' as UnaryOp, x)).toThrow(/\[unary\] argument "op": unknown unary op "nope"/);
+    expect(() => binary(fx.rt, 'nope' as BinaryOp, x, x)).toThrow(/\[binary\] argument "op"/);
+    expect(() => clamp(fx.rt, x, 2, 1)).toThrow(/\[clamp\] argument "min"/);
+    expect(() => add(fx.rt, fx.rt.zeros([1, 1, 1, 1, 1, 1, 2]), x)).toThrow(/\[add\] argument "a": rank 7 .* exceeds the maximum 6/);
     expect(UNARY_OPS.gelu.doc).toMatch(/tanh approximation/);
   });
 });

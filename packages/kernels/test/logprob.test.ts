@@ -1,7 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   cpuTensor,
-  getRuntime,
   logProbVariant,
   planLogProbChunks,
   tokenLogProbs,
@@ -11,14 +10,10 @@ import {
   validateTargets,
   withFlags,
   type GpuArray,
-  type Runtime,
 } from '../src/index.js';
-import { SeededRandom, assertClose, dot, numericGradient } from '../src/testing/index.js';
+import { assertClose, dot, kernelFixture, numericGradient, SeededRandom } from '../src/testing/index.js';
 
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await getRuntime();
-});
+const fx = kernelFixture(beforeAll);
 
 /** Every kernel variant, forced by flags: both reductions of the workgroup layout, and the lane layout. */
 const CONFIGS = [
@@ -27,7 +22,7 @@ const CONFIGS = [
   { label: 'lane layout', flags: { 'logprob.layout': 'lane' } },
 ] as const;
 function available(config: (typeof CONFIGS)[number]): boolean {
-  return !('reduce.variant' in config.flags) || config.flags['reduce.variant'] !== 'subgroup' || rt.hasFeature('subgroups');
+  return !('reduce.variant' in config.flags) || config.flags['reduce.variant'] !== 'subgroup' || fx.rt.hasFeature('subgroups');
 }
 
 type Kind = 'normal' | 'large' | 'huge' | 'neginf';
@@ -81,19 +76,19 @@ async function checkAgainstReference(n: number, v: number, logits: Float32Array,
   const gLogp = Float32Array.from({ length: n }, () => rng.normal());
   const gEntropy = Float32Array.from({ length: n }, () => rng.normal());
   const mode = o.entropyMode ?? 'given';
-  const x = rt.upload(logits, [n, v]);
-  const t = rt.upload(targets, [n], 'i32');
-  const gl = rt.upload(gLogp, [n]);
-  const ge = rt.upload(gEntropy, [n]);
-  const fwd = tokenLogProbs(rt, x, t, { temperature: o.temperature, entropy: true, chunkRows: o.chunkRows });
-  const dx = tokenLogProbsBackward(rt, x, t, fwd.lse, gl, {
+  const x = fx.rt.upload(logits, [n, v]);
+  const t = fx.rt.upload(targets, [n], 'i32');
+  const gl = fx.rt.upload(gLogp, [n]);
+  const ge = fx.rt.upload(gEntropy, [n]);
+  const fwd = tokenLogProbs(fx.rt, x, t, { temperature: o.temperature, entropy: true, chunkRows: o.chunkRows });
+  const dx = tokenLogProbsBackward(fx.rt, x, t, fwd.lse, gl, {
     temperature: o.temperature,
     chunkRows: o.chunkRows,
     inPlace: o.inPlace,
     ...(mode !== 'none' ? { gEntropy: ge } : {}),
     ...(mode === 'given' ? { entropy: fwd.entropy! } : {}),
   });
-  const [logp, lse, entropy, grad] = await Promise.all([rt.read(fwd.logp), rt.read(fwd.lse), rt.read(fwd.entropy!), rt.read(dx)]);
+  const [logp, lse, entropy, grad] = await Promise.all([fx.rt.read(fwd.logp), fx.rt.read(fwd.lse), fx.rt.read(fwd.entropy!), fx.rt.read(dx)]);
   await fwd.check();
   const cpu = cpuTensor(logits, [n, v]);
   const ref = tokenLogProbsReference(cpu, targets, { temperature: o.temperature, entropy: true });
@@ -226,12 +221,12 @@ describe('tokenLogProbs on the GPU', () => {
   });
 
   it('automatic variant choice: lane layout only for many short rows on a CPU device; the chosen path matches the reference', async () => {
-    const software = (rt.adapter as GPUAdapter & { info?: GPUAdapterInfo }).info?.architecture === 'software';
-    expect(logProbVariant(rt, 300, 260).layout).toBe(software ? 'lane' : 'workgroup');
-    expect(logProbVariant(rt, 300, 32768).layout).toBe('workgroup');
-    expect(logProbVariant(rt, 3, 260).layout).toBe('workgroup');
-    expect(logProbVariant(rt, 3, 260).width).toBe(4);
-    expect(logProbVariant(rt, 3, 259).width).toBe(1);
+    const software = (fx.rt.adapter as GPUAdapter & { info?: GPUAdapterInfo }).info?.architecture === 'software';
+    expect(logProbVariant(fx.rt, 300, 260).layout).toBe(software ? 'lane' : 'workgroup');
+    expect(logProbVariant(fx.rt, 300, 32768).layout).toBe('workgroup');
+    expect(logProbVariant(fx.rt, 3, 260).layout).toBe('workgroup');
+    expect(logProbVariant(fx.rt, 3, 260).width).toBe(4);
+    expect(logProbVariant(fx.rt, 3, 259).width).toBe(1);
     const rng = new SeededRandom(10);
     const { logits, targets } = makeCase(rng, 300, 260, 'normal');
     await checkAgainstReference(300, 260, logits, targets, { temperature: 0.7, entropyMode: 'given' }, 'auto N=300 V=260');
@@ -265,7 +260,7 @@ describe('tokenLogProbs on the GPU', () => {
   }
 
   it('plans chunks whose windows fit the binding limit and start aligned (V = 152,064 and odd V)', () => {
-    const limits = rt.limits;
+    const limits = fx.rt.limits;
     for (const v of [152064, 152063, 33]) {
       const n = 1000;
       const chunks = planLogProbChunks('tokenLogProbs', n, v, limits);
@@ -288,27 +283,27 @@ describe('tokenLogProbs on the GPU', () => {
 
   it('V = 152,064 with a logits buffer larger than one binding (N·V·4 > maxStorageBufferBindingSize)', async () => {
     const v = 152064;
-    const n = Math.floor(rt.limits.maxStorageBufferBindingSize / (4 * v)) + 3;
-    expect(n * v * 4).toBeGreaterThan(rt.limits.maxStorageBufferBindingSize);
+    const n = Math.floor(fx.rt.limits.maxStorageBufferBindingSize / (4 * v)) + 3;
+    expect(n * v * 4).toBeGreaterThan(fx.rt.limits.maxStorageBufferBindingSize);
     const rng = new SeededRandom(8);
     const logits = new Float32Array(n * v);
     for (let i = 0; i < logits.length; i++) logits[i] = (rng.next() - 0.5) * 8;
     const targets = rng.ints(n, 0, v - 1);
     targets[n - 1] = v - 1;
-    const x = rt.upload(logits, [n, v]);
-    const t = rt.upload(targets, [n], 'i32');
-    const gl = rt.upload(Float32Array.from({ length: n }, (_, i) => (i % 5) - 2), [n]);
-    const fwd = tokenLogProbs(rt, x, t, { temperature: 0.7, entropy: true });
-    const dx = tokenLogProbsBackward(rt, x, t, fwd.lse, gl, { temperature: 0.7 });
+    const x = fx.rt.upload(logits, [n, v]);
+    const t = fx.rt.upload(targets, [n], 'i32');
+    const gl = fx.rt.upload(Float32Array.from({ length: n }, (_, i) => (i % 5) - 2), [n]);
+    const fwd = tokenLogProbs(fx.rt, x, t, { temperature: 0.7, entropy: true });
+    const dx = tokenLogProbsBackward(fx.rt, x, t, fwd.lse, gl, { temperature: 0.7 });
     await fwd.check();
     const ref = tokenLogProbsReference(cpuTensor(logits, [n, v]), targets, { temperature: 0.7, entropy: true });
-    assertClose(await rt.read(fwd.logp), f32(ref.logp), { atol: 1e-4, rtol: 1e-5, label: 'logp' });
-    assertClose(await rt.read(fwd.entropy!), f32(ref.entropy!), { atol: 1e-4, rtol: 1e-5, label: 'entropy' });
+    await fx.expectClose(fwd.logp, f32(ref.logp), { atol: 1e-4, rtol: 1e-5, label: 'logp' });
+    await fx.expectClose(fwd.entropy!, f32(ref.entropy!), { atol: 1e-4, rtol: 1e-5, label: 'entropy' });
     // the gradient of the last rows, which live beyond the first binding window
     const rows = [n - 2, n - 1];
     const sub = cpuTensor(logits.subarray(rows[0]! * v), [2, v]);
     const refGrad = tokenLogProbsBackwardReference(sub, [targets[n - 2]!, targets[n - 1]!], [((n - 2) % 5) - 2, ((n - 1) % 5) - 2], { temperature: 0.7 });
-    const got = await rt.read({ array: dx, byteOffset: rows[0]! * v * 4, byteLength: 2 * v * 4 });
+    const got = await fx.rt.read({ array: dx, byteOffset: rows[0]! * v * 4, byteLength: 2 * v * 4 });
     assertClose(got, f32(refGrad.data), { atol: 1e-7, rtol: 1e-3, label: 'dLogits of the last rows' });
     for (const a of [x, t, gl, dx]) a.dispose();
     fwd.dispose();
@@ -325,18 +320,18 @@ describe('tokenLogProbs on the GPU', () => {
           const targets = rng.ints(n, 0, v - 1);
           targets[badRow] = badId;
           if (badRow < 7) targets[9] = -5; // a later bad row: the first one is reported
-          const x = rt.upload(logits, [n, v]);
-          const t = rt.upload(targets, [n], 'i32');
-          const fwd = tokenLogProbs(rt, x, t, { chunkRows });
+          const x = fx.rt.upload(logits, [n, v]);
+          const t = fx.rt.upload(targets, [n], 'i32');
+          const fwd = tokenLogProbs(fx.rt, x, t, { chunkRows });
           await expect(fwd.check()).rejects.toThrow(`[tokenLogProbs] argument "targets": row ${badRow} has target id ${badId}, outside the vocabulary [0, ${v})`);
-          const logp = await rt.read(fwd.logp);
+          const logp = await fx.rt.read(fwd.logp);
           expect(Number.isNaN(logp[badRow]!)).toBe(true);
           const good = targets.map((id) => (id >= 0 && id < v ? id : 0));
           const ref = tokenLogProbsReference(cpuTensor(logits, [n, v]), good);
           for (let r = 0; r < n; r++) if (targets[r]! >= 0 && targets[r]! < v) expect(Math.abs(logp[r]! - ref.logp[r]!)).toBeLessThan(1e-4);
-          const gl = rt.upload(new Float32Array(n).fill(1), [n]);
-          const dLogits = tokenLogProbsBackward(rt, x, t, fwd.lse, gl, { chunkRows });
-          const dx = await rt.read(dLogits);
+          const gl = fx.rt.upload(new Float32Array(n).fill(1), [n]);
+          const dLogits = tokenLogProbsBackward(fx.rt, x, t, fwd.lse, gl, { chunkRows });
+          const dx = await fx.rt.read(dLogits);
           expect(Array.from(dx.subarray(badRow * v, (badRow + 1) * v)).every(Number.isNaN)).toBe(true);
           expect(Number.isNaN(dx[((badRow + 1) % 7) * v]!)).toBe(false);
           fwd.dispose();
@@ -345,9 +340,9 @@ describe('tokenLogProbs on the GPU', () => {
       });
     }
     // in-range targets pass the check
-    const x = rt.upload(logits, [n, v]);
-    const t = rt.upload(rng.ints(n, 0, v - 1), [n], 'i32');
-    const fwd = tokenLogProbs(rt, x, t);
+    const x = fx.rt.upload(logits, [n, v]);
+    const t = fx.rt.upload(rng.ints(n, 0, v - 1), [n], 'i32');
+    const fwd = tokenLogProbs(fx.rt, x, t);
     await expect(fwd.check()).resolves.toBeUndefined();
     fwd.dispose();
     x.dispose();
@@ -355,21 +350,21 @@ describe('tokenLogProbs on the GPU', () => {
   });
 
   it('empty batch (N = 0) gives empty outputs', async () => {
-    const x = rt.upload(new Float32Array(0), [0, 5]);
-    const t = rt.upload(new Int32Array(0), [0], 'i32');
-    const fwd = tokenLogProbs(rt, x, t, { entropy: true });
+    const x = fx.rt.upload(new Float32Array(0), [0, 5]);
+    const t = fx.rt.upload(new Int32Array(0), [0], 'i32');
+    const fwd = tokenLogProbs(fx.rt, x, t, { entropy: true });
     expect(fwd.logp.shape).toEqual([0]);
     expect(fwd.entropy!.shape).toEqual([0]);
-    const dx = tokenLogProbsBackward(rt, x, t, fwd.lse, fwd.logp);
+    const dx = tokenLogProbsBackward(fx.rt, x, t, fwd.lse, fwd.logp);
     expect(dx.shape).toEqual([0, 5]);
     await fwd.check();
-    await rt.sync();
+    await fx.rt.sync();
   });
 
   it('bad arguments name the kernel, the argument and the expected shape', () => {
     const arrays: GpuArray[] = [];
     const up = (data: number[], shape: number[], dtype?: 'i32') => {
-      const a = rt.upload(dtype === 'i32' ? Int32Array.from(data) : Float32Array.from(data), shape, dtype);
+      const a = fx.rt.upload(dtype === 'i32' ? Int32Array.from(data) : Float32Array.from(data), shape, dtype);
       arrays.push(a);
       return a;
     };
@@ -377,20 +372,20 @@ describe('tokenLogProbs on the GPU', () => {
     const t = up([0, 1], [2], 'i32');
     const lse = up([0, 0], [2]);
     const g = up([1, 1], [2]);
-    expect(() => tokenLogProbs(rt, x, up([0, 1, 2], [3], 'i32'))).toThrow('[tokenLogProbs] argument "targets": expected shape [2], got [3]');
-    expect(() => tokenLogProbs(rt, x, up([0, 1], [2]))).toThrow(/\[tokenLogProbs\] argument "targets": expected dtype i32/);
-    expect(() => tokenLogProbs(rt, up([1, 2], [2]), t)).toThrow('[tokenLogProbs] argument "logits": expected shape [*, *], got [2]');
-    expect(() => tokenLogProbs(rt, up([], [2, 0]), t)).toThrow(/\[tokenLogProbs\] argument "logits": expected shape \[N, V\] with V ≥ 1/);
-    expect(() => tokenLogProbs(rt, x, t, { temperature: 0 })).toThrow(/\[tokenLogProbs\] argument "temperature": must be a finite number > 0/);
-    expect(() => tokenLogProbs(rt, x, t, { temperature: NaN })).toThrow(/temperature/);
-    expect(() => tokenLogProbs(rt, x, t, { chunkRows: 1.5 })).toThrow(/\[tokenLogProbs\] argument "chunkRows"/);
-    expect(() => tokenLogProbsBackward(rt, x, t, up([0, 0, 0], [3]), g)).toThrow('[tokenLogProbsBackward] argument "lse": expected shape [2], got [3]');
-    expect(() => tokenLogProbsBackward(rt, x, t, lse, up([1], [1]))).toThrow('[tokenLogProbsBackward] argument "gLogp": expected shape [2], got [1]');
-    expect(() => tokenLogProbsBackward(rt, x, t, lse, g, { gEntropy: up([1, 1, 1, 1], [2, 2]) })).toThrow(
+    expect(() => tokenLogProbs(fx.rt, x, up([0, 1, 2], [3], 'i32'))).toThrow('[tokenLogProbs] argument "targets": expected shape [2], got [3]');
+    expect(() => tokenLogProbs(fx.rt, x, up([0, 1], [2]))).toThrow(/\[tokenLogProbs\] argument "targets": expected dtype i32/);
+    expect(() => tokenLogProbs(fx.rt, up([1, 2], [2]), t)).toThrow('[tokenLogProbs] argument "logits": expected shape [*, *], got [2]');
+    expect(() => tokenLogProbs(fx.rt, up([], [2, 0]), t)).toThrow(/\[tokenLogProbs\] argument "logits": expected shape \[N, V\] with V ≥ 1/);
+    expect(() => tokenLogProbs(fx.rt, x, t, { temperature: 0 })).toThrow(/\[tokenLogProbs\] argument "temperature": must be a finite number > 0/);
+    expect(() => tokenLogProbs(fx.rt, x, t, { temperature: NaN })).toThrow(/temperature/);
+    expect(() => tokenLogProbs(fx.rt, x, t, { chunkRows: 1.5 })).toThrow(/\[tokenLogProbs\] argument "chunkRows"/);
+    expect(() => tokenLogProbsBackward(fx.rt, x, t, up([0, 0, 0], [3]), g)).toThrow('[tokenLogProbsBackward] argument "lse": expected shape [2], got [3]');
+    expect(() => tokenLogProbsBackward(fx.rt, x, t, lse, up([1], [1]))).toThrow('[tokenLogProbsBackward] argument "gLogp": expected shape [2], got [1]');
+    expect(() => tokenLogProbsBackward(fx.rt, x, t, lse, g, { gEntropy: up([1, 1, 1, 1], [2, 2]) })).toThrow(
       '[tokenLogProbsBackward] argument "options.gEntropy": expected shape [2], got [2, 2]',
     );
-    expect(() => tokenLogProbsBackward(rt, x, t, lse, g, { gEntropy: g, entropy: up([0], [1]) })).toThrow('[tokenLogProbsBackward] argument "options.entropy": expected shape [2], got [1]');
-    expect(() => tokenLogProbsBackward(rt, x, up([0, 1], [2], 'i32'), lse, g, { temperature: -1 })).toThrow(/\[tokenLogProbsBackward\] argument "temperature"/);
+    expect(() => tokenLogProbsBackward(fx.rt, x, t, lse, g, { gEntropy: g, entropy: up([0], [1]) })).toThrow('[tokenLogProbsBackward] argument "options.entropy": expected shape [2], got [1]');
+    expect(() => tokenLogProbsBackward(fx.rt, x, up([0, 1], [2], 'i32'), lse, g, { temperature: -1 })).toThrow(/\[tokenLogProbsBackward\] argument "temperature"/);
     for (const a of arrays) a.dispose();
   });
 });

@@ -3,7 +3,6 @@ import {
   ArgumentError,
   MATMUL_TINY_WORK,
   chooseMatmulConfig,
-  getRuntime,
   matmul,
   matmulBackward,
   matmulBackwardReference,
@@ -13,15 +12,13 @@ import {
   type CpuTensor,
   type GpuArray,
   type MatmulOptions,
-  type Runtime,
 } from '../src/index.js';
-import { SeededRandom, assertClose, dot, numericGradient } from '../src/testing/index.js';
+import { assertClose, dot, kernelFixture, numericGradient, SeededRandom } from '../src/testing/index.js';
 
-let rt: Runtime;
+const fx = kernelFixture(beforeAll);
 let variants: string[];
-beforeAll(async () => {
-  rt = await getRuntime();
-  variants = ['naive', 'blocked', ...(matmulSubgroupSupported(rt) ? ['subgroup'] : [])];
+beforeAll(() => {
+  variants = ['naive', 'blocked', ...(matmulSubgroupSupported(fx.rt) ? ['subgroup'] : [])];
 });
 
 const TRANSPOSES: MatmulOptions[] = [
@@ -68,12 +65,12 @@ function tolerance(K: number, absRef: CpuTensor): { atol: number; rtol: number }
 async function checkForward(M: number, K: number, N: number, o: MatmulOptions, label: string, batchA = 0, batchB = 0, scale = 1, seed = 1) {
   const rng = new SeededRandom(seed + M * 131 + K * 17 + N);
   const { a, b, aData, bData } = operands(rng, M, K, N, o, batchA, batchB, scale);
-  const ga = rt.upload(aData, a.shape);
-  const gb = rt.upload(bData, b.shape);
-  const gc = matmul(rt, ga, gb, o);
+  const ga = fx.rt.upload(aData, a.shape);
+  const gb = fx.rt.upload(bData, b.shape);
+  const gc = matmul(fx.rt, ga, gb, o);
   const ref = matmulReference(a, b, o);
   expect(gc.shape).toEqual(ref.shape);
-  const got = await rt.read(gc);
+  const got = await fx.rt.read(gc);
   assertClose(got, ref.data, { ...tolerance(K, matmulReference(abs(a), abs(b), o)), label });
   for (const x of [ga, gb, gc]) x.dispose();
 }
@@ -100,14 +97,14 @@ describe('matmul forward', () => {
         if (!variants.includes(variant)) {
           // No subgroups on this device: forcing the variant must fail clearly, not silently fall back.
           await withFlags({ 'matmul.variant': variant }, () => {
-            expect(() => chooseMatmulConfig(rt, { M: 8, N: 8, K: 8, transposeA: false, transposeB: false })).toThrow(/subgroups/);
+            expect(() => chooseMatmulConfig(fx.rt, { M: 8, N: 8, K: 8, transposeA: false, transposeB: false })).toThrow(/subgroups/);
           });
           return;
         }
         await withFlags({ 'matmul.variant': variant, 'matmul.vec4': vec4 }, async () => {
           for (const o of TRANSPOSES) {
             for (const [M, K, N] of SHAPES) {
-              const config = chooseMatmulConfig(rt, { M, N, K, transposeA: !!o.transposeA, transposeB: !!o.transposeB });
+              const config = chooseMatmulConfig(fx.rt, { M, N, K, transposeA: !!o.transposeA, transposeB: !!o.transposeB });
               expect(config.kind).toBe(variant);
               // The aligned specialisation (K and N multiples of 4, K > 0) has vec4 stores; the subgroup
               // kernel also loads a transposed B as vec4 along k whenever K % 4 == 0.
@@ -149,11 +146,11 @@ describe('matmul forward', () => {
           // A batch of 0 against a broadcast operand.
           const rng = new SeededRandom(3);
           const { bData, a, b } = operands(rng, 3, 4, 5, o, 0, 0);
-          const ga = rt.upload(new Float32Array(0), [0, ...a.shape]);
-          const gb = rt.upload(bData, b.shape);
-          const gc = matmul(rt, ga, gb, o);
+          const ga = fx.rt.upload(new Float32Array(0), [0, ...a.shape]);
+          const gb = fx.rt.upload(bData, b.shape);
+          const gc = matmul(fx.rt, ga, gb, o);
           expect(gc.shape).toEqual([0, 3, 5]);
-          expect((await rt.read(gc)).length).toBe(0);
+          expect((await fx.rt.read(gc)).length).toBe(0);
           for (const x of [ga, gb, gc]) x.dispose();
         }
       });
@@ -171,8 +168,8 @@ describe('matmul forward', () => {
 
   it("'auto' picks naive for tiny problems, else the subgroup kernel where it can run, else blocked", async () => {
     const pick = (M: number, K: number, N: number, batches = 1) =>
-      chooseMatmulConfig(rt, { M, N, K, transposeA: false, transposeB: true, batches }).kind;
-    const big = matmulSubgroupSupported(rt) ? 'subgroup' : 'blocked';
+      chooseMatmulConfig(fx.rt, { M, N, K, transposeA: false, transposeB: true, batches }).kind;
+    const big = matmulSubgroupSupported(fx.rt) ? 'subgroup' : 'blocked';
     expect(pick(16, 16, 16)).toBe('naive');
     expect(pick(16, 64, 16)).toBe('naive');
     expect(pick(16, 64, 16, 2)).toBe(big);
@@ -189,27 +186,27 @@ describe('matmul forward', () => {
   it('writes into `out` when given one', async () => {
     const rng = new SeededRandom(5);
     const { a, b, aData, bData } = operands(rng, 7, 5, 6, {}, 2, 0);
-    const ga = rt.upload(aData, a.shape);
-    const gb = rt.upload(bData, b.shape);
-    const out = rt.zeros([2, 7, 6]);
-    expect(matmul(rt, ga, gb, { out })).toBe(out);
-    assertClose(await rt.read(out), matmulReference(a, b).data, { ...tolerance(5, matmulReference(abs(a), abs(b))), label: 'out' });
+    const ga = fx.rt.upload(aData, a.shape);
+    const gb = fx.rt.upload(bData, b.shape);
+    const out = fx.rt.zeros([2, 7, 6]);
+    expect(matmul(fx.rt, ga, gb, { out })).toBe(out);
+    await fx.expectClose(out, matmulReference(a, b).data, { ...tolerance(5, matmulReference(abs(a), abs(b))), label: 'out' });
     for (const x of [ga, gb, out]) x.dispose();
   });
 
   it('splits grids over the per-dimension workgroup limit into several dispatches', async () => {
-    const batch = rt.limits.maxComputeWorkgroupsPerDimension + 2;
+    const batch = fx.rt.limits.maxComputeWorkgroupsPerDimension + 2;
     const rng = new SeededRandom(11);
     const aData = rng.floats(batch * 2);
     const bData = rng.floats(batch * 2);
-    const ga = rt.upload(aData, [batch, 1, 2]);
-    const gb = rt.upload(bData, [batch, 2, 1]);
+    const ga = fx.rt.upload(aData, [batch, 1, 2]);
+    const gb = fx.rt.upload(bData, [batch, 2, 1]);
     const expected = new Float64Array(batch);
     for (let s = 0; s < batch; s++) expected[s] = aData[2 * s]! * bData[2 * s]! + aData[2 * s + 1]! * bData[2 * s + 1]!;
     for (const variant of variants) {
       await withFlags({ 'matmul.variant': variant }, async () => {
-        const gc = matmul(rt, ga, gb);
-        assertClose(await rt.read(gc), expected, { atol: 1e-6, rtol: 1e-6, label: `${variant} batch ${batch}` });
+        const gc = matmul(fx.rt, ga, gb);
+        await fx.expectClose(gc, expected, { atol: 1e-6, rtol: 1e-6, label: `${variant} batch ${batch}` });
         gc.dispose();
       });
     }
@@ -265,17 +262,17 @@ describe('matmul backward', () => {
             const dC: CpuTensor = { shape: outShape, data: Float64Array.from(g) };
             const ref = matmulBackwardReference(a, b, dC, o);
             const absRef = matmulBackwardReference(abs(a), abs(b), abs(dC), o);
-            const ga = rt.upload(aData, a.shape);
-            const gb = rt.upload(bData, b.shape);
-            const gdC = rt.upload(g, outShape);
-            const { dA, dB } = matmulBackward(rt, ga, gb, gdC, o);
+            const ga = fx.rt.upload(aData, a.shape);
+            const gb = fx.rt.upload(bData, b.shape);
+            const gdC = fx.rt.upload(g, outShape);
+            const { dA, dB } = matmulBackward(fx.rt, ga, gb, gdC, o);
             expect(dA.shape).toEqual(a.shape);
             expect(dB.shape).toEqual(b.shape);
             const la = `${variant} ${tag(o)} M=${M} K=${K} N=${N} batches ${ba}/${bb}`;
             // dA sums over N (and the batch when broadcast), dB over M (and the batch).
             const batch = Math.max(ba, bb, 1);
-            assertClose(await rt.read(dA), ref.dA.data, { ...tolerance(N * batch, absRef.dA), label: `dA ${la}` });
-            assertClose(await rt.read(dB), ref.dB.data, { ...tolerance(M * batch, absRef.dB), label: `dB ${la}` });
+            await fx.expectClose(dA, ref.dA.data, { ...tolerance(N * batch, absRef.dA), label: `dA ${la}` });
+            await fx.expectClose(dB, ref.dB.data, { ...tolerance(M * batch, absRef.dB), label: `dB ${la}` });
             for (const x of [ga, gb, gdC, dA, dB]) x.dispose();
           }
         }
@@ -300,34 +297,34 @@ describe('matmul arguments', () => {
   }
 
   it('names the kernel, the argument and the expected shape', () => {
-    const a = rt.zeros([4, 5]);
-    const b = rt.zeros([6, 3]);
-    const b3 = rt.zeros([3, 5, 2]);
-    const a3 = rt.zeros([2, 4, 5]);
-    const ints = rt.upload(new Int32Array(20), [4, 5]);
-    const vec = rt.zeros([5]);
-    const ok = rt.zeros([5, 3]);
+    const a = fx.rt.zeros([4, 5]);
+    const b = fx.rt.zeros([6, 3]);
+    const b3 = fx.rt.zeros([3, 5, 2]);
+    const a3 = fx.rt.zeros([2, 4, 5]);
+    const ints = fx.rt.upload(new Int32Array(20), [4, 5]);
+    const vec = fx.rt.zeros([5]);
+    const ok = fx.rt.zeros([5, 3]);
     const arrays: GpuArray[] = [a, b, b3, a3, ints, vec, ok];
-    expectArgError(() => matmul(rt, a, b), 'b', /expected shape \[5, \*\].*got \[6, 3\].*inner dimensions disagree/);
-    expectArgError(() => matmul(rt, a, b, { transposeB: true }), 'b', /expected shape \[\*, 5\].*got \[6, 3\]/);
-    expectArgError(() => matmul(rt, a, ok, { transposeA: true }), 'b', /expected shape \[4, \*\].*inner dimensions disagree/);
-    expectArgError(() => matmul(rt, a3, b3), 'b', /expected shape \[2, 5, \*\].*batch sizes disagree/);
-    expectArgError(() => matmul(rt, ints, ok), 'a', /expected dtype f32, got i32/);
-    expectArgError(() => matmul(rt, vec, ok), 'a', /expected rank 2 or 3, got shape \[5\]/);
-    expectArgError(() => matmul(rt, a, vec), 'b', /expected rank 2 or 3/);
-    expectArgError(() => matmul(rt, a, ok, { out: rt.zeros([4, 4]) }), 'out', /expected shape \[4, 3\], got \[4, 4\]/);
-    expectArgError(() => matmul(rt, a, ok, { out: a3 }), 'out', /expected shape \[4, 3\]/);
-    const aliased = rt.zeros([4, 4]);
-    expectArgError(() => matmul(rt, aliased, rt.zeros([4, 4]), { out: aliased }), 'out', /must not share a buffer/);
-    expectArgError(() => matmulBackward(rt, a, ok, rt.zeros([3, 4])), 'dC', /expected shape \[4, 3\], got \[3, 4\]/);
-    expectArgError(() => matmulBackward(rt, a, b, rt.zeros([4, 3])), 'b', /inner dimensions disagree/);
+    expectArgError(() => matmul(fx.rt, a, b), 'b', /expected shape \[5, \*\].*got \[6, 3\].*inner dimensions disagree/);
+    expectArgError(() => matmul(fx.rt, a, b, { transposeB: true }), 'b', /expected shape \[\*, 5\].*got \[6, 3\]/);
+    expectArgError(() => matmul(fx.rt, a, ok, { transposeA: true }), 'b', /expected shape \[4, \*\].*inner dimensions disagree/);
+    expectArgError(() => matmul(fx.rt, a3, b3), 'b', /expected shape \[2, 5, \*\].*batch sizes disagree/);
+    expectArgError(() => matmul(fx.rt, ints, ok), 'a', /expected dtype f32, got i32/);
+    expectArgError(() => matmul(fx.rt, vec, ok), 'a', /expected rank 2 or 3, got shape \[5\]/);
+    expectArgError(() => matmul(fx.rt, a, vec), 'b', /expected rank 2 or 3/);
+    expectArgError(() => matmul(fx.rt, a, ok, { out: fx.rt.zeros([4, 4]) }), 'out', /expected shape \[4, 3\], got \[4, 4\]/);
+    expectArgError(() => matmul(fx.rt, a, ok, { out: a3 }), 'out', /expected shape \[4, 3\]/);
+    const aliased = fx.rt.zeros([4, 4]);
+    expectArgError(() => matmul(fx.rt, aliased, fx.rt.zeros([4, 4]), { out: aliased }), 'out', /must not share a buffer/);
+    expectArgError(() => matmulBackward(fx.rt, a, ok, fx.rt.zeros([3, 4])), 'dC', /expected shape \[4, 3\], got \[3, 4\]/);
+    expectArgError(() => matmulBackward(fx.rt, a, b, fx.rt.zeros([4, 3])), 'b', /inner dimensions disagree/);
     for (const x of arrays) x.dispose();
   });
 
   it('rejects an unknown variant flag', async () => {
     await withFlags({ 'matmul.variant': 'tiled' }, () => {
-      const a = rt.zeros([2, 2]);
-      expectArgError(() => matmul(rt, a, a), 'matmul.variant', /naive, blocked, subgroup/);
+      const a = fx.rt.zeros([2, 2]);
+      expectArgError(() => matmul(fx.rt, a, a), 'matmul.variant', /naive, blocked, subgroup/);
       a.dispose();
     });
   });

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ArgumentError,
-  getRuntime,
+  cpuTensor,
   layerNorm,
   layerNormBackward,
   layerNormBackwardReference,
@@ -14,18 +14,10 @@ import {
   withFlags,
   type CpuTensor,
   type FlagValue,
-  type GpuArray,
-  type Runtime,
 } from '../src/index.js';
-import { SeededRandom, assertClose, dot, numericGradient } from '../src/testing/index.js';
+import { assertClose, dot, kernelFixture, numericGradient, SeededRandom } from '../src/testing/index.js';
 
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await getRuntime();
-});
-
-const cpu = (data: ArrayLike<number>, shape: readonly number[]): CpuTensor => ({ shape: [...shape], data: Float64Array.from(data) });
-const read = async (a: GpuArray) => Float64Array.from(await rt.read(a));
+const fx = kernelFixture(beforeAll);
 
 /** Every kernel configuration the tests run: both reductions, vec4 on and off, two workgroup sizes. */
 function configurations(): { label: string; flags: Record<string, FlagValue> }[] {
@@ -33,7 +25,7 @@ function configurations(): { label: string; flags: Record<string, FlagValue> }[]
     { label: 'shared reduction', flags: { 'reduce.variant': 'shared' } },
     { label: 'shared reduction, scalar loads, workgroup 256', flags: { 'reduce.variant': 'shared', 'norm.vec4': false, 'norm.workgroup': 256 } },
   ];
-  if (rt.hasFeature('subgroups')) {
+  if (fx.rt.hasFeature('subgroups')) {
     configs.push(
       { label: 'subgroup reduction', flags: { 'reduce.variant': 'subgroup' } },
       { label: 'subgroup reduction, scalar loads, workgroup 32', flags: { 'reduce.variant': 'subgroup', 'norm.vec4': false, 'norm.workgroup': 32 } },
@@ -58,35 +50,35 @@ describe('norm references', () => {
   it('layerNormBackwardReference matches finite differences of layerNormReference', () => {
     const rng = new SeededRandom(1);
     const shape = [3, 5];
-    const x = cpu(rng.floats(15, -2, 2), shape);
-    const gamma = cpu(rng.floats(5, 0.5, 1.5), [5]);
-    const beta = cpu(rng.floats(5), [5]);
+    const x = cpuTensor(rng.floats(15, -2, 2), shape);
+    const gamma = cpuTensor(rng.floats(5, 0.5, 1.5), [5]);
+    const beta = cpuTensor(rng.floats(5), [5]);
     const w = rng.floats(15);
     const fwd = layerNormReference(x, gamma, beta);
-    const grads = layerNormBackwardReference(cpu(w, shape), x, gamma, fwd.mean, fwd.rstd);
+    const grads = layerNormBackwardReference(cpuTensor(w, shape), x, gamma, fwd.mean, fwd.rstd);
     const loss = (xs: CpuTensor, g: CpuTensor, b: CpuTensor) => dot(w, layerNormReference(xs, g, b).y.data);
-    assertClose(grads.dx.data, numericGradient((d) => loss(cpu(d, shape), gamma, beta), x.data), { atol: 1e-7, rtol: 1e-6, label: 'dx' });
-    assertClose(grads.dgamma.data, numericGradient((d) => loss(x, cpu(d, [5]), beta), gamma.data), { atol: 1e-7, rtol: 1e-6, label: 'dgamma' });
-    assertClose(grads.dbeta.data, numericGradient((d) => loss(x, gamma, cpu(d, [5])), beta.data), { atol: 1e-7, rtol: 1e-6, label: 'dbeta' });
+    assertClose(grads.dx.data, numericGradient((d) => loss(cpuTensor(d, shape), gamma, beta), x.data), { atol: 1e-7, rtol: 1e-6, label: 'dx' });
+    assertClose(grads.dgamma.data, numericGradient((d) => loss(x, cpuTensor(d, [5]), beta), gamma.data), { atol: 1e-7, rtol: 1e-6, label: 'dgamma' });
+    assertClose(grads.dbeta.data, numericGradient((d) => loss(x, gamma, cpuTensor(d, [5])), beta.data), { atol: 1e-7, rtol: 1e-6, label: 'dbeta' });
   });
 
   it('rmsNormBackwardReference matches finite differences of rmsNormReference', () => {
     const rng = new SeededRandom(2);
     const shape = [4, 6];
-    const x = cpu(rng.floats(24, -2, 2), shape);
-    const gamma = cpu(rng.floats(6, 0.5, 1.5), [6]);
+    const x = cpuTensor(rng.floats(24, -2, 2), shape);
+    const gamma = cpuTensor(rng.floats(6, 0.5, 1.5), [6]);
     const w = rng.floats(24);
     const fwd = rmsNormReference(x, gamma);
-    const grads = rmsNormBackwardReference(cpu(w, shape), x, gamma, fwd.rstd);
+    const grads = rmsNormBackwardReference(cpuTensor(w, shape), x, gamma, fwd.rstd);
     const loss = (xs: CpuTensor, g: CpuTensor) => dot(w, rmsNormReference(xs, g).y.data);
-    assertClose(grads.dx.data, numericGradient((d) => loss(cpu(d, shape), gamma), x.data), { atol: 1e-7, rtol: 1e-6, label: 'dx' });
-    assertClose(grads.dgamma.data, numericGradient((d) => loss(x, cpu(d, [6])), gamma.data), { atol: 1e-7, rtol: 1e-6, label: 'dgamma' });
+    assertClose(grads.dx.data, numericGradient((d) => loss(cpuTensor(d, shape), gamma), x.data), { atol: 1e-7, rtol: 1e-6, label: 'dx' });
+    assertClose(grads.dgamma.data, numericGradient((d) => loss(x, cpuTensor(d, [6])), gamma.data), { atol: 1e-7, rtol: 1e-6, label: 'dgamma' });
   });
 
   it('layerNormReference keeps the variance of rows around 1e4', () => {
     // Two-pass in float64: the reference itself must be trustworthy for the large-magnitude tests.
-    const x = cpu([1e4 + 1, 1e4 - 1, 1e4 + 1, 1e4 - 1], [1, 4]);
-    const { y, rstd } = layerNormReference(x, cpu([1, 1, 1, 1], [4]), cpu([0, 0, 0, 0], [4]), { eps: 0 });
+    const x = cpuTensor([1e4 + 1, 1e4 - 1, 1e4 + 1, 1e4 - 1], [1, 4]);
+    const { y, rstd } = layerNormReference(x, cpuTensor([1, 1, 1, 1], [4]), cpuTensor([0, 0, 0, 0], [4]), { eps: 0 });
     expect(rstd.data[0]).toBeCloseTo(1, 12);
     assertClose(y.data, [1, -1, 1, -1], { atol: 1e-12, rtol: 0 });
   });
@@ -100,22 +92,22 @@ async function checkLayerNorm(rows: number, dim: number, seed: number, scale: { 
   const bs = rng.floats(dim, -0.5, 0.5);
   const dys = rng.floats(n);
   const label = `[${rows}, ${dim}] offset ${scale.offset}`;
-  const x = rt.upload(xs, [rows, dim]);
-  const gamma = rt.upload(gs, [dim]);
-  const beta = rt.upload(bs, [dim]);
-  const dy = rt.upload(dys, [rows, dim]);
-  const out = layerNorm(rt, x, gamma, beta);
-  const grads = layerNormBackward(rt, dy, x, gamma, out.mean, out.rstd);
-  const ref = layerNormReference(cpu(xs, [rows, dim]), cpu(gs, [dim]), cpu(bs, [dim]));
-  const refGrads = layerNormBackwardReference(cpu(dys, [rows, dim]), cpu(xs, [rows, dim]), cpu(gs, [dim]), ref.mean, ref.rstd);
-  assertClose(await read(out.y), ref.y.data, { atol: tol.fwd, rtol: tol.fwd, label: `${label} y` });
-  assertClose(await read(out.mean), ref.mean.data, { atol: tol.fwd, rtol: 1e-6, label: `${label} mean` });
-  assertClose(await read(out.rstd), ref.rstd.data, { atol: 0, rtol: tol.fwd, label: `${label} rstd` });
+  const x = fx.rt.upload(xs, [rows, dim]);
+  const gamma = fx.rt.upload(gs, [dim]);
+  const beta = fx.rt.upload(bs, [dim]);
+  const dy = fx.rt.upload(dys, [rows, dim]);
+  const out = layerNorm(fx.rt, x, gamma, beta);
+  const grads = layerNormBackward(fx.rt, dy, x, gamma, out.mean, out.rstd);
+  const ref = layerNormReference(cpuTensor(xs, [rows, dim]), cpuTensor(gs, [dim]), cpuTensor(bs, [dim]));
+  const refGrads = layerNormBackwardReference(cpuTensor(dys, [rows, dim]), cpuTensor(xs, [rows, dim]), cpuTensor(gs, [dim]), ref.mean, ref.rstd);
+  assertClose(await fx.read(out.y), ref.y.data, { atol: tol.fwd, rtol: tol.fwd, label: `${label} y` });
+  assertClose(await fx.read(out.mean), ref.mean.data, { atol: tol.fwd, rtol: 1e-6, label: `${label} mean` });
+  assertClose(await fx.read(out.rstd), ref.rstd.data, { atol: 0, rtol: tol.fwd, label: `${label} rstd` });
   const rs = Math.max(...ref.rstd.data);
-  assertClose(await read(grads.dx), refGrads.dx.data, { atol: tol.bwd * rs, rtol: tol.bwd, label: `${label} dx` });
+  assertClose(await fx.read(grads.dx), refGrads.dx.data, { atol: tol.bwd * rs, rtol: tol.bwd, label: `${label} dx` });
   // dgamma/dbeta are sums over rows: scale the tolerance with the row count.
-  assertClose(await read(grads.dgamma), refGrads.dgamma.data, { atol: tol.bwd * Math.sqrt(rows), rtol: tol.bwd, label: `${label} dgamma` });
-  assertClose(await read(grads.dbeta), refGrads.dbeta.data, { atol: tol.bwd * Math.sqrt(rows), rtol: tol.bwd, label: `${label} dbeta` });
+  assertClose(await fx.read(grads.dgamma), refGrads.dgamma.data, { atol: tol.bwd * Math.sqrt(rows), rtol: tol.bwd, label: `${label} dgamma` });
+  assertClose(await fx.read(grads.dbeta), refGrads.dbeta.data, { atol: tol.bwd * Math.sqrt(rows), rtol: tol.bwd, label: `${label} dbeta` });
   for (const a of [x, gamma, beta, dy, out.y, out.mean, out.rstd, grads.dx, grads.dgamma, grads.dbeta]) a.dispose();
 }
 
@@ -126,18 +118,18 @@ async function checkRmsNorm(rows: number, dim: number, seed: number, spread: num
   const gs = rng.floats(dim, 0.5, 1.5);
   const dys = rng.floats(n);
   const label = `[${rows}, ${dim}] spread ${spread}`;
-  const x = rt.upload(xs, [rows, dim]);
-  const gamma = rt.upload(gs, [dim]);
-  const dy = rt.upload(dys, [rows, dim]);
-  const out = rmsNorm(rt, x, gamma);
-  const grads = rmsNormBackward(rt, dy, x, gamma, out.rstd);
-  const ref = rmsNormReference(cpu(xs, [rows, dim]), cpu(gs, [dim]));
-  const refGrads = rmsNormBackwardReference(cpu(dys, [rows, dim]), cpu(xs, [rows, dim]), cpu(gs, [dim]), ref.rstd);
-  assertClose(await read(out.y), ref.y.data, { atol: tol.fwd, rtol: tol.fwd, label: `${label} y` });
-  assertClose(await read(out.rstd), ref.rstd.data, { atol: 0, rtol: tol.fwd, label: `${label} rstd` });
+  const x = fx.rt.upload(xs, [rows, dim]);
+  const gamma = fx.rt.upload(gs, [dim]);
+  const dy = fx.rt.upload(dys, [rows, dim]);
+  const out = rmsNorm(fx.rt, x, gamma);
+  const grads = rmsNormBackward(fx.rt, dy, x, gamma, out.rstd);
+  const ref = rmsNormReference(cpuTensor(xs, [rows, dim]), cpuTensor(gs, [dim]));
+  const refGrads = rmsNormBackwardReference(cpuTensor(dys, [rows, dim]), cpuTensor(xs, [rows, dim]), cpuTensor(gs, [dim]), ref.rstd);
+  assertClose(await fx.read(out.y), ref.y.data, { atol: tol.fwd, rtol: tol.fwd, label: `${label} y` });
+  assertClose(await fx.read(out.rstd), ref.rstd.data, { atol: 0, rtol: tol.fwd, label: `${label} rstd` });
   const rs = Math.max(...ref.rstd.data);
-  assertClose(await read(grads.dx), refGrads.dx.data, { atol: tol.bwd * rs, rtol: tol.bwd, label: `${label} dx` });
-  assertClose(await read(grads.dgamma), refGrads.dgamma.data, { atol: tol.bwd * Math.sqrt(rows), rtol: tol.bwd, label: `${label} dgamma` });
+  assertClose(await fx.read(grads.dx), refGrads.dx.data, { atol: tol.bwd * rs, rtol: tol.bwd, label: `${label} dx` });
+  assertClose(await fx.read(grads.dgamma), refGrads.dgamma.data, { atol: tol.bwd * Math.sqrt(rows), rtol: tol.bwd, label: `${label} dgamma` });
   for (const a of [x, gamma, dy, out.y, out.rstd, grads.dx, grads.dgamma]) a.dispose();
 }
 
@@ -175,33 +167,33 @@ describe('layerNorm / rmsNorm on the GPU', () => {
   it('handle rank-3 inputs, empty row sets and a folded 2-D grid of rows', async () => {
     const rng = new SeededRandom(5);
     const xs = rng.floats(2 * 3 * 12, -3, 3);
-    const x = rt.upload(xs, [2, 3, 12]);
-    const gamma = rt.upload(new Float32Array(12).fill(1));
-    const beta = rt.upload(new Float32Array(12));
-    const out = layerNorm(rt, x, gamma, beta);
+    const x = fx.rt.upload(xs, [2, 3, 12]);
+    const gamma = fx.rt.upload(new Float32Array(12).fill(1));
+    const beta = fx.rt.upload(new Float32Array(12));
+    const out = layerNorm(fx.rt, x, gamma, beta);
     expect(out.y.shape).toEqual([2, 3, 12]);
     expect(out.mean.shape).toEqual([2, 3]);
-    const ref = layerNormReference(cpu(xs, [2, 3, 12]), cpu(new Float32Array(12).fill(1), [12]), cpu(new Float32Array(12), [12]));
-    assertClose(await read(out.y), ref.y.data, { atol: 2e-5, rtol: 2e-5 });
+    const ref = layerNormReference(cpuTensor(xs, [2, 3, 12]), cpuTensor(new Float32Array(12).fill(1), [12]), cpuTensor(new Float32Array(12), [12]));
+    assertClose(await fx.read(out.y), ref.y.data, { atol: 2e-5, rtol: 2e-5 });
 
-    const empty = rt.upload(new Float32Array(0), [0, 12]);
-    const e = layerNorm(rt, empty, gamma, beta);
+    const empty = fx.rt.upload(new Float32Array(0), [0, 12]);
+    const e = layerNorm(fx.rt, empty, gamma, beta);
     expect(e.y.shape).toEqual([0, 12]);
-    const eg = layerNormBackward(rt, empty, empty, gamma, e.mean, e.rstd);
-    expect([...(await rt.read(eg.dgamma))]).toEqual(new Array(12).fill(0));
-    expect([...(await rt.read(eg.dbeta))]).toEqual(new Array(12).fill(0));
-    const er = rmsNormBackward(rt, empty, empty, gamma, rmsNorm(rt, empty, gamma).rstd);
-    expect([...(await rt.read(er.dgamma))]).toEqual(new Array(12).fill(0));
+    const eg = layerNormBackward(fx.rt, empty, empty, gamma, e.mean, e.rstd);
+    expect([...(await fx.rt.read(eg.dgamma))]).toEqual(new Array(12).fill(0));
+    expect([...(await fx.rt.read(eg.dbeta))]).toEqual(new Array(12).fill(0));
+    const er = rmsNormBackward(fx.rt, empty, empty, gamma, rmsNorm(fx.rt, empty, gamma).rstd);
+    expect([...(await fx.rt.read(er.dgamma))]).toEqual(new Array(12).fill(0));
 
     // More rows than one grid dimension holds (65535): the row index folds into wid.y.
     const rows = 70000;
     const big = new Float32Array(rows * 4).map((_, k) => (k % 4) + Math.floor(k / 4) * 1e-3);
-    const bx = rt.upload(big, [rows, 4]);
-    const g4 = rt.upload([1, 1, 1, 1]);
-    const b4 = rt.upload([0, 0, 0, 0]);
-    const bo = layerNorm(rt, bx, g4, b4);
-    const want = layerNormReference(cpu(big, [rows, 4]), cpu([1, 1, 1, 1], [4]), cpu([0, 0, 0, 0], [4]));
-    assertClose(await read(bo.y), want.y.data, { atol: 3e-5, rtol: 3e-5 });
+    const bx = fx.rt.upload(big, [rows, 4]);
+    const g4 = fx.rt.upload([1, 1, 1, 1]);
+    const b4 = fx.rt.upload([0, 0, 0, 0]);
+    const bo = layerNorm(fx.rt, bx, g4, b4);
+    const want = layerNormReference(cpuTensor(big, [rows, 4]), cpuTensor([1, 1, 1, 1], [4]), cpuTensor([0, 0, 0, 0], [4]));
+    assertClose(await fx.read(bo.y), want.y.data, { atol: 3e-5, rtol: 3e-5 });
   });
 
   it('give bit-identical parameter gradients on every run (no atomics)', async () => {
@@ -209,35 +201,35 @@ describe('layerNorm / rmsNorm on the GPU', () => {
     const rows = 300;
     const dim = 40;
     expect(Math.ceil(rows / normRowsPerChunk(rows))).toBeGreaterThan(1); // exercises the two-kernel reduction
-    const x = rt.upload(rng.floats(rows * dim, -2, 2), [rows, dim]);
-    const dy = rt.upload(rng.floats(rows * dim), [rows, dim]);
-    const gamma = rt.upload(rng.floats(dim));
-    const beta = rt.upload(rng.floats(dim));
-    const { mean, rstd } = layerNorm(rt, x, gamma, beta);
-    const first = layerNormBackward(rt, dy, x, gamma, mean, rstd);
-    const second = layerNormBackward(rt, dy, x, gamma, mean, rstd);
-    expect(await rt.read(second.dgamma)).toEqual(await rt.read(first.dgamma));
-    expect(await rt.read(second.dbeta)).toEqual(await rt.read(first.dbeta));
-    expect(await rt.read(second.dx)).toEqual(await rt.read(first.dx));
+    const x = fx.rt.upload(rng.floats(rows * dim, -2, 2), [rows, dim]);
+    const dy = fx.rt.upload(rng.floats(rows * dim), [rows, dim]);
+    const gamma = fx.rt.upload(rng.floats(dim));
+    const beta = fx.rt.upload(rng.floats(dim));
+    const { mean, rstd } = layerNorm(fx.rt, x, gamma, beta);
+    const first = layerNormBackward(fx.rt, dy, x, gamma, mean, rstd);
+    const second = layerNormBackward(fx.rt, dy, x, gamma, mean, rstd);
+    expect(await fx.rt.read(second.dgamma)).toEqual(await fx.rt.read(first.dgamma));
+    expect(await fx.rt.read(second.dbeta)).toEqual(await fx.rt.read(first.dbeta));
+    expect(await fx.rt.read(second.dx)).toEqual(await fx.rt.read(first.dx));
   });
 
   it('reject bad arguments, naming the kernel, the argument and the expected shape', () => {
-    const x = rt.empty([4, 6]);
-    const gamma = rt.empty([6]);
-    const beta = rt.empty([6]);
-    const wrong = rt.empty([5]);
-    const ints = rt.empty([4, 6], 'i32');
-    expect(() => layerNorm(rt, x, wrong, beta)).toThrow(ArgumentError);
-    expect(() => layerNorm(rt, x, wrong, beta)).toThrow(/\[layer-norm\] argument "gamma": expected shape \[6\], got \[5\]/);
-    expect(() => layerNorm(rt, x, gamma, wrong)).toThrow(/\[layer-norm\] argument "beta": expected shape \[6\]/);
-    expect(() => layerNorm(rt, ints, gamma, beta)).toThrow(/\[layer-norm\] argument "x": expected dtype f32, got i32/);
-    expect(() => layerNorm(rt, x, gamma, beta, { eps: -1 })).toThrow(/\[layer-norm\] argument "eps": must be ≥ 0/);
-    expect(() => layerNorm(rt, rt.empty([4, 0]), rt.empty([0]), rt.empty([0]))).toThrow(/last\) dimension must be ≥ 1/);
-    expect(() => rmsNorm(rt, x, wrong)).toThrow(/\[rms-norm\] argument "gamma": expected shape \[6\], got \[5\]/);
-    const mean = rt.empty([4]);
-    const rstd = rt.empty([3]);
-    expect(() => layerNormBackward(rt, x, x, gamma, mean, rstd)).toThrow(/\[layer-norm-backward\] argument "rstd": expected shape \[4\], got \[3\]/);
-    expect(() => layerNormBackward(rt, rt.empty([4, 5]), x, gamma, mean, mean)).toThrow(/\[layer-norm-backward\] argument "dy": expected shape \[4, 6\]/);
-    expect(() => rmsNormBackward(rt, x, x, gamma, rstd)).toThrow(/\[rms-norm-backward\] argument "rstd": expected shape \[4\]/);
+    const x = fx.rt.empty([4, 6]);
+    const gamma = fx.rt.empty([6]);
+    const beta = fx.rt.empty([6]);
+    const wrong = fx.rt.empty([5]);
+    const ints = fx.rt.empty([4, 6], 'i32');
+    expect(() => layerNorm(fx.rt, x, wrong, beta)).toThrow(ArgumentError);
+    expect(() => layerNorm(fx.rt, x, wrong, beta)).toThrow(/\[layer-norm\] argument "gamma": expected shape \[6\], got \[5\]/);
+    expect(() => layerNorm(fx.rt, x, gamma, wrong)).toThrow(/\[layer-norm\] argument "beta": expected shape \[6\]/);
+    expect(() => layerNorm(fx.rt, ints, gamma, beta)).toThrow(/\[layer-norm\] argument "x": expected dtype f32, got i32/);
+    expect(() => layerNorm(fx.rt, x, gamma, beta, { eps: -1 })).toThrow(/\[layer-norm\] argument "eps": must be ≥ 0/);
+    expect(() => layerNorm(fx.rt, fx.rt.empty([4, 0]), fx.rt.empty([0]), fx.rt.empty([0]))).toThrow(/last\) dimension must be ≥ 1/);
+    expect(() => rmsNorm(fx.rt, x, wrong)).toThrow(/\[rms-norm\] argument "gamma": expected shape \[6\], got \[5\]/);
+    const mean = fx.rt.empty([4]);
+    const rstd = fx.rt.empty([3]);
+    expect(() => layerNormBackward(fx.rt, x, x, gamma, mean, rstd)).toThrow(/\[layer-norm-backward\] argument "rstd": expected shape \[4\], got \[3\]/);
+    expect(() => layerNormBackward(fx.rt, fx.rt.empty([4, 5]), x, gamma, mean, mean)).toThrow(/\[layer-norm-backward\] argument "dy": expected shape \[4, 6\]/);
+    expect(() => rmsNormBackward(fx.rt, x, x, gamma, rstd)).toThrow(/\[rms-norm-backward\] argument "rstd": expected shape \[4\]/);
   });
 });

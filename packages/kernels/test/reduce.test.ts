@@ -1,32 +1,27 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   cpuTensor,
-  getRuntime,
+  normalizeAxes,
   reduce,
   reduceBackward,
   reduceBackwardReference,
+  reducedShape,
   reduceMax,
   reduceMaxBackward,
   reduceReference,
   reduceSum,
   reduceSumBackward,
-  reducedShape,
-  normalizeAxes,
+  sizeOf,
   sumToShape,
   sumToShapeReference,
   withFlags,
   type ReduceOptions,
   type ReductionOp,
-  type Runtime,
 } from '../src/index.js';
-import { SeededRandom, assertClose, dot, numericGradient } from '../src/testing/index.js';
+import { assertClose, dot, kernelFixture, numericGradient, SeededRandom } from '../src/testing/index.js';
 
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await getRuntime();
-});
+const fx = kernelFixture(beforeAll);
 
-const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const OPS: ReductionOp[] = ['sum', 'mean', 'max'];
 
 /** Shapes and axis choices: rows, columns, middle axes, several axes, all axes, size-1 and empty dims. */
@@ -60,11 +55,11 @@ function sample(rng: SeededRandom, n: number, kind: 'plain' | 'ties' | 'extreme'
 }
 
 async function checkForward(op: ReductionOp, shape: number[], options: ReduceOptions, data: Float32Array, label: string): Promise<void> {
-  const x = rt.upload(data, shape);
-  const y = reduce(rt, op, x, options);
+  const x = fx.rt.upload(data, shape);
+  const y = reduce(fx.rt, op, x, options);
   const ref = reduceReference(op, cpuTensor(data, shape), options);
   expect(y.shape, label).toEqual(ref.shape);
-  const got = await rt.read(y);
+  const got = await fx.rt.read(y);
   // Sums of f32 data in f32; the reference's exact sum rounded to f32 decides ±inf on overflow.
   assertClose(got, Float32Array.from(ref.data), { atol: 1e-5, rtol: 1e-5, label: `${op} ${label}` });
   x.dispose();
@@ -75,10 +70,10 @@ describe('reduction references: backward agrees with finite differences (float64
   it('sum, mean, max over every kind of axis set', () => {
     const rng = new SeededRandom(1);
     for (const op of OPS) {
-      for (const [shape, options] of CASES.filter(([s]) => size(s) > 0 && size(s) <= 300)) {
-        const x = cpuTensor(rng.floats(size(shape), -3, 3), shape);
+      for (const [shape, options] of CASES.filter(([s]) => sizeOf(s) > 0 && sizeOf(s) <= 300)) {
+        const x = cpuTensor(rng.floats(sizeOf(shape), -3, 3), shape);
         const outShape = reducedShape(shape, normalizeAxes('t', shape, options.axis), options.keepdims ?? false);
-        const w = Float64Array.from(rng.floats(size(outShape)));
+        const w = Float64Array.from(rng.floats(sizeOf(outShape)));
         const numeric = numericGradient((v) => dot(w, reduceReference(op, cpuTensor(v, shape), options).data), x.data);
         const analytic = reduceBackwardReference(op, x, cpuTensor(w, outShape), options).data;
         assertClose(analytic, numeric, { atol: 1e-7, rtol: 1e-6, label: `${op} [${shape}] ${JSON.stringify(options)}` });
@@ -123,18 +118,18 @@ describe('reduction kernels', () => {
           for (const op of OPS) {
             if (op === 'max' && shape.some((d, k) => d === 0 && normalizeAxes('t', shape, options.axis).includes(k))) continue;
             const kind = op === 'max' ? rng.pick(['ties', 'extreme', 'plain'] as const) : 'plain';
-            const data = sample(rng, size(shape), kind);
+            const data = sample(rng, sizeOf(shape), kind);
             const label = `[${shape}] ${JSON.stringify(options)} ${kind}`;
             await checkForward(op, shape, options, data, label);
             // Backward against the reference.
             const ref = reduceReference(op, cpuTensor(data, shape), options);
-            const dyData = rng.floats(size(ref.shape));
-            const x = rt.upload(data, shape);
-            const dy = rt.upload(dyData, ref.shape);
-            const dx = reduceBackward(rt, op, x, dy, options);
+            const dyData = rng.floats(sizeOf(ref.shape));
+            const x = fx.rt.upload(data, shape);
+            const dy = fx.rt.upload(dyData, ref.shape);
+            const dx = reduceBackward(fx.rt, op, x, dy, options);
             expect(dx.shape).toEqual(shape);
             const want = reduceBackwardReference(op, cpuTensor(data, shape), cpuTensor(dyData, ref.shape), options);
-            assertClose(await rt.read(dx), want.data, { atol: 1e-6, rtol: 1e-5, label: `${op} backward ${label}` });
+            await fx.expectClose(dx, want.data, { atol: 1e-6, rtol: 1e-5, label: `${op} backward ${label}` });
             for (const a of [x, dy, dx]) a.dispose();
           }
         }
@@ -148,7 +143,7 @@ describe('reduction kernels', () => {
     const settings: Record<string, string>[] = [{ 'reduce.path': 'row' }, { 'reduce.path': 'row', 'reduce.variant': 'shared' }, { 'reduce.path': 'column' }];
     for (const flags of settings) {
       await withFlags(flags, async () => {
-        const got = await rt.read(reduceMax(rt, rt.upload(data, [3, 300]), { axis: 1 }));
+        const got = await fx.rt.read(reduceMax(fx.rt, fx.rt.upload(data, [3, 300]), { axis: 1 }));
         expect([...got], JSON.stringify(flags)).toEqual([-Infinity, Math.fround(-3e38), -Infinity]);
       });
     }
@@ -169,11 +164,11 @@ describe('reduction kernels', () => {
   });
 
   it('max backward splits ties equally on the GPU; y may be passed or recomputed', async () => {
-    const x = rt.upload([1, 3, 3, 0, 2, 2, 2, -1], [2, 4]);
-    const dy = rt.upload([6, 9], [2]);
-    const y = reduceMax(rt, x, { axis: 1 });
-    expect([...(await rt.read(reduceMaxBackward(rt, x, y, dy, { axis: 1 })))]).toEqual([0, 3, 3, 0, 3, 3, 3, 0]);
-    expect([...(await rt.read(reduceBackward(rt, 'max', x, dy, { axis: 1 })))]).toEqual([0, 3, 3, 0, 3, 3, 3, 0]);
+    const x = fx.rt.upload([1, 3, 3, 0, 2, 2, 2, -1], [2, 4]);
+    const dy = fx.rt.upload([6, 9], [2]);
+    const y = reduceMax(fx.rt, x, { axis: 1 });
+    expect([...(await fx.rt.read(reduceMaxBackward(fx.rt, x, y, dy, { axis: 1 })))]).toEqual([0, 3, 3, 0, 3, 3, 3, 0]);
+    expect([...(await fx.rt.read(reduceBackward(fx.rt, 'max', x, dy, { axis: 1 })))]).toEqual([0, 3, 3, 0, 3, 3, 3, 0]);
   });
 
   it('sumToShape matches the reference for every broadcast pattern', async () => {
@@ -187,30 +182,30 @@ describe('reduction kernels', () => {
       [[3, 4], [3, 4]],
     ];
     for (const [from, to] of cases) {
-      const data = rng.floats(size(from));
-      const y = sumToShape(rt, rt.upload(data, from), to);
+      const data = rng.floats(sizeOf(from));
+      const y = sumToShape(fx.rt, fx.rt.upload(data, from), to);
       expect(y.shape).toEqual(to);
-      assertClose(await rt.read(y), sumToShapeReference(cpuTensor(data, from), to).data, { atol: 1e-6, rtol: 1e-5, label: `[${from}] → [${to}]` });
+      await fx.expectClose(y, sumToShapeReference(cpuTensor(data, from), to).data, { atol: 1e-6, rtol: 1e-5, label: `[${from}] → [${to}]` });
     }
   });
 
   it('empty axes: sum 0, mean NaN; reducing over no axis copies', async () => {
-    expect([...(await rt.read(reduceSum(rt, rt.zeros([0, 3]), { axis: 0 })))]).toEqual([0, 0, 0]);
-    expect((await rt.read(reduce(rt, 'mean', rt.zeros([0, 2]), { axis: 0 }))).every(Number.isNaN)).toBe(true);
-    expect([...(await rt.read(reduceSum(rt, rt.upload([1, 2, 3], [3]), { axis: [] })))]).toEqual([1, 2, 3]);
+    expect([...(await fx.rt.read(reduceSum(fx.rt, fx.rt.zeros([0, 3]), { axis: 0 })))]).toEqual([0, 0, 0]);
+    expect((await fx.rt.read(reduce(fx.rt, 'mean', fx.rt.zeros([0, 2]), { axis: 0 }))).every(Number.isNaN)).toBe(true);
+    expect([...(await fx.rt.read(reduceSum(fx.rt, fx.rt.upload([1, 2, 3], [3]), { axis: [] })))]).toEqual([1, 2, 3]);
   });
 });
 
 describe('argument errors', () => {
   it('name the kernel, the argument and the shape', () => {
-    const x = rt.zeros([2, 3]);
-    expect(() => reduceSum(rt, x, { axis: 2 })).toThrow(/\[reduce-sum\] argument "axis": 2 is out of range for shape \[2, 3\]/);
-    expect(() => reduceSum(rt, x, { axis: [1, -1] })).toThrow(/\[reduce-sum\] argument "axis": repeats an axis/);
-    expect(() => reduceMax(rt, rt.zeros([0, 3]), { axis: 0 })).toThrow(/\[reduce-max\] argument "axis": max over an empty axis of shape \[0, 3\]/);
-    expect(() => reduceSumBackward(rt, rt.zeros([3]), [2, 3], { axis: 1 })).toThrow(/\[reduce-sum-backward\] argument "dy": expected shape \[2\], got \[3\]/);
-    expect(() => reduceMaxBackward(rt, x, rt.zeros([3]), rt.zeros([2]), { axis: 1 })).toThrow(/\[reduce-max-backward\] argument "y": expected shape \[2\], got \[3\]/);
-    expect(() => sumToShape(rt, x, [4])).toThrow(/\[sum-to-shape\]/);
-    expect(() => sumToShape(rt, x, [2, 1, 3])).toThrow(/\[sum-to-shape\] argument "shape": \[2, 1, 3\] does not broadcast to x's shape \[2, 3\]/);
-    expect(() => reduceSum(rt, rt.zeros([3], 'i32'))).toThrow(/\[reduce-sum\] argument "x": expected dtype f32, got i32/);
+    const x = fx.rt.zeros([2, 3]);
+    expect(() => reduceSum(fx.rt, x, { axis: 2 })).toThrow(/\[reduce-sum\] argument "axis": 2 is out of range for shape \[2, 3\]/);
+    expect(() => reduceSum(fx.rt, x, { axis: [1, -1] })).toThrow(/\[reduce-sum\] argument "axis": repeats an axis/);
+    expect(() => reduceMax(fx.rt, fx.rt.zeros([0, 3]), { axis: 0 })).toThrow(/\[reduce-max\] argument "axis": max over an empty axis of shape \[0, 3\]/);
+    expect(() => reduceSumBackward(fx.rt, fx.rt.zeros([3]), [2, 3], { axis: 1 })).toThrow(/\[reduce-sum-backward\] argument "dy": expected shape \[2\], got \[3\]/);
+    expect(() => reduceMaxBackward(fx.rt, x, fx.rt.zeros([3]), fx.rt.zeros([2]), { axis: 1 })).toThrow(/\[reduce-max-backward\] argument "y": expected shape \[2\], got \[3\]/);
+    expect(() => sumToShape(fx.rt, x, [4])).toThrow(/\[sum-to-shape\]/);
+    expect(() => sumToShape(fx.rt, x, [2, 1, 3])).toThrow(/\[sum-to-shape\] argument "shape": \[2, 1, 3\] does not broadcast to x's shape \[2, 3\]/);
+    expect(() => reduceSum(fx.rt, fx.rt.zeros([3], 'i32'))).toThrow(/\[reduce-sum\] argument "x": expected dtype f32, got i32/);
   });
 });

@@ -1,15 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ArgumentError,
-  PHILOX_WGSL,
+  cpuTensor,
   dropout,
   dropoutBackward,
   dropoutBackwardReference,
   dropoutReference,
-  getRuntime,
   gumbelFromBits,
   gumbelScoresReference,
   philox4x32,
+  PHILOX_WGSL,
   randomBits,
   randomBitsReference,
   randomNormal,
@@ -19,18 +19,11 @@ import {
   sampleCategorical,
   sampleCategoricalReference,
   withFlags,
-  type CpuTensor,
   type KernelProgram,
-  type Runtime,
 } from '../src/index.js';
-import { SeededRandom, assertClose, dot, numericGradient } from '../src/testing/index.js';
+import { assertClose, dot, kernelFixture, numericGradient, SeededRandom } from '../src/testing/index.js';
 
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await getRuntime();
-});
-
-const cpu = (data: ArrayLike<number>, shape: readonly number[]): CpuTensor => ({ shape: [...shape], data: Float64Array.from(data) });
+const fx = kernelFixture(beforeAll);
 
 // Random123 tests/kat_vectors (github.com/DEShawResearch/random123), the three "philox4x32 10"
 // lines: counter (4 words), key (2 words), expected output (4 words).
@@ -102,10 +95,10 @@ describe('Philox-4x32-10', () => {
     const rng = new SeededRandom(11);
     const inputs = [...KAT.map((k) => [...k.counter, ...k.key])];
     for (let i = 0; i < 200; i++) inputs.push(Array.from({ length: 6 }, () => rng.int(0, 0xffffffff)));
-    const input = rt.upload(new Uint32Array(inputs.flat()), [inputs.length * 6], 'u32');
-    const out = rt.empty([inputs.length * 4], 'u32');
-    rt.dispatch(philoxProbe, { bindings: [input, out], uniforms: { count: inputs.length }, workgroups: [Math.ceil(inputs.length / 64)] });
-    const got = await rt.read(out);
+    const input = fx.rt.upload(new Uint32Array(inputs.flat()), [inputs.length * 6], 'u32');
+    const out = fx.rt.empty([inputs.length * 4], 'u32');
+    fx.rt.dispatch(philoxProbe, { bindings: [input, out], uniforms: { count: inputs.length }, workgroups: [Math.ceil(inputs.length / 64)] });
+    const got = await fx.rt.read(out);
     const want = inputs.flatMap((w) => philox4x32([w[0]!, w[1]!, w[2]!, w[3]!], [w[4]!, w[5]!]));
     expect([...got]).toEqual(want);
     expect([...got.subarray(0, 12)]).toEqual(KAT.flatMap((k) => k.expected));
@@ -116,11 +109,11 @@ describe('Philox-4x32-10', () => {
     const k = (i: number) => i * 512; // bits whose top 23 bits are i
     const values = [0, 511, k(1), k(2), k(1000), k(4194303), k(4194304), k(4194305), k(8388600), k(8388606), 0xffffffff];
     for (let i = 0; i < 500; i++) values.push(rng.int(0, 0xffffffff));
-    const input = rt.upload(new Uint32Array(values), [values.length], 'u32');
-    const out = rt.empty([values.length]);
-    rt.dispatch(gumbelProbe, { bindings: [input, out], uniforms: { count: values.length }, workgroups: [Math.ceil(values.length / 64)] });
+    const input = fx.rt.upload(new Uint32Array(values), [values.length], 'u32');
+    const out = fx.rt.empty([values.length]);
+    fx.rt.dispatch(gumbelProbe, { bindings: [input, out], uniforms: { count: values.length }, workgroups: [Math.ceil(values.length / 64)] });
     const want = values.map(gumbelFromBits);
-    assertClose(await rt.read(out), want, { atol: 2e-6, rtol: 2e-6 });
+    await fx.expectClose(out, want, { atol: 2e-6, rtol: 2e-6 });
     // The extremes are finite: u is never 0 or 1.
     expect(want[0]).toBeCloseTo(-Math.log(-Math.log(0.5 / 8388608)), 12);
     expect(want[values.length - 1 - 500]).toBeCloseTo(-Math.log(-Math.log1p(-0.5 / 8388608)), 12);
@@ -137,32 +130,32 @@ describe('random streams', () => {
       [1001, 2 ** 40 + 5, 2 ** 33 + 1],
       [65537, 123456789, 7],
     ] as [number, number, number][]) {
-      const bits = await rt.read(randomBits(rt, [count], { seed, offset }));
+      const bits = await fx.rt.read(randomBits(fx.rt, [count], { seed, offset }));
       expect([...bits]).toEqual([...randomBitsReference(count, { seed, offset })]);
-      const uniform = await rt.read(randomUniform(rt, [count], { seed, offset }));
+      const uniform = await fx.rt.read(randomUniform(fx.rt, [count], { seed, offset }));
       expect([...uniform]).toEqual([...randomUniformReference(count, { seed, offset })]);
     }
     // Element e of the stream is lane e % 4 of the Philox block ⌊e/4⌋: block 0 of seed 0, offset 0 is the first KAT vector.
-    expect([...(await rt.read(randomBits(rt, [4], { seed: 0 })))]).toEqual(KAT[0]!.expected);
+    expect([...(await fx.rt.read(randomBits(fx.rt, [4], { seed: 0 })))]).toEqual(KAT[0]!.expected);
   });
 
   it('streams are unchanged when large arrays are launched in ranges (forced small ranges)', async () => {
     const count = 1001;
     const options = { seed: 5, offset: 6 };
     await withFlags({ 'rng.chunkElements': 200 }, async () => {
-      expect([...(await rt.read(randomBits(rt, [count], options)))]).toEqual([...randomBitsReference(count, options)]);
-      const x = rt.upload(new Float32Array(count).fill(2));
-      const { mask } = dropout(rt, x, 0.5, options);
-      expect([...(await rt.read(mask))]).toEqual([...dropoutReference(cpu(new Float32Array(count).fill(2), [count]), 0.5, options).mask.data]);
+      expect([...(await fx.rt.read(randomBits(fx.rt, [count], options)))]).toEqual([...randomBitsReference(count, options)]);
+      const x = fx.rt.upload(new Float32Array(count).fill(2));
+      const { mask } = dropout(fx.rt, x, 0.5, options);
+      expect([...(await fx.rt.read(mask))]).toEqual([...dropoutReference(cpuTensor(new Float32Array(count).fill(2), [count]), 0.5, options).mask.data]);
     });
   });
 
   it('gives the same numbers for the same (seed, offset) and independent streams for other offsets or seeds', async () => {
     const n = 100_000;
-    const a = await rt.read(randomUniform(rt, [n], { seed: 7, offset: 0 }));
-    const again = await rt.read(randomUniform(rt, [n], { seed: 7, offset: 0 }));
-    const otherOffset = await rt.read(randomUniform(rt, [n], { seed: 7, offset: 1 }));
-    const otherSeed = await rt.read(randomUniform(rt, [n], { seed: 8, offset: 0 }));
+    const a = await fx.rt.read(randomUniform(fx.rt, [n], { seed: 7, offset: 0 }));
+    const again = await fx.rt.read(randomUniform(fx.rt, [n], { seed: 7, offset: 0 }));
+    const otherOffset = await fx.rt.read(randomUniform(fx.rt, [n], { seed: 7, offset: 1 }));
+    const otherSeed = await fx.rt.read(randomUniform(fx.rt, [n], { seed: 8, offset: 0 }));
     expect(again).toEqual(a);
     const correlation = (x: ArrayLike<number>, y: ArrayLike<number>) => {
       const mx = meanVar(x);
@@ -180,7 +173,7 @@ describe('random streams', () => {
 
   it('uniform samples have mean 1/2 and variance 1/12 within 4 standard errors (1e5 samples)', async () => {
     const n = 100_000;
-    const u = await rt.read(randomUniform(rt, [n], { seed: 2024, offset: 3 }));
+    const u = await fx.rt.read(randomUniform(fx.rt, [n], { seed: 2024, offset: 3 }));
     expect(Math.min(...u)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...u)).toBeLessThan(1);
     const { mean, variance } = meanVar(u);
@@ -196,12 +189,12 @@ describe('random streams', () => {
 
   it('normal samples follow the reference and have the requested mean and spread', async () => {
     for (const count of [1, 6, 1003]) {
-      const got = await rt.read(randomNormal(rt, [count], { seed: 9, offset: 1, mean: 0.5, std: 2 }));
+      const got = await fx.rt.read(randomNormal(fx.rt, [count], { seed: 9, offset: 1, mean: 0.5, std: 2 }));
       // float32 log/sqrt/cos/sin against float64: errors stay far below the spread.
       assertClose(got, randomNormalReference(count, { seed: 9, offset: 1, mean: 0.5, std: 2 }), { atol: 2e-4, rtol: 2e-5, label: `n=${count}` });
     }
     const n = 100_000;
-    const z = await rt.read(randomNormal(rt, [n], { seed: 31, offset: 0 }));
+    const z = await fx.rt.read(randomNormal(fx.rt, [n], { seed: 31, offset: 0 }));
     const { mean, variance } = meanVar(z);
     expect(Math.abs(mean)).toBeLessThan(4 / Math.sqrt(n));
     expect(Math.abs(variance - 1)).toBeLessThan(4 * Math.sqrt(2 / n));
@@ -210,9 +203,9 @@ describe('random streams', () => {
   });
 
   it('rejects seeds and offsets that are not integers in [0, 2^53)', () => {
-    expect(() => randomUniform(rt, [4], { seed: -1 })).toThrow(ArgumentError);
-    expect(() => randomUniform(rt, [4], { seed: 1.5 })).toThrow(/\[random-uniform\] argument "seed"/);
-    expect(() => randomUniform(rt, [4], { seed: 1, offset: 2 ** 60 })).toThrow(/\[random-uniform\] argument "offset"/);
+    expect(() => randomUniform(fx.rt, [4], { seed: -1 })).toThrow(ArgumentError);
+    expect(() => randomUniform(fx.rt, [4], { seed: 1.5 })).toThrow(/\[random-uniform\] argument "seed"/);
+    expect(() => randomUniform(fx.rt, [4], { seed: 1, offset: 2 ** 60 })).toThrow(/\[random-uniform\] argument "offset"/);
   });
 });
 
@@ -227,27 +220,27 @@ describe('dropout', () => {
       [100, 1],
     ] as [number, number][]) {
       const xs = rng.floats(count, -3, 3);
-      const x = rt.upload(xs, [count]);
-      const { y, mask } = dropout(rt, x, p, { seed: 77, offset: count });
-      const ref = dropoutReference(cpu(xs, [count]), p, { seed: 77, offset: count });
-      expect([...(await rt.read(mask))]).toEqual([...ref.mask.data]);
-      assertClose(await rt.read(y), ref.y.data, { atol: 0, rtol: 2e-7, label: `y n=${count} p=${p}` });
-      if (p === 0) expect([...(await rt.read(y))]).toEqual([...xs]);
-      if (p === 1) expect([...(await rt.read(y))].every((v) => v === 0)).toBe(true);
+      const x = fx.rt.upload(xs, [count]);
+      const { y, mask } = dropout(fx.rt, x, p, { seed: 77, offset: count });
+      const ref = dropoutReference(cpuTensor(xs, [count]), p, { seed: 77, offset: count });
+      expect([...(await fx.rt.read(mask))]).toEqual([...ref.mask.data]);
+      await fx.expectClose(y, ref.y.data, { atol: 0, rtol: 2e-7, label: `y n=${count} p=${p}` });
+      if (p === 0) expect([...(await fx.rt.read(y))]).toEqual([...xs]);
+      if (p === 1) expect([...(await fx.rt.read(y))].every((v) => v === 0)).toBe(true);
       // The mask is exactly randomUniform(...) ≥ p for the same stream.
-      const u = await rt.read(randomUniform(rt, [count], { seed: 77, offset: count }));
-      expect([...(await rt.read(mask))]).toEqual([...u].map((v) => (v >= Math.fround(p) ? 1 : 0)));
+      const u = await fx.rt.read(randomUniform(fx.rt, [count], { seed: 77, offset: count }));
+      expect([...(await fx.rt.read(mask))]).toEqual([...u].map((v) => (v >= Math.fround(p) ? 1 : 0)));
     }
   });
 
   it('keeps a fraction 1 − p of 1e5 elements (within 4 standard errors) and preserves the mean', async () => {
     const n = 100_000;
     const p = 0.3;
-    const x = rt.upload(new Float32Array(n).fill(1));
-    const { y, mask } = dropout(rt, x, p, { seed: 3 });
-    const kept = [...(await rt.read(mask))].reduce((a, b) => a + b, 0) / n;
+    const x = fx.rt.upload(new Float32Array(n).fill(1));
+    const { y, mask } = dropout(fx.rt, x, p, { seed: 3 });
+    const kept = [...(await fx.rt.read(mask))].reduce((a, b) => a + b, 0) / n;
     expect(Math.abs(kept - (1 - p))).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / n));
-    const ys = await rt.read(y);
+    const ys = await fx.rt.read(y);
     expect(new Set(ys)).toEqual(new Set([0, Math.fround(1 / 0.7)]));
     expect(Math.abs(meanVar(ys).mean - 1)).toBeLessThan(4 * Math.sqrt(p / (1 - p) / n));
   });
@@ -259,25 +252,25 @@ describe('dropout', () => {
     const xs = rng.floats(count);
     const w = rng.floats(count);
     const options = { seed: 1, offset: 2 };
-    const { mask } = dropoutReference(cpu(xs, [count]), p, options);
-    const refGrad = dropoutBackwardReference(cpu(w, [count]), mask, p);
-    const numeric = numericGradient((d) => dot(w, dropoutReference(cpu(d, [count]), p, options).y.data), Float64Array.from(xs));
+    const { mask } = dropoutReference(cpuTensor(xs, [count]), p, options);
+    const refGrad = dropoutBackwardReference(cpuTensor(w, [count]), mask, p);
+    const numeric = numericGradient((d) => dot(w, dropoutReference(cpuTensor(d, [count]), p, options).y.data), Float64Array.from(xs));
     assertClose(refGrad.data, numeric, { atol: 1e-8, rtol: 1e-7 });
-    const gpu = dropout(rt, rt.upload(xs), p, options);
-    const dx = dropoutBackward(rt, rt.upload(w), gpu.mask, p);
-    assertClose(await rt.read(dx), refGrad.data, { atol: 1e-7, rtol: 1e-6 });
+    const gpu = dropout(fx.rt, fx.rt.upload(xs), p, options);
+    const dx = dropoutBackward(fx.rt, fx.rt.upload(w), gpu.mask, p);
+    await fx.expectClose(dx, refGrad.data, { atol: 1e-7, rtol: 1e-6 });
   });
 
   it('rejects bad arguments', () => {
-    const x = rt.empty([3]);
-    expect(() => dropout(rt, x, 1.5, { seed: 1 })).toThrow(/\[dropout\] argument "p": must be a probability in \[0, 1\], got 1.5/);
-    expect(() => dropout(rt, rt.empty([3], 'i32'), 0.5, { seed: 1 })).toThrow(/\[dropout\] argument "x": expected dtype f32/);
-    expect(() => dropoutBackward(rt, x, rt.empty([4]), 0.5)).toThrow(/\[dropout-backward\] argument "mask": expected shape \[3\], got \[4\]/);
+    const x = fx.rt.empty([3]);
+    expect(() => dropout(fx.rt, x, 1.5, { seed: 1 })).toThrow(/\[dropout\] argument "p": must be a probability in \[0, 1\], got 1.5/);
+    expect(() => dropout(fx.rt, fx.rt.empty([3], 'i32'), 0.5, { seed: 1 })).toThrow(/\[dropout\] argument "x": expected dtype f32/);
+    expect(() => dropoutBackward(fx.rt, x, fx.rt.empty([4]), 0.5)).toThrow(/\[dropout-backward\] argument "mask": expected shape \[3\], got \[4\]/);
   });
 });
 
 describe('sampleCategorical', () => {
-  const variants = () => (rt.hasFeature('subgroups') ? ['shared', 'subgroup'] : ['shared']);
+  const variants = () => (fx.rt.hasFeature('subgroups') ? ['shared', 'subgroup'] : ['shared']);
 
   it('temperature 0 is greedy argmax: first maximum wins, NaN never wins, an all −inf row gives −1', async () => {
     const rng = new SeededRandom(9);
@@ -294,11 +287,11 @@ describe('sampleCategorical', () => {
         data.fill(-Infinity, vocab * 7, vocab * 8);
         data[vocab * 7 + vocab - 1] = -1e30;
       }
-      const logits = rt.upload(data, [rows, vocab]);
+      const logits = fx.rt.upload(data, [rows, vocab]);
       for (const variant of variants()) {
         await withFlags({ 'reduce.variant': variant }, async () => {
-          const ids = await rt.read(sampleCategorical(rt, logits, { seed: 1, temperature: 0 }));
-          const want = sampleCategoricalReference(cpu(data, [rows, vocab]), { seed: 1, temperature: 0 });
+          const ids = await fx.rt.read(sampleCategorical(fx.rt, logits, { seed: 1, temperature: 0 }));
+          const want = sampleCategoricalReference(cpuTensor(data, [rows, vocab]), { seed: 1, temperature: 0 });
           expect([...ids]).toEqual([...want]);
           if (vocab > 1) expect([ids[1], ids[2], ids[5], ids[7]]).toEqual([vocab - 1, 0, -1, vocab - 1]);
         });
@@ -315,12 +308,12 @@ describe('sampleCategorical', () => {
       [16, 5000, 1.3],
     ] as [number, number, number][]) {
       const data = rng.floats(rows * vocab, -3, 3);
-      const logits = rt.upload(data, [rows, vocab]);
+      const logits = fx.rt.upload(data, [rows, vocab]);
       const options = { seed: 123, offset: vocab, temperature };
-      const want = sampleCategoricalReference(cpu(data, [rows, vocab]), options);
+      const want = sampleCategoricalReference(cpuTensor(data, [rows, vocab]), options);
       for (const variant of variants()) {
         await withFlags({ 'reduce.variant': variant }, async () => {
-          const ids = await rt.read(sampleCategorical(rt, logits, options));
+          const ids = await fx.rt.read(sampleCategorical(fx.rt, logits, options));
           let mismatches = 0;
           for (let n = 0; n < rows; n++) {
             if (ids[n] === want[n]) continue;
@@ -342,7 +335,7 @@ describe('sampleCategorical', () => {
     for (const temperature of [1, 0.6]) {
       const data = new Float32Array(rows * base.length);
       for (let n = 0; n < rows; n++) data.set(base, n * base.length);
-      const ids = await rt.read(sampleCategorical(rt, rt.upload(data, [rows, base.length]), { seed: 99, offset: 4, temperature }));
+      const ids = await fx.rt.read(sampleCategorical(fx.rt, fx.rt.upload(data, [rows, base.length]), { seed: 99, offset: 4, temperature }));
       const weights = base.map((l) => Math.exp(Math.fround(l) / temperature));
       const total = weights.reduce((a, b) => a + b, 0);
       const counts = new Array(base.length).fill(0);
@@ -355,8 +348,8 @@ describe('sampleCategorical', () => {
   });
 
   it('rejects bad arguments', () => {
-    expect(() => sampleCategorical(rt, rt.empty([5]), { seed: 1 })).toThrow(/\[sample-categorical\] argument "logits": expected rank 2, got shape \[5\]/);
-    expect(() => sampleCategorical(rt, rt.empty([2, 0]), { seed: 1 })).toThrow(/argument "logits": expected shape \[N, V\] with 1 ≤ V/);
-    expect(() => sampleCategorical(rt, rt.empty([2, 3]), { seed: 1, temperature: -1 })).toThrow(/argument "temperature": must be ≥ 0/);
+    expect(() => sampleCategorical(fx.rt, fx.rt.empty([5]), { seed: 1 })).toThrow(/\[sample-categorical\] argument "logits": expected rank 2, got shape \[5\]/);
+    expect(() => sampleCategorical(fx.rt, fx.rt.empty([2, 0]), { seed: 1 })).toThrow(/argument "logits": expected shape \[N, V\] with 1 ≤ V/);
+    expect(() => sampleCategorical(fx.rt, fx.rt.empty([2, 3]), { seed: 1, temperature: -1 })).toThrow(/argument "temperature": must be ≥ 0/);
   });
 });

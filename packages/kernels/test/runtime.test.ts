@@ -6,13 +6,12 @@ import {
   Runtime,
   cast,
   castReference,
-  getRuntime,
   sizeClass,
   withFlags,
   getFlag,
   type KernelProgram,
 } from '../src/index.js';
-import { SeededRandom, assertClose } from '../src/testing/index.js';
+import { kernelFixture, SeededRandom } from '../src/testing/index.js';
 
 // A tiny program used to exercise the runtime itself.
 const addOne: KernelProgram = {
@@ -30,40 +29,37 @@ const addOne: KernelProgram = {
     if (i < params.n) { y[i] = x[i] + 1.0; } }`,
 };
 
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await getRuntime();
-});
+const fx = kernelFixture(beforeAll);
 
 describe('runtime', () => {
   it('negotiates the adapter maxima instead of the spec defaults', () => {
-    const adapterLimits = rt.adapter.limits;
-    expect(rt.limits.maxStorageBufferBindingSize).toBe(adapterLimits.maxStorageBufferBindingSize);
-    expect(rt.limits.maxComputeWorkgroupStorageSize).toBe(adapterLimits.maxComputeWorkgroupStorageSize);
-    expect(rt.limits.maxComputeInvocationsPerWorkgroup).toBe(adapterLimits.maxComputeInvocationsPerWorkgroup);
-    expect(rt.limits.maxBufferSize).toBe(adapterLimits.maxBufferSize);
+    const adapterLimits = fx.rt.adapter.limits;
+    expect(fx.rt.limits.maxStorageBufferBindingSize).toBe(adapterLimits.maxStorageBufferBindingSize);
+    expect(fx.rt.limits.maxComputeWorkgroupStorageSize).toBe(adapterLimits.maxComputeWorkgroupStorageSize);
+    expect(fx.rt.limits.maxComputeInvocationsPerWorkgroup).toBe(adapterLimits.maxComputeInvocationsPerWorkgroup);
+    expect(fx.rt.limits.maxBufferSize).toBe(adapterLimits.maxBufferSize);
   });
 
   it('uploads and reads back every dtype', async () => {
-    const f = rt.upload(new Float32Array([1.5, -2, 3e30]));
-    const i = rt.upload(new Int32Array([-7, 0, 2 ** 31 - 1]));
-    const u = rt.upload(new Uint32Array([0, 1, 2 ** 32 - 1]));
-    expect([...(await rt.read(f))]).toEqual([1.5, -2, Math.fround(3e30)]);
-    expect([...(await rt.read(i))]).toEqual([-7, 0, 2 ** 31 - 1]);
-    expect([...(await rt.read(u))]).toEqual([0, 1, 2 ** 32 - 1]);
-    const z = rt.zeros([5, 0]);
-    expect((await rt.read(z)).length).toBe(0);
+    const f = fx.rt.upload(new Float32Array([1.5, -2, 3e30]));
+    const i = fx.rt.upload(new Int32Array([-7, 0, 2 ** 31 - 1]));
+    const u = fx.rt.upload(new Uint32Array([0, 1, 2 ** 32 - 1]));
+    expect([...(await fx.rt.read(f))]).toEqual([1.5, -2, Math.fround(3e30)]);
+    expect([...(await fx.rt.read(i))]).toEqual([-7, 0, 2 ** 31 - 1]);
+    expect([...(await fx.rt.read(u))]).toEqual([0, 1, 2 ** 32 - 1]);
+    const z = fx.rt.zeros([5, 0]);
+    expect((await fx.rt.read(z)).length).toBe(0);
     for (const a of [f, i, u, z]) a.dispose();
   });
 
   it('runs a kernel over a grid folded into 2-D (more than 65535 workgroups)', async () => {
     const n = 65535 * 64 + 1000; // needs 65551 workgroups of 64
-    const x = rt.upload(new Float32Array(n).map((_, k) => k % 1000));
-    const y = rt.empty([n]);
-    const grid = rt.grid(Math.ceil(n / 64));
+    const x = fx.rt.upload(new Float32Array(n).map((_, k) => k % 1000));
+    const y = fx.rt.empty([n]);
+    const grid = fx.rt.grid(Math.ceil(n / 64));
     expect(grid[1]).toBeGreaterThan(1);
-    rt.dispatch(addOne, { bindings: [x, y], uniforms: { n }, workgroups: grid });
-    const out = await rt.read(y);
+    fx.rt.dispatch(addOne, { bindings: [x, y], uniforms: { n }, workgroups: grid });
+    const out = await fx.rt.read(y);
     expect(out[0]).toBe(1);
     expect(out[n - 1]).toBe(((n - 1) % 1000) + 1);
     let bad = 0;
@@ -74,21 +70,21 @@ describe('runtime', () => {
   });
 
   it('returns live bytes to their starting value after 1,000 launches (no leak)', async () => {
-    const x = rt.upload(new Float32Array(100).fill(1));
-    await rt.sync();
-    const start = rt.memory();
+    const x = fx.rt.upload(new Float32Array(100).fill(1));
+    await fx.rt.sync();
+    const start = fx.rt.memory();
     let y = x;
     for (let k = 0; k < 1000; k++) {
-      const next = rt.empty([100]);
-      rt.dispatch(addOne, { bindings: [y, next], uniforms: { n: 100 }, workgroups: [2] });
+      const next = fx.rt.empty([100]);
+      fx.rt.dispatch(addOne, { bindings: [y, next], uniforms: { n: 100 }, workgroups: [2] });
       if (y !== x) y.dispose();
       y = next;
     }
-    const out = await rt.read(y);
+    const out = await fx.rt.read(y);
     expect(out[0]).toBe(1001); // x is 1 and each of the 1,000 launches adds one
     y.dispose();
-    await rt.sync();
-    const end = rt.memory();
+    await fx.rt.sync();
+    const end = fx.rt.memory();
     expect(end.liveBytes).toBe(start.liveBytes);
     expect(end.liveBuffers).toBe(start.liveBuffers);
     // The pool reached a steady state: a handful of buffers, not one per launch.
@@ -105,50 +101,50 @@ describe('runtime', () => {
   });
 
   it('reports peak bytes from the pool', async () => {
-    rt.pool.resetPeak();
-    const before = rt.memory();
-    const big = rt.empty([1 << 18]); // 1 MiB
-    const mid = rt.memory();
+    fx.rt.pool.resetPeak();
+    const before = fx.rt.memory();
+    const big = fx.rt.empty([1 << 18]); // 1 MiB
+    const mid = fx.rt.memory();
     big.dispose();
     expect(mid.liveBytes - before.liveBytes).toBe(1 << 20);
-    expect(rt.memory().peakBytes).toBeGreaterThanOrEqual(before.liveBytes + (1 << 20));
+    expect(fx.rt.memory().peakBytes).toBeGreaterThanOrEqual(before.liveBytes + (1 << 20));
   });
 
   it('turns a WGSL compile error into a KernelError that names the kernel and the line', async () => {
     const broken: KernelProgram = { ...addOne, variant: 'broken', code: addOne.code.replace('x[i] + 1.0', 'x[i] + undefinedThing') };
-    const x = rt.upload([1, 2]);
-    const y = rt.empty([2]);
-    rt.dispatch(broken, { bindings: [x, y], uniforms: { n: 2 }, workgroups: [1] });
-    const error = await rt.sync().then(() => null, (e: unknown) => e);
+    const x = fx.rt.upload([1, 2]);
+    const y = fx.rt.empty([2]);
+    fx.rt.dispatch(broken, { bindings: [x, y], uniforms: { n: 2 }, workgroups: [1] });
+    const error = await fx.rt.sync().then(() => null, (e: unknown) => e);
     expect(error).toBeInstanceOf(KernelError);
     expect((error as KernelError).kernel).toBe('add-one');
     expect((error as Error).message).toMatch(/failed to compile.*undefinedThing/s);
     // The broken pipeline stays known: the next launch throws at once.
-    expect(() => rt.dispatch(broken, { bindings: [x, y], uniforms: { n: 2 }, workgroups: [1] })).toThrow(/failed to compile/);
-    await rt.sync(); // the runtime is still usable
+    expect(() => fx.rt.dispatch(broken, { bindings: [x, y], uniforms: { n: 2 }, workgroups: [1] })).toThrow(/failed to compile/);
+    await fx.rt.sync(); // the runtime is still usable
     x.dispose();
     y.dispose();
   });
 
   it('rejects bad arguments with the kernel, the argument and the expectation', () => {
-    const x = rt.upload([1, 2]);
-    const wrong = rt.empty([2], 'i32');
-    expect(() => rt.dispatch(addOne, { bindings: [x, wrong], uniforms: { n: 2 }, workgroups: [1] })).toThrow(
+    const x = fx.rt.upload([1, 2]);
+    const wrong = fx.rt.empty([2], 'i32');
+    expect(() => fx.rt.dispatch(addOne, { bindings: [x, wrong], uniforms: { n: 2 }, workgroups: [1] })).toThrow(
       /\[add-one\] argument "y": expected dtype f32, got i32 \[2\]/,
     );
-    expect(() => rt.dispatch(addOne, { bindings: [x], uniforms: { n: 2 }, workgroups: [1] })).toThrow(/argument "bindings": expected 2 \(x, y\)/);
-    expect(() => rt.dispatch(addOne, { bindings: [x, x], uniforms: {}, workgroups: [1] })).toThrow(/uniform "n" is missing/);
-    expect(() => rt.dispatch(addOne, { bindings: [x, x], uniforms: { n: 2 }, workgroups: [70000] })).toThrow(/workgroups.x/);
-    expect(() => rt.upload([1, 2, 3], [2, 2])).toThrow(ArgumentError);
+    expect(() => fx.rt.dispatch(addOne, { bindings: [x], uniforms: { n: 2 }, workgroups: [1] })).toThrow(/argument "bindings": expected 2 \(x, y\)/);
+    expect(() => fx.rt.dispatch(addOne, { bindings: [x, x], uniforms: {}, workgroups: [1] })).toThrow(/uniform "n" is missing/);
+    expect(() => fx.rt.dispatch(addOne, { bindings: [x, x], uniforms: { n: 2 }, workgroups: [70000] })).toThrow(/workgroups.x/);
+    expect(() => fx.rt.upload([1, 2, 3], [2, 2])).toThrow(ArgumentError);
     x.dispose();
     wrong.dispose();
   });
 
   it('refuses a binding over the device limit, naming kernel and argument', () => {
-    const limit = rt.limits.maxStorageBufferBindingSize;
-    const big = rt.empty([limit / 4 + 64]);
-    const y = rt.empty([1]);
-    expect(() => rt.dispatch(addOne, { bindings: [big, y], uniforms: { n: 1 }, workgroups: [1] })).toThrow(
+    const limit = fx.rt.limits.maxStorageBufferBindingSize;
+    const big = fx.rt.empty([limit / 4 + 64]);
+    const y = fx.rt.empty([1]);
+    expect(() => fx.rt.dispatch(addOne, { bindings: [big, y], uniforms: { n: 1 }, workgroups: [1] })).toThrow(
       /\[add-one\] argument "x": .* over this device's maxStorageBufferBindingSize/,
     );
     big.dispose();
@@ -156,12 +152,12 @@ describe('runtime', () => {
   });
 
   it('times kernels with timestamp queries when the device has them', async () => {
-    const x = rt.upload(new Float32Array(1 << 16));
-    const y = rt.empty([1 << 16]);
-    const profile = await rt.profile(() => {
-      for (let k = 0; k < 5; k++) rt.dispatch(addOne, { bindings: [x, y], uniforms: { n: 1 << 16 }, workgroups: [1024] });
+    const x = fx.rt.upload(new Float32Array(1 << 16));
+    const y = fx.rt.empty([1 << 16]);
+    const profile = await fx.rt.profile(() => {
+      for (let k = 0; k < 5; k++) fx.rt.dispatch(addOne, { bindings: [x, y], uniforms: { n: 1 << 16 }, workgroups: [1024] });
     });
-    expect(profile.source).toBe(rt.hasFeature('timestamp-query') ? 'timestamp' : 'wall');
+    expect(profile.source).toBe(fx.rt.hasFeature('timestamp-query') ? 'timestamp' : 'wall');
     expect(profile.gpuMs).toBeGreaterThan(0);
     if (profile.source === 'timestamp') {
       expect(profile.kernels).toEqual([{ name: 'add-one', count: 5, ms: expect.any(Number) }]);
@@ -180,15 +176,15 @@ describe('runtime', () => {
 
 describe('optional features', () => {
   it('casts f32 ↔ f16 with round-to-nearest when shader-f16 is present', async () => {
-    if (!rt.hasFeature('shader-f16')) return; // the forced-off test below covers devices without it
+    if (!fx.rt.hasFeature('shader-f16')) return; // the forced-off test below covers devices without it
     const rng = new SeededRandom(3);
     const values = [...rng.floats(301, -70000, 70000), 0, -0, 1e-8, 65504, 65520, 1 / 3];
-    const x = rt.upload(values);
-    const h = cast(rt, x, 'f16');
-    const back = cast(rt, h, 'f32');
-    const expected = castReference(await rt.read(x), 'f16'); // from the f32 values the kernel casts
-    assertClose(await rt.read(back), expected, { atol: 0, rtol: 0 });
-    assertClose(await rt.read(h), expected, { atol: 0, rtol: 0 });
+    const x = fx.rt.upload(values);
+    const h = cast(fx.rt, x, 'f16');
+    const back = cast(fx.rt, h, 'f32');
+    const expected = castReference(await fx.rt.read(x), 'f16'); // from the f32 values the kernel casts
+    await fx.expectClose(back, expected, { atol: 0, rtol: 0 });
+    await fx.expectClose(h, expected, { atol: 0, rtol: 0 });
     for (const a of [x, h, back]) a.dispose();
   });
 

@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   cpuTensor,
-  getRuntime,
   logSoftmax,
   logSoftmaxBackward,
   logSoftmaxBackwardReference,
   logSoftmaxReference,
+  sizeOf,
   softmax,
   softmaxBackward,
   softmaxBackwardReference,
@@ -13,21 +13,16 @@ import {
   withFlags,
   type CpuTensor,
   type GpuArray,
-  type Runtime,
 } from '../src/index.js';
-import { SeededRandom, assertClose, dot, numericGradient } from '../src/testing/index.js';
+import { assertClose, dot, kernelFixture, numericGradient, SeededRandom } from '../src/testing/index.js';
 
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await getRuntime();
-});
+const fx = kernelFixture(beforeAll);
 
-const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const KINDS = ['softmax', 'logSoftmax'] as const;
 type Kind = (typeof KINDS)[number];
 
-const forwardGpu = (kind: Kind, x: GpuArray) => (kind === 'softmax' ? softmax(rt, x) : logSoftmax(rt, x));
-const backwardGpu = (kind: Kind, y: GpuArray, dy: GpuArray) => (kind === 'softmax' ? softmaxBackward(rt, y, dy) : logSoftmaxBackward(rt, y, dy));
+const forwardGpu = (kind: Kind, x: GpuArray) => (kind === 'softmax' ? softmax(fx.rt, x) : logSoftmax(fx.rt, x));
+const backwardGpu = (kind: Kind, y: GpuArray, dy: GpuArray) => (kind === 'softmax' ? softmaxBackward(fx.rt, y, dy) : logSoftmaxBackward(fx.rt, y, dy));
 const forwardRef = (kind: Kind, x: CpuTensor) => (kind === 'softmax' ? softmaxReference(x) : logSoftmaxReference(x));
 const backwardRef = (kind: Kind, y: CpuTensor, dy: CpuTensor) => (kind === 'softmax' ? softmaxBackwardReference(y, dy) : logSoftmaxBackwardReference(y, dy));
 
@@ -100,22 +95,22 @@ describe('softmax kernels', () => {
       await withFlags(flags, async () => {
         for (const shape of shapes) {
           const cols = shape[shape.length - 1]!;
-          const data = rows(rng, cols === 0 ? 0 : size(shape) / cols, cols);
-          const x = rt.upload(data, shape);
+          const data = rows(rng, cols === 0 ? 0 : sizeOf(shape) / cols, cols);
+          const x = fx.rt.upload(data, shape);
           for (const kind of KINDS) {
             const label = `${kind} [${shape}]`;
             const y = forwardGpu(kind, x);
             expect(y.shape).toEqual(shape);
-            const got = await rt.read(y);
+            const got = await fx.rt.read(y);
             const want = forwardRef(kind, cpuTensor(data, shape));
             expect(got.some(Number.isNaN), `${label}: NaN in the output`).toBe(false);
             // f32 rounding of the exact result (−6e38 is −inf in f32).
             assertClose(got, Float32Array.from(want.data), { atol: 1e-6, rtol: 1e-5, label });
             // Backward from the GPU's own y, against the reference on that y.
-            const dyData = rng.floats(size(shape), -1, 1);
-            const dy = rt.upload(dyData, shape);
+            const dyData = rng.floats(sizeOf(shape), -1, 1);
+            const dy = fx.rt.upload(dyData, shape);
             const dx = backwardGpu(kind, y, dy);
-            const dxGot = await rt.read(dx);
+            const dxGot = await fx.rt.read(dx);
             expect(dxGot.some(Number.isNaN), `${label}: NaN in the gradient`).toBe(false);
             const dxWant = backwardRef(kind, cpuTensor(got, shape), cpuTensor(dyData, shape));
             assertClose(dxGot, dxWant.data, { atol: 2e-6, rtol: 1e-5, label: `${label} backward` });
@@ -131,14 +126,14 @@ describe('softmax kernels', () => {
     for (const flags of settings) {
       await withFlags(flags, async () => {
         for (const cols of [1, 7, 300]) {
-          const x = rt.upload(new Float32Array(2 * cols).fill(-Infinity), [2, cols]);
-          const dy = rt.upload(new Float32Array(2 * cols).fill(1), [2, cols]);
-          const p = softmax(rt, x);
-          const lp = logSoftmax(rt, x);
-          expect((await rt.read(p)).every((v) => Object.is(v, 0)), `softmax ${JSON.stringify(flags)} ${cols}`).toBe(true);
-          expect((await rt.read(lp)).every((v) => v === -Infinity)).toBe(true);
-          expect((await rt.read(softmaxBackward(rt, p, dy))).every((v) => v === 0)).toBe(true);
-          expect((await rt.read(logSoftmaxBackward(rt, lp, dy))).every((v) => v === 0)).toBe(true);
+          const x = fx.rt.upload(new Float32Array(2 * cols).fill(-Infinity), [2, cols]);
+          const dy = fx.rt.upload(new Float32Array(2 * cols).fill(1), [2, cols]);
+          const p = softmax(fx.rt, x);
+          const lp = logSoftmax(fx.rt, x);
+          expect((await fx.rt.read(p)).every((v) => Object.is(v, 0)), `softmax ${JSON.stringify(flags)} ${cols}`).toBe(true);
+          expect((await fx.rt.read(lp)).every((v) => v === -Infinity)).toBe(true);
+          expect((await fx.rt.read(softmaxBackward(fx.rt, p, dy))).every((v) => v === 0)).toBe(true);
+          expect((await fx.rt.read(logSoftmaxBackward(fx.rt, lp, dy))).every((v) => v === 0)).toBe(true);
         }
       });
     }
@@ -148,9 +143,9 @@ describe('softmax kernels', () => {
     const rng = new SeededRandom(11);
     const cols = 32768;
     const data = rng.floats(2 * cols, -20, 20);
-    const x = rt.upload(data, [2, cols]);
-    const p = await rt.read(softmax(rt, x));
-    const lp = await rt.read(logSoftmax(rt, x));
+    const x = fx.rt.upload(data, [2, cols]);
+    const p = await fx.rt.read(softmax(fx.rt, x));
+    const lp = await fx.rt.read(logSoftmax(fx.rt, x));
     for (let r = 0; r < 2; r++) {
       let s = 0;
       for (let c = 0; c < cols; c++) s += p[r * cols + c]!;
@@ -165,7 +160,7 @@ describe('softmax kernels', () => {
     const data = rng.floats(70_000 * 2);
     for (const path of ['workgroup', 'thread']) {
       await withFlags({ 'softmax.path': path }, async () => {
-        const got = await rt.read(logSoftmax(rt, rt.upload(data, [70_000, 2])));
+        const got = await fx.rt.read(logSoftmax(fx.rt, fx.rt.upload(data, [70_000, 2])));
         assertClose(got, logSoftmaxReference(cpuTensor(data, [70_000, 2])).data, { atol: 1e-6, rtol: 1e-5, label: path });
       });
     }
@@ -174,9 +169,9 @@ describe('softmax kernels', () => {
 
 describe('argument errors', () => {
   it('name the kernel, the argument and the shape', () => {
-    expect(() => softmax(rt, rt.upload([1], []))).toThrow(/\[softmax\] argument "x": needs at least one axis/);
-    expect(() => softmaxBackward(rt, rt.zeros([2, 3]), rt.zeros([3, 2]))).toThrow(/\[softmax-backward\] argument "dy": expected shape \[2, 3\], got \[3, 2\]/);
-    expect(() => logSoftmaxBackward(rt, rt.zeros([2, 3]), rt.zeros([2, 4]))).toThrow(/\[logSoftmax-backward\] argument "dy": expected shape \[2, 3\], got \[2, 4\]/);
-    expect(() => logSoftmax(rt, rt.zeros([3], 'i32'))).toThrow(/\[logSoftmax\] argument "x": expected dtype f32, got i32/);
+    expect(() => softmax(fx.rt, fx.rt.upload([1], []))).toThrow(/\[softmax\] argument "x": needs at least one axis/);
+    expect(() => softmaxBackward(fx.rt, fx.rt.zeros([2, 3]), fx.rt.zeros([3, 2]))).toThrow(/\[softmax-backward\] argument "dy": expected shape \[2, 3\], got \[3, 2\]/);
+    expect(() => logSoftmaxBackward(fx.rt, fx.rt.zeros([2, 3]), fx.rt.zeros([2, 4]))).toThrow(/\[logSoftmax-backward\] argument "dy": expected shape \[2, 3\], got \[2, 4\]/);
+    expect(() => logSoftmax(fx.rt, fx.rt.zeros([3], 'i32'))).toThrow(/\[logSoftmax\] argument "x": expected dtype f32, got i32/);
   });
 });

@@ -1,11 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime, reduceArgs, reduceBuiltins, reduceFeatures, reduceVariant, withFlags, workgroupReduce, type KernelProgram, type Runtime } from '../src/index.js';
-import { SeededRandom, assertClose } from '../src/testing/index.js';
+import {
+  reduceArgs,
+  reduceBuiltins,
+  reduceFeatures,
+  reduceVariant,
+  withFlags,
+  workgroupReduce,
+  type KernelProgram,
+} from '../src/index.js';
+import { assertClose, kernelFixture, SeededRandom } from '../src/testing/index.js';
 
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await getRuntime();
-});
+const fx = kernelFixture(beforeAll);
 
 // One workgroup per row; each invocation strides over the row, then the workgroup reduces.
 function rowReduceProgram(variant: 'subgroup' | 'shared', size: number): KernelProgram {
@@ -40,15 +45,15 @@ describe('workgroupReduce', () => {
   for (const variant of variants) {
     for (const size of [32, 64, 256]) {
       it(`${variant} variant, workgroup ${size}: sums and maxima of awkward rows`, async () => {
-        if (variant === 'subgroup' && !rt.hasFeature('subgroups')) return;
+        if (variant === 'subgroup' && !fx.rt.hasFeature('subgroups')) return;
         const rng = new SeededRandom(size);
         for (const cols of [1, 7, 33, 255, 1000]) {
           const rows = 5;
           const data = rng.floats(rows * cols, -10, 10);
-          const x = rt.upload(data, [rows, cols]);
-          const out = rt.empty([rows, 2]);
-          rt.dispatch(rowReduceProgram(variant, size), { bindings: [x, out], uniforms: { cols }, workgroups: [rows] });
-          const got = await rt.read(out);
+          const x = fx.rt.upload(data, [rows, cols]);
+          const out = fx.rt.empty([rows, 2]);
+          fx.rt.dispatch(rowReduceProgram(variant, size), { bindings: [x, out], uniforms: { cols }, workgroups: [rows] });
+          const got = await fx.rt.read(out);
           const want: number[] = [];
           for (let r = 0; r < rows; r++) {
             const row = [...data.subarray(r * cols, (r + 1) * cols)];
@@ -64,7 +69,7 @@ describe('workgroupReduce', () => {
 
   it('keeps −inf: the max of a workgroup of −inf values is −inf in both variants', async () => {
     for (const variant of variants) {
-      if (variant === 'subgroup' && !rt.hasFeature('subgroups')) continue;
+      if (variant === 'subgroup' && !fx.rt.hasFeature('subgroups')) continue;
       const size = 64;
       const program: KernelProgram = {
         ...rowReduceProgram(variant, size),
@@ -78,17 +83,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ${reduceBuiltins(variant)}) {
       };
       const data = new Float32Array(2 * size).fill(-Infinity);
       data[size + 5] = -7; // row 1 has one finite value
-      const x = rt.upload(data, [2, size]);
-      const out = rt.empty([2, 2]);
-      rt.dispatch(program, { bindings: [x, out], uniforms: { cols: size }, workgroups: [2] });
-      expect([...(await rt.read(out))]).toEqual([-Infinity, -Infinity, -7, -7]);
+      const x = fx.rt.upload(data, [2, size]);
+      const out = fx.rt.empty([2, 2]);
+      fx.rt.dispatch(program, { bindings: [x, out], uniforms: { cols: size }, workgroups: [2] });
+      expect([...(await fx.rt.read(out))]).toEqual([-Infinity, -Infinity, -7, -7]);
       x.dispose();
       out.dispose();
     }
   });
 
   it('picks subgroups when present and obeys the reduce.variant flag', async () => {
-    expect(reduceVariant(rt)).toBe(rt.hasFeature('subgroups') ? 'subgroup' : 'shared');
-    await withFlags({ 'reduce.variant': 'shared' }, () => expect(reduceVariant(rt)).toBe('shared'));
+    expect(reduceVariant(fx.rt)).toBe(fx.rt.hasFeature('subgroups') ? 'subgroup' : 'shared');
+    await withFlags({ 'reduce.variant': 'shared' }, () => expect(reduceVariant(fx.rt)).toBe('shared'));
   });
 });

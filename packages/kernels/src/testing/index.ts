@@ -1,6 +1,11 @@
 // Test helpers shared by every package: a seeded random source, tolerance checks of the form
 // |actual − expected| ≤ atol + rtol·|expected| with readable failure reports, the awkward sizes
-// every kernel is tried on, and central finite differences for gradient checks.
+// every kernel is tried on, central finite differences for gradient checks, and the fixture every
+// kernel test file starts from (kernelFixture: the runtime, read-backs, comparisons against a
+// reference).
+import { getRuntime, type Runtime } from '../runtime/runtime.js';
+import type { GpuArray, HostArray } from '../runtime/array.js';
+import type { CpuTensor } from '../reference.js';
 
 export { SeededRandom } from '../random.js';
 
@@ -81,4 +86,50 @@ export function dot(weights: ArrayLike<number>, values: ArrayLike<number>): numb
   let s = 0;
   for (let i = 0; i < values.length; i++) s += weights[i]! * values[i]!;
   return s;
+}
+
+/** What a kernel test file needs from its fixture: the runtime and the read-and-compare steps. */
+export interface KernelFixture {
+  /** The process-wide runtime (available once the file's beforeAll hooks have run). */
+  readonly rt: Runtime;
+  /** Reads an array back to the host as float64. */
+  read(array: GpuArray): Promise<Float64Array>;
+  /**
+   * Reads `actual` and asserts assertClose(values, expected, tol) against the reference (a host
+   * tensor or plain values); returns the values read. The same check as
+   * `assertClose(await rt.read(actual), expected, tol)`, in one step.
+   */
+  expectClose(actual: GpuArray, expected: CpuTensor | ArrayLike<number>, tol?: Tolerance & { label?: string }): Promise<HostArray>;
+}
+
+/**
+ * The shared setup of a kernel test file. Pass vitest's beforeAll (this module does not depend on
+ * a test runner); the runtime is fetched there:
+ *
+ *   const k = kernelFixture(beforeAll);
+ *   it('matches the reference', async () => {
+ *     const y = matmul(k.rt, a, b);
+ *     await k.expectClose(y, matmulReference(aRef, bRef), { atol: 1e-5, rtol: 1e-4, label: 'matmul' });
+ *   });
+ */
+export function kernelFixture(beforeAll: (setup: () => Promise<void>) => void): KernelFixture {
+  let runtime: Runtime | null = null;
+  beforeAll(async () => {
+    runtime = await getRuntime();
+  });
+  const rt = (): Runtime => {
+    if (!runtime) throw new Error('kernelFixture: the runtime is only available inside tests (after beforeAll)');
+    return runtime;
+  };
+  return {
+    get rt() {
+      return rt();
+    },
+    read: async (array) => Float64Array.from(await rt().read(array)),
+    async expectClose(actual, expected, tol = {}) {
+      const values = await rt().read(actual);
+      assertClose(values, 'data' in expected ? expected.data : expected, tol);
+      return values;
+    },
+  };
 }
