@@ -448,9 +448,8 @@ describe('advantages: GPU against the float64 reference on random batches', () =
   }
 
   it('every reduction variant (subgroup and shared) gives the same results', async () => {
-    const variants = fx.rt.hasFeature('subgroups') ? ['subgroup', 'shared'] : ['shared'];
     const spec = { B: 40, T: 130, seed: 9 };
-    for (const variant of variants) {
+    for (const variant of fx.reduceVariants()) {
       await withFlags({ 'reduce.variant': variant }, async () => {
         for (const name of ADVANTAGE_ESTIMATOR_NAMES) {
           await compareWithReference(name, spec, OPTION_SETS[name][0]!, 'f32', `${name} reduce.variant=${variant}`);

@@ -21,9 +21,6 @@ const CONFIGS = [
   { label: 'workgroup layout, subgroup reduction', flags: { 'logprob.layout': 'workgroup', 'reduce.variant': 'subgroup' } },
   { label: 'lane layout', flags: { 'logprob.layout': 'lane' } },
 ] as const;
-function available(config: (typeof CONFIGS)[number]): boolean {
-  return !('reduce.variant' in config.flags) || config.flags['reduce.variant'] !== 'subgroup' || fx.rt.hasFeature('subgroups');
-}
 
 type Kind = 'normal' | 'large' | 'huge' | 'neginf';
 
@@ -170,7 +167,7 @@ describe('tokenLogProbs on the GPU', () => {
   CONFIGS.forEach((config, ci) => {
     const variant = config.label;
     it(`${variant}: awkward shapes against the float64 reference (forward and backward)`, async () => {
-      if (!available(config)) return;
+      if (!fx.supports(config.flags)) return;
       await withFlags(config.flags, async () => {
         const rng = new SeededRandom(1 + ci);
         const modes = ['given', 'none', 'recompute'] as const;
@@ -187,7 +184,7 @@ describe('tokenLogProbs on the GPU', () => {
     });
 
     it(`${variant}: ±1e4, ±3e38, −inf logits, only-target-finite and fully masked rows are NaN-free`, async () => {
-      if (!available(config)) return;
+      if (!fx.supports(config.flags)) return;
       await withFlags(config.flags, async () => {
         const rng = new SeededRandom(11 + ci);
         for (const kind of ['large', 'huge', 'neginf'] as const) {

@@ -24,14 +24,10 @@ function configurations(): { label: string; flags: Record<string, FlagValue> }[]
   const configs: { label: string; flags: Record<string, FlagValue> }[] = [
     { label: 'shared reduction', flags: { 'reduce.variant': 'shared' } },
     { label: 'shared reduction, scalar loads, workgroup 256', flags: { 'reduce.variant': 'shared', 'norm.vec4': false, 'norm.workgroup': 256 } },
+    { label: 'subgroup reduction', flags: { 'reduce.variant': 'subgroup' } },
+    { label: 'subgroup reduction, scalar loads, workgroup 32', flags: { 'reduce.variant': 'subgroup', 'norm.vec4': false, 'norm.workgroup': 32 } },
   ];
-  if (fx.rt.hasFeature('subgroups')) {
-    configs.push(
-      { label: 'subgroup reduction', flags: { 'reduce.variant': 'subgroup' } },
-      { label: 'subgroup reduction, scalar loads, workgroup 32', flags: { 'reduce.variant': 'subgroup', 'norm.vec4': false, 'norm.workgroup': 32 } },
-    );
-  }
-  return configs;
+  return configs.filter((c) => fx.supports(c.flags));
 }
 
 // Row lengths: awkward sizes (scalar path) and multiples of 4 (vec4 path); row counts include 1 and

@@ -270,7 +270,6 @@ describe('dropout', () => {
 });
 
 describe('sampleCategorical', () => {
-  const variants = () => (fx.rt.hasFeature('subgroups') ? ['shared', 'subgroup'] : ['shared']);
 
   it('temperature 0 is greedy argmax: first maximum wins, NaN never wins, an all −inf row gives −1', async () => {
     const rng = new SeededRandom(9);
@@ -288,7 +287,7 @@ describe('sampleCategorical', () => {
         data[vocab * 7 + vocab - 1] = -1e30;
       }
       const logits = fx.rt.upload(data, [rows, vocab]);
-      for (const variant of variants()) {
+      for (const variant of fx.reduceVariants()) {
         await withFlags({ 'reduce.variant': variant }, async () => {
           const ids = await fx.rt.read(sampleCategorical(fx.rt, logits, { seed: 1, temperature: 0 }));
           const want = sampleCategoricalReference(cpuTensor(data, [rows, vocab]), { seed: 1, temperature: 0 });
@@ -311,7 +310,7 @@ describe('sampleCategorical', () => {
       const logits = fx.rt.upload(data, [rows, vocab]);
       const options = { seed: 123, offset: vocab, temperature };
       const want = sampleCategoricalReference(cpuTensor(data, [rows, vocab]), options);
-      for (const variant of variants()) {
+      for (const variant of fx.reduceVariants()) {
         await withFlags({ 'reduce.variant': variant }, async () => {
           const ids = await fx.rt.read(sampleCategorical(fx.rt, logits, options));
           let mismatches = 0;

@@ -45,7 +45,7 @@ describe('workgroupReduce', () => {
   for (const variant of variants) {
     for (const size of [32, 64, 256]) {
       it(`${variant} variant, workgroup ${size}: sums and maxima of awkward rows`, async () => {
-        if (variant === 'subgroup' && !fx.rt.hasFeature('subgroups')) return;
+        if (!fx.supports({ 'reduce.variant': variant })) return;
         const rng = new SeededRandom(size);
         for (const cols of [1, 7, 33, 255, 1000]) {
           const rows = 5;
@@ -69,7 +69,7 @@ describe('workgroupReduce', () => {
 
   it('keeps −inf: the max of a workgroup of −inf values is −inf in both variants', async () => {
     for (const variant of variants) {
-      if (variant === 'subgroup' && !fx.rt.hasFeature('subgroups')) continue;
+      if (!fx.supports({ 'reduce.variant': variant })) continue;
       const size = 64;
       const program: KernelProgram = {
         ...rowReduceProgram(variant, size),

@@ -5,6 +5,8 @@
 // reference).
 import { getRuntime, type Runtime } from '../runtime/runtime.js';
 import type { GpuArray, HostArray } from '../runtime/array.js';
+import type { FlagValue } from '../runtime/flags.js';
+import type { ReduceVariant } from '../ops/shared/workgroup-reduce.js';
 import type { CpuTensor } from '../reference.js';
 
 export { SeededRandom } from '../random.js';
@@ -100,6 +102,10 @@ export interface KernelFixture {
    * `assertClose(await rt.read(actual), expected, tol)`, in one step.
    */
   expectClose(actual: GpuArray, expected: CpuTensor | ArrayLike<number>, tol?: Tolerance & { label?: string }): Promise<HostArray>;
+  /** The workgroup-reduce variants this device runs: 'shared' always, 'subgroup' with the subgroups feature. */
+  reduceVariants(): ReduceVariant[];
+  /** Whether this device can run a flag setting (a 'subgroup' reduce.variant needs the subgroups feature). */
+  supports(flags: Readonly<Record<string, FlagValue>>): boolean;
 }
 
 /**
@@ -131,5 +137,7 @@ export function kernelFixture(beforeAll: (setup: () => Promise<void>) => void): 
       assertClose(values, 'data' in expected ? expected.data : expected, tol);
       return values;
     },
+    reduceVariants: () => (rt().hasFeature('subgroups') ? ['shared', 'subgroup'] : ['shared']),
+    supports: (flags) => flags['reduce.variant'] !== 'subgroup' || rt().hasFeature('subgroups'),
   };
 }
