@@ -9,7 +9,7 @@ OUT="${REPIRL_DEMO_OUT:-runs/demo-prm}"
 REPIRL="node_modules/.bin/tsx --conditions=source apps/cli/src/bin.ts"
 
 echo "[demo] 1/2 SFT: a tiny byte-level policy on arith-chain (4 ops, values < 10), noisy solutions -> $OUT/sft"
-$REPIRL sft --config apps/cli/configs/sft-arith-r10.json --out "$OUT/sft" --force --progress lines --set eval.problems=100
+$REPIRL sft --config apps/cli/configs/sft-arith-r10.json --out "$OUT/sft" --force --progress lines --set validation.problems=100
 echo "[demo] 2/2 rePIRL: 30 dual-loop steps (PRM update, then policy update), then the PRM on held-out samples -> $OUT/prm"
 $REPIRL prm train --config apps/cli/configs/prm-arith.json --set method=repirl --set init="$OUT/sft" --out "$OUT/prm" --force --progress lines \
   --set eval.problems=32 --set eval.samplesPerProblem=16 --set 'eval.ns=[4,16]'

@@ -3,11 +3,10 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { getTask, resolveRlConfig, resolveSftConfig } from '@repirl/rl';
+import { getTask, only, resolveRlConfig, resolveSftConfig, rlTrainerSchema, sftTrainerSchema } from '@repirl/rl';
 import { main } from '../src/main.js';
 import { runners, type Runner, type Runners } from '../src/commands/runners.js';
-import { rlTrainerConfig, sftTrainerConfig } from '../src/commands/train.js';
-import { defaultsOf, experiments, readConfigFile, resolveConfig, rlSchema, sftSchema, type RlConfig, type SftConfig } from '../src/config/index.js';
+import { defaultsOf, experiments, readConfigFile, resolveConfig, rlSchema, schemaOf, sftSchema, type RlConfig, type SftConfig } from '../src/config/index.js';
 import { installStopHandler, resolveCheckpoint, RunDir, RunDirError, StopRequested, type SignalSource } from '../src/run/index.js';
 
 const configsDir = new URL('../configs/', import.meta.url).pathname;
@@ -65,7 +64,7 @@ async function hiddenTempFiles(path: string): Promise<string[]> {
 
 /**
  * A stand-in for the SFT trainer that honours the runner contract: one report per step, a
- * checkpoint every `checkpointEvery` steps and when a stop is requested, resume from ctx.resumeFrom.
+ * checkpoint every `checkpoint.every` steps and when a stop is requested, resume from ctx.resumeFrom.
  */
 function fakeSft(cli: ReturnType<typeof makeCli>, hooks: { afterStep?: (step: number) => void; seen?: { resumeFrom: number | null; config?: SftConfig } } = {}): Runner<SftConfig> {
   return async (ctx) => {
@@ -73,7 +72,7 @@ function fakeSft(cli: ReturnType<typeof makeCli>, hooks: { afterStep?: (step: nu
       hooks.seen.resumeFrom = ctx.resumeFrom?.step ?? null;
       hooks.seen.config = ctx.config;
     }
-    const total = ctx.config.train.steps;
+    const total = ctx.config.steps;
     if (ctx.resumeFrom !== null) {
       const saved = await readJson(join(ctx.resumeFrom.dir, 'state.json'));
       expect(saved.step).toBe(ctx.resumeFrom.step);
@@ -84,7 +83,7 @@ function fakeSft(cli: ReturnType<typeof makeCli>, hooks: { afterStep?: (step: nu
       cli.clock.t += 1000;
       await ctx.report(step, { 'train/loss': 1 / step, ...(step % 5 === 0 ? { 'val/acc': step / 100 } : {}) });
       const stopping = ctx.signal.aborted;
-      if (stopping || (ctx.config.checkpointEvery > 0 && step % ctx.config.checkpointEvery === 0) || step === total) {
+      if (stopping || (ctx.config.checkpoint.every > 0 && step % ctx.config.checkpoint.every === 0) || step === total) {
         const ckpt = await ctx.run.checkpointDir(step);
         await writeFile(join(ckpt, 'state.json'), JSON.stringify({ step }));
         await ctx.run.commitCheckpoint(step);
@@ -97,7 +96,7 @@ function fakeSft(cli: ReturnType<typeof makeCli>, hooks: { afterStep?: (step: nu
   };
 }
 
-const SMALL = ['--set', 'train.steps=12', '--set', 'train.warmup=2', '--set', 'checkpointEvery=4'];
+const SMALL = ['--set', 'steps=12', '--set', 'optim.warmupSteps=2', '--set', 'checkpoint.every=4'];
 
 describe('repirl tasks', () => {
   it('lists the task families with their difficulty knobs', async () => {
@@ -163,9 +162,9 @@ describe('repirl config', () => {
     const text = await run('config', 'sft');
     expect(text.code).toBe(0);
     expect(text.out).toMatch(/^repirl sft: supervised fine-tuning/);
-    expect(text.out).toMatch(/train\.lr\s+0\.001\s+peak learning rate \(AdamW\) \[a number in \(0, 1\]\]/);
+    expect(text.out).toMatch(/optim\.lr\s+0\.001\s+peak learning rate \(AdamW\) \[a number in \(0, 1\]\]/);
     const json = await run('config', 'rl', '--json');
-    expect(JSON.parse(json.out)).toEqual(defaultsOf(experiments.rl.schema));
+    expect(JSON.parse(json.out)).toEqual(defaultsOf(schemaOf(experiments.rl.schema)));
     expect((await run('config', 'stf')).out).toMatch(/no config for "stf" \(did you mean "sft"\?\)/);
   });
 });
@@ -174,10 +173,10 @@ describe('repirl sft|rl|eval: config handling', () => {
   it('--dry-run prints the resolved config as JSON and writes nothing', async () => {
     const { run } = makeCli();
     const out = join(dir, 'run');
-    const { code, out: text } = await run('sft', '--config', join(configsDir, 'sft-arith.json'), '--set', 'train.lr=0.01', '--out', out, '--dry-run');
+    const { code, out: text } = await run('sft', '--config', join(configsDir, 'sft-arith.json'), '--set', 'optim.lr=0.01', '--out', out, '--dry-run');
     expect(code).toBe(0);
     const config = JSON.parse(text);
-    expect(config.train.lr).toBe(0.01);
+    expect(config.optim.lr).toBe(0.01);
     expect(config.data.source).toBe('task-noisy');
     expect(config.task.difficulty).toEqual({ steps: 4, range: 20 });
     expect(Object.keys(config)).toEqual(Object.keys(sftSchema.fields));
@@ -196,9 +195,9 @@ describe('repirl sft|rl|eval: config handling', () => {
 
   it('reports config errors with exit code 2', async () => {
     const { run } = makeCli();
-    const bad = await run('sft', '--set', 'train.lr=abc', '--dry-run');
+    const bad = await run('sft', '--set', 'optim.lr=abc', '--dry-run');
     expect(bad.code).toBe(2);
-    expect(bad.out).toBe('repirl sft: invalid config: train.lr: expected a number in (0, 1], got "abc" (a string) [from --set train.lr=abc]\n(repirl config sft lists every key)');
+    expect(bad.out).toBe('repirl sft: invalid config: optim.lr: expected a number in (0, 1], got "abc" (a string) [from --set optim.lr=abc]\n(repirl config sft lists every key)');
     const missing = await run('rl', '--dry-run');
     expect(missing.out).toMatch(/^repirl rl: invalid config: init: is required/);
     await writeFile(join(dir, 'typo.json'), JSON.stringify({ model: { dmodel: 32 } }));
@@ -307,7 +306,7 @@ describe('run directory: overwrite, force, resume', () => {
     const out = join(dir, 'run');
     await cli.run('sft', ...SMALL, '--out', out);
     await writeFile(join(out, 'notes.txt'), 'keep me');
-    const forced = await cli.run('sft', ...SMALL, '--set', 'train.steps=6', '--out', out, '--force');
+    const forced = await cli.run('sft', ...SMALL, '--set', 'steps=6', '--out', out, '--force');
     expect(forced.code).toBe(0);
     expect(await readFile(join(out, 'notes.txt'), 'utf8')).toBe('keep me');
     expect((await readMetrics(join(out, 'metrics.jsonl'))).map((m) => m.step)).toEqual([0, 1, 2, 3, 4, 5, 6]);
@@ -333,7 +332,7 @@ describe('run directory: overwrite, force, resume', () => {
 
     const seen: { resumeFrom: number | null } = { resumeFrom: null };
     runners.sft = fakeSft(cli, { seen });
-    const resumed = await cli.run('sft', '--out', out, '--resume', '--set', 'train.steps=14');
+    const resumed = await cli.run('sft', '--out', out, '--resume', '--set', 'steps=14');
     expect(resumed.code).toBe(0);
     expect(seen.resumeFrom).toBe(7);
     expect(resumed.err).toContain(`repirl sft: resuming ${out} from step 7`);
@@ -344,7 +343,7 @@ describe('run directory: overwrite, force, resume', () => {
     const times = metrics.map((m) => m.time);
     expect(times).toEqual([...times].sort((a, b) => a - b));
     expect(metrics[8].time).toBeGreaterThan(metrics[7].time);
-    expect((await readJson(join(out, 'config.json'))).train.steps).toBe(14);
+    expect((await readJson(join(out, 'config.json'))).steps).toBe(14);
     const run = await readJson(join(out, 'run.json'));
     expect(run).toMatchObject({ status: 'finished', resumes: [{ step: 7 }] });
     expect(await readJson(join(out, 'summary.json'))).toMatchObject({ status: 'finished', step: 14, total: 14 });
@@ -371,21 +370,21 @@ describe('run directory: overwrite, force, resume', () => {
     const out = join(dir, 'run');
     expect((await cli.run('sft', ...SMALL, '--out', out)).code).toBe(130);
     runners.sft = fakeSft(cli);
-    const changed = await cli.run('sft', '--out', out, '--resume', '--set', 'train.lr=0.01', '--set', 'model.dModel=32', '--set', 'eval.every=3');
+    const changed = await cli.run('sft', '--out', out, '--resume', '--set', 'optim.lr=0.01', '--set', 'model.dModel=128', '--set', 'validation.every=3');
     expect(changed.code).toBe(2);
     expect(changed.out).toBe(
       [
         `repirl sft: cannot --resume ${out}: the config differs from the stored one (${join(out, 'config.json')}):`,
-        '  model.dModel: stored 64, now 32',
-        '  train.lr: stored 0.001, now 0.01',
-        '  eval.every: stored 100, now 3',
-        'only train.steps, checkpointEvery may change on resume; drop the other changes (without --config, --resume starts from the stored config), or start a new run (another --out, or --force)',
+        '  model.dModel: stored 64, now 128',
+        '  optim.lr: stored 0.001, now 0.01',
+        '  validation.every: stored 100, now 3',
+        'only steps, checkpoint.every may change on resume; drop the other changes (without --config, --resume starts from the stored config), or start a new run (another --out, or --force)',
       ].join('\n'),
     );
     // With the same config file it is fine.
     const config = join(dir, 'stored.json');
     await writeFile(config, await readFile(join(out, 'config.json')));
-    expect((await cli.run('sft', '--config', config, '--out', out, '--resume', '--set', 'checkpointEvery=2')).code).toBe(0);
+    expect((await cli.run('sft', '--config', config, '--out', out, '--resume', '--set', 'checkpoint.every=2')).code).toBe(0);
   });
 
   it('refuses to resume another command, a directory without a run, or a run without a checkpoint', async () => {
@@ -497,22 +496,26 @@ const TASK = ['--set', 'task.difficulty.steps=1', '--set', 'task.difficulty.rang
 const TINY_MODEL = ['--set', 'model.dModel=32', '--set', 'model.nLayers=1', '--set', 'model.nHeads=2', '--set', 'model.dFF=64', '--set', 'model.maxSeqLen=48'];
 const TINY_SFT = [
   ...TASK, ...TINY_MODEL,
-  '--set', 'train.steps=5', '--set', 'train.warmup=1', '--set', 'train.batchSize=8', '--set', 'train.lr=0.003',
-  '--set', 'data.problems=64', '--set', 'eval.problems=8', '--set', 'eval.every=2', '--set', 'checkpointEvery=2', '--progress', 'off',
+  '--set', 'steps=5', '--set', 'optim.warmupSteps=1', '--set', 'batchSize=8', '--set', 'optim.lr=0.003',
+  '--set', 'data.problems=64', '--set', 'validation.problems=8', '--set', 'validation.every=2', '--set', 'checkpoint.every=2', '--progress', 'off',
 ];
 
 describe('the wired trainers', () => {
-  it('map the CLI configs onto valid trainer configs (the example configs included)', async () => {
+  it('hand the trainers their own keys: a CLI config resolves to the same trainer config (the example configs included)', async () => {
     const sft = experiments.sft.finalize(resolveConfig(sftSchema, { file: await readConfigFile(join(configsDir, 'sft-arith.json')) })) as SftConfig;
-    const s = resolveSftConfig(sftTrainerConfig(sft));
+    const s = resolveSftConfig(only(sftTrainerSchema, sft));
+    expect(s).toEqual(only(sftTrainerSchema, sft));
     expect(s).toMatchObject({ seed: 1, steps: 300, batchSize: 32, microBatchSize: 0, checkpoint: { every: 100 }, validation: { every: 50, k: 0 } });
     expect(s.optim).toMatchObject({ lr: 0.003, warmupSteps: 20, schedule: 'cosine', weightDecay: 0.01, maxGradNorm: 1, minLrRatio: 0 });
     const rl = experiments.rl.finalize(resolveConfig(rlSchema, { file: await readConfigFile(join(configsDir, 'grpo-arith.json')) })) as RlConfig;
-    const r = resolveRlConfig(rlTrainerConfig(rl));
+    const r = resolveRlConfig(only(rlTrainerSchema, rl));
+    expect(r).toEqual(only(rlTrainerSchema, rl));
     expect(r).toMatchObject({ algorithm: 'grpo', seed: 1, steps: 60, rollout: { promptsPerStep: 8, k: 8, maxNewTokens: 32 }, checkpoint: { every: 10 } });
     expect(r.actor).toMatchObject({ lr: 0.0002, clipLow: 0.2, clipHigh: 0.28, dualClip: null, ppoEpochs: 1, miniBatches: 1, microBatchSize: 0 });
     expect(r.advantage.estimator).toBe('grpo');
-    expect(resolveRlConfig(rlTrainerConfig({ ...rl, algorithm: 'ppo' })).advantage).toMatchObject({ estimator: 'gae', lambda: 1 });
+    // PPO from the command line gets its preset's λ = 0.95 (the old CLI always passed λ = 1).
+    const ppo = resolveConfig<RlConfig>(rlSchema, { sets: ['init=runs/x', 'algorithm=ppo'] });
+    expect(resolveRlConfig(only(rlTrainerSchema, ppo)).advantage).toMatchObject({ estimator: 'gae', lambda: 0.95 });
   });
 
   it('repirl sft trains and writes metrics, checkpoints, the final policy and a summary; repirl eval scores it', async () => {
@@ -552,7 +555,7 @@ describe('the wired trainers', () => {
     const rlOut = join(dir, 'rl');
     const rl = await cli.run(
       'rl', ...TASK, '--set', `init=${out}`, '--set', 'steps=2', '--set', 'rollout.promptsPerStep=2', '--set', 'rollout.k=2', '--set', 'rollout.maxNewTokens=8',
-      '--set', 'eval.problems=4', '--set', 'checkpointEvery=1', '--out', rlOut, '--progress', 'off',
+      '--set', 'validation.problems=4', '--set', 'checkpoint.every=1', '--out', rlOut, '--progress', 'off',
     );
     expect(rl.out).toMatch(/^repirl rl finished 2\/2/);
     expect(rl.code).toBe(0);
@@ -598,7 +601,7 @@ describe('the wired trainers', () => {
     const base = join(dir, 'init-base');
     expect((await cli.run('sft', ...TINY_SFT, '--out', base)).code).toBe(0);
     const baseMetrics = await readMetrics(join(base, 'metrics.jsonl'));
-    const continued = await cli.run('sft', ...TINY_SFT, '--set', `init=${base}`, '--set', 'train.steps=2', '--out', join(dir, 'init-continued'));
+    const continued = await cli.run('sft', ...TINY_SFT, '--set', `init=${base}`, '--set', 'steps=2', '--out', join(dir, 'init-continued'));
     expect(continued.out).toMatch(/^repirl sft finished 2\/2/);
     const metrics = await readMetrics(join(dir, 'init-continued', 'metrics.jsonl'));
     // Step 0 validates the policy the run starts from: the base run's final policy, not a fresh one.
@@ -616,11 +619,11 @@ describe('the wired trainers', () => {
     const problems = getTask('arith-chain').generate(3, 16, { steps: 1, range: 10 });
     const trajectories = join(dir, 'trajectories.jsonl');
     await writeFile(trajectories, problems.map((p, i) => JSON.stringify({ id: p.id, prompt: p.prompt, response: p.solution, correct: i % 4 !== 0 })).join('\n') + '\n');
-    const fromTrajectories = await cli.run('sft', ...TINY_SFT, '--set', 'train.steps=2', '--set', 'data.source=jsonl', '--set', `data.path=${trajectories}`, '--out', join(dir, 'a'));
+    const fromTrajectories = await cli.run('sft', ...TINY_SFT, '--set', 'steps=2', '--set', 'data.source=jsonl', '--set', `data.path=${trajectories}`, '--out', join(dir, 'a'));
     expect(fromTrajectories.out).toMatch(/^repirl sft finished 2\/2/);
     const problemsFile = join(dir, 'problems.jsonl');
     await writeFile(problemsFile, problems.map((p) => JSON.stringify({ id: p.id, prompt: p.prompt, answer: p.answer })).join('\n') + '\n');
-    const fromProblems = await cli.run('sft', ...TINY_SFT, '--set', 'train.steps=2', '--set', 'data.source=jsonl', '--set', `data.path=${problemsFile}`, '--out', join(dir, 'b'));
+    const fromProblems = await cli.run('sft', ...TINY_SFT, '--set', 'steps=2', '--set', 'data.source=jsonl', '--set', `data.path=${problemsFile}`, '--out', join(dir, 'b'));
     expect(fromProblems.out).toMatch(/^repirl sft finished 2\/2/);
     await writeFile(trajectories, JSON.stringify({ id: 'x', prompt: 'p', response: 'r', correct: false }) + '\n');
     const none = await cli.run('sft', ...TINY_SFT, '--set', 'data.source=jsonl', '--set', `data.path=${trajectories}`, '--out', join(dir, 'c'));
@@ -631,7 +634,7 @@ describe('the wired trainers', () => {
   it('repirl eval reports per chunk of problems and stops between chunks', async () => {
     const cli = makeCli();
     const sftOut = join(dir, 'sft');
-    expect((await cli.run('sft', ...TINY_SFT, '--set', 'train.steps=1', '--set', 'train.warmup=0', '--out', sftOut)).code).toBe(0);
+    expect((await cli.run('sft', ...TINY_SFT, '--set', 'steps=1', '--set', 'optim.warmupSteps=0', '--out', sftOut)).code).toBe(0);
     const evalArgs = [...TASK, '--set', `checkpoint=${sftOut}`, '--set', 'problems=70', '--set', 'maxNewTokens=8', '--progress', 'off'];
     const full = await cli.run('eval', ...evalArgs, '--out', join(dir, 'full'));
     expect(full.code).toBe(0);

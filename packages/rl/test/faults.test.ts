@@ -134,14 +134,14 @@ describe('training that cannot learn', () => {
   }
   const scaled = (factor: number) => (_: string, values: Float32Array) => values.forEach((v, i) => (values[i] = v * factor));
 
-  function sft(policy: DecoderLM, options: Partial<SftTrainerOptions> & { records?: MetricsRecord[] } = {}): SftTrainer {
-    const records = options.records;
+  function sft(policy: DecoderLM, options: Partial<SftTrainerOptions> & { records?: MetricsRecord[]; maxSkippedSteps?: number } = {}): SftTrainer {
+    const { records, maxSkippedSteps = 10, ...rest } = options;
     return new SftTrainer({
       policy,
       examples,
-      config: { steps: 20, batchSize: 8, optim: { lr: 1e-3, warmupSteps: 0 }, validation: { every: 0, beforeTraining: false } },
+      config: { steps: 20, batchSize: 8, maxSkippedSteps, optim: { lr: 1e-3, warmupSteps: 0 }, validation: { every: 0, beforeTraining: false } },
       ...(records ? { onEvent: (e: TrainerEvent) => void (e.type === 'metrics' && records.push(e.record)) } : {}),
-      ...options,
+      ...rest,
     });
   }
 
@@ -166,11 +166,11 @@ describe('training that cannot learn', () => {
     );
   });
 
-  it('weights ×1e30: SFT stops after maxConsecutiveSkips skipped steps instead of "finishing" with nothing learned', async () => {
+  it('weights ×1e30: SFT stops after maxSkippedSteps skipped steps instead of "finishing" with nothing learned', async () => {
     const records: MetricsRecord[] = [];
-    const err = await failure(sft(await policyWith(scaled(1e30)), { records, maxConsecutiveSkips: 3 }).run());
+    const err = await failure(sft(await policyWith(scaled(1e30)), { records, maxSkippedSteps: 3 }).run());
     expect(err).toBeInstanceOf(NonFiniteTrainingError);
-    expect(err.message).toMatch(/^SFT training stopped at step 3: the last 3 steps in a row were skipped because the loss or the gradient norm was not finite \(step 3: train\/loss \S+, train\/grad_norm NaN\)\. .* \(maxConsecutiveSkips is 3\)$/);
+    expect(err.message).toMatch(/^SFT training stopped at step 3: the last 3 steps in a row were skipped because the loss or the gradient norm was not finite \(step 3: train\/loss \S+, train\/grad_norm NaN\)\. .* \(maxSkippedSteps is 3\)$/);
     expect(records.map((r) => [r.step, r['train/skipped']])).toEqual([[1, 1], [2, 1], [3, 1]]);
     // A run shorter than the limit whose every step was skipped fails too (the default limit is 10).
     await expect(sft(await policyWith(scaled(1e30)), { config: { steps: 2, batchSize: 8, validation: { every: 0, beforeTraining: false } } }).run())
@@ -178,7 +178,7 @@ describe('training that cannot learn', () => {
   });
 
   it('the run summary counts the skipped steps', async () => {
-    const stopped = await sft(await policyWith(scaled(1e30)), { maxConsecutiveSkips: 5 }).run({ stopAtStep: 2 });
+    const stopped = await sft(await policyWith(scaled(1e30)), { maxSkippedSteps: 5 }).run({ stopAtStep: 2 });
     expect([stopped.step, stopped.stopped, stopped.skippedSteps]).toEqual([2, true, 2]);
     const healthy = await sft(await policyWith(), { config: { steps: 2, batchSize: 8, validation: { every: 0, beforeTraining: false } } }).run();
     expect([healthy.step, healthy.skippedSteps]).toEqual([2, 0]);
@@ -191,13 +191,12 @@ describe('training that cannot learn', () => {
     const trainer = await RlTrainer.create({
       policy: await policyWith(),
       train: arithChain.generate(4, 16, difficulty),
-      config: { steps: 10, rollout: { promptsPerStep: 2, k: 2, maxNewTokens: 8 }, validation: { every: 0, beforeTraining: false } },
+      config: { steps: 10, maxSkippedSteps: 2, rollout: { promptsPerStep: 2, k: 2, maxNewTokens: 8 }, validation: { every: 0, beforeTraining: false } },
       rewardModel: {
         score: async (batch) => ({ rewards: batch.samples.map((s) => s.responseIds.map(() => 0)), metrics: { 'prm/loss': Number.NaN, 'prm/skipped_steps': 1 } }),
         checkpointContent: () => ({ models: {}, optimizers: {}, state: {} }),
         restoreState: () => {},
       },
-      maxConsecutiveSkips: 2,
       onEvent: (e) => void (e.type === 'metrics' && records.push(e.record)),
     });
     try {

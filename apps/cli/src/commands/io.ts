@@ -1,5 +1,6 @@
 // What a command talks to. `main` fills in the real process; tests pass fakes (a fake clock, a
 // string writer, an EventEmitter for signals).
+import { stderrColumns, stderrIsTerminal } from '@repirl/kernels/node';
 import type { SignalSource } from '../run/stop.js';
 
 export interface CliIo {
@@ -26,8 +27,8 @@ export function processIo(print: (text: string) => void, overrides: Partial<CliI
   return {
     print,
     stderr: (text) => void process.stderr.write(text),
-    isTTY: process.stderr.isTTY === true,
-    columns: process.stderr.columns || 80,
+    isTTY: stderrIsTerminal(),
+    columns: stderrColumns(),
     env: process.env,
     now: () => performance.now(),
     clock: Date.now,

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { DecoderLM, GpuBackend } from '@repirl/autograd';
 import { getRuntime } from '@repirl/kernels';
-import { TaskCodec, loadPolicy, savePolicy, type CheckpointSink, type Problem, type RunSummary, type Trainer, type TrainerEvent } from '@repirl/rl';
+import { TaskCodec, loadPolicy, summaryResults, savePolicy, type CheckpointSink, type Problem, type Trainer, type TrainerEvent } from '@repirl/rl';
 import { resolveCheckpoint } from '../run/index.js';
 import type { RunContext, RunOutcome } from './context.js';
 
@@ -44,7 +44,7 @@ export async function runTrainer<C>(ctx: RunContext<C>, trainer: Trainer): Promi
   const summary = await trainer.run({ signal: ctx.signal });
   if (summary.stopped) return { status: 'stopped', step: summary.step };
   await savePolicy(ctx.run.path, trainer.policy);
-  let out = results(summary);
+  let out: Record<string, unknown> = summaryResults(summary);
   if (out['val/acc@start'] === undefined && ctx.resumeFrom !== null) {
     // A resumed run validated before training in an earlier session: its step-0 line is in metrics.jsonl.
     const start = await startAccuracy(ctx);
@@ -66,16 +66,6 @@ async function startAccuracy<C>(ctx: RunContext<C>): Promise<number | null> {
     }
   }
   return null;
-}
-
-function results(s: RunSummary): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const first = s.firstValidation;
-  const last = s.lastValidation;
-  if (first && first.step === 0 && first.metrics['val/acc'] !== undefined) out['val/acc@start'] = first.metrics['val/acc'];
-  if (last) for (const [key, value] of Object.entries(last.metrics)) if (key === 'val/acc' || key === 'val/pass@k') out[key] = value;
-  if (s.best) out['val/acc@best'] = s.best['val/acc'];
-  return out;
 }
 
 /** `maxNewTokens`, cut to what the policy's context leaves after the longest prompt; throws when nothing is left. */

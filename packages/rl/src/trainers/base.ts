@@ -23,7 +23,7 @@ import type { Problem } from '../tasks/task.js';
 import { TaskCodec } from '../rollout/codec.js';
 import { verifierFor, type Verifier } from '../rollout/rollout.js';
 import { deriveSeed } from '../rollout/seeds.js';
-import { checkFiniteWeights, checkSkips, fittingRows, maxConsecutiveSkipsOption, stepSkipped, withBatchHint } from './faults.js';
+import { checkFiniteWeights, checkSkips, fittingRows, stepSkipped, withBatchHint } from './faults.js';
 import { RunDir, readLatestCheckpoint, readRunInfo, type MetricValue, type MetricsRecord, type RunMode } from '../run/index.js';
 import { loadTrainingCheckpoint, savePolicy, saveTrainingCheckpoint, type TrainingCheckpoint } from './checkpoint.js';
 
@@ -104,12 +104,6 @@ export interface TrainerCommonOptions {
   runDir?: string;
   /** Instead of runDir: only checkpoints are written, where the sink says. */
   checkpoints?: CheckpointSink;
-  /**
-   * Stop with a NonFiniteTrainingError after this many consecutive steps skipped for a non-finite
-   * loss or gradient norm (or when every step of a shorter run was): such weights learn nothing
-   * more. Default 10 (DEFAULT_MAX_CONSECUTIVE_SKIPS).
-   */
-  maxConsecutiveSkips?: number;
   onEvent?: TrainerListener;
 }
 
@@ -126,7 +120,6 @@ export abstract class Trainer {
   /** performance.now() when the first run() began: metrics' time without a run directory. */
   private clockStart: number | null = null;
   private readonly checkpointSink: CheckpointSink | undefined;
-  private readonly maxConsecutiveSkips: number;
   private readonly listeners: TrainerListener[] = [];
   /** Records of this run so far (restored from metrics.jsonl on resume). */
   protected records: MetricsRecord[] = [];
@@ -139,7 +132,6 @@ export abstract class Trainer {
     this.validationProblems = options.validation ?? [];
     this.runDirPath = options.runDir;
     this.checkpointSink = options.checkpoints;
-    this.maxConsecutiveSkips = maxConsecutiveSkipsOption(options.maxConsecutiveSkips);
     if (options.onEvent) this.listeners.push(options.onEvent);
     if (this.policy.config.vocabSize < this.codec.tokenizer.vocabSize) {
       throw new Error(`the policy's vocabSize (${this.policy.config.vocabSize}) is smaller than the tokenizer's (${this.codec.tokenizer.vocabSize})`);
@@ -148,7 +140,7 @@ export abstract class Trainer {
 
   protected abstract readonly trainerName: 'sft' | 'rl';
   /** The resolved config (also stored in checkpoints, to refuse resuming with another one). */
-  abstract get resolvedConfig(): { seed: number; steps: number; validation: ValidationConfig; checkpoint: CheckpointConfig };
+  abstract get resolvedConfig(): { seed: number; steps: number; maxSkippedSteps: number; validation: ValidationConfig; checkpoint: CheckpointConfig };
   /** Metrics of step `this.step + 1`; the loop then advances the step. */
   protected abstract trainStep(): Promise<Record<string, number>>;
   protected abstract checkpointContent(): TrainingCheckpoint;
@@ -323,7 +315,7 @@ export abstract class Trainer {
       const every = config.validation.every;
       const validateNow = hasValidation && ((every > 0 && this.step % every === 0) || this.step === config.steps);
       await this.record({ ...metrics, ...(validateNow ? await this.validate() : {}) });
-      checkSkips(this.trainerName.toUpperCase(), this.records, this.step, config.steps, this.maxConsecutiveSkips);
+      checkSkips(this.trainerName.toUpperCase(), this.records, this.step, config.steps, config.maxSkippedSteps);
       if (checkpoints && config.checkpoint.every > 0 && this.step % config.checkpoint.every === 0) {
         await this.saveCheckpoint();
         checkpointedAt = this.step;

@@ -3,7 +3,7 @@
 //  - weights that are not finite before the first step (a fresh model; loaded ones are checked
 //    by loadCheckpoint);
 //  - steps that keep being skipped because the loss or the gradient norm is not finite (AdamW
-//    skips such a step and reports it): after `maxConsecutiveSkips` of them in a row, or when every
+//    skips such a step and reports it): after `maxSkippedSteps` of them in a row, or when every
 //    step of a run shorter than that was skipped;
 //  - a batch whose tensors exceed a device limit: the kernels' DeviceLimitError, with the batch
 //    setting to lower.
@@ -15,9 +15,6 @@ interface StepRecord {
   step: number;
   [name: string]: number;
 }
-
-/** Consecutive skipped steps after which a trainer stops, unless told otherwise. */
-export const DEFAULT_MAX_CONSECUTIVE_SKIPS = 10;
 
 /** Training stopped because its steps could not update the weights (non-finite loss or gradient). */
 export class NonFiniteTrainingError extends Error {
@@ -36,13 +33,6 @@ export class NonFiniteTrainingError extends Error {
 /** A batch too large for the device: the message names the tensor, the limit and the setting to lower. */
 export class BatchTooLargeError extends Error {
   override name = 'BatchTooLargeError';
-}
-
-/** The maxConsecutiveSkips option, checked: an integer ≥ 1. */
-export function maxConsecutiveSkipsOption(value: number | undefined): number {
-  const n = value ?? DEFAULT_MAX_CONSECUTIVE_SKIPS;
-  if (!Number.isInteger(n) || n < 1) throw new Error(`maxConsecutiveSkips must be an integer ≥ 1, got ${n}`);
-  return n;
 }
 
 /** Whether a step's record says its update was skipped ('train/skipped' = 1, written by every trainer). */
@@ -72,7 +62,7 @@ export function checkSkips(trainer: string, records: readonly StepRecord[], step
       `because the loss or the gradient norm was not finite${values.length > 0 ? ` (step ${step}: ${values.join(', ')})` : ''}. ` +
       'The weights cannot learn from here: look for weights so large that the forward pass overflows, a learning rate that ' +
       'blew them up, or a sampling temperature near 0; no policy was saved' +
-      (wholeRun && skipped < limit ? '' : ` (maxConsecutiveSkips is ${limit})`),
+      (wholeRun && skipped < limit ? '' : ` (maxSkippedSteps is ${limit})`),
     step,
     skipped,
   );

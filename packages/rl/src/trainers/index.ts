@@ -17,4 +17,4 @@ export {
 } from './base.js';
 export { SftTrainer, sftExamplesFromProblems, sftExamplesFromTrajectories, type SftExample, type SftTrainerOptions } from './sft.js';
 export { RlTrainer, type OnlineRewardModel, type RlTrainerOptions } from './rl.js';
-export { BatchTooLargeError, DEFAULT_MAX_CONSECUTIVE_SKIPS, NonFiniteTrainingError } from './faults.js';
+export { BatchTooLargeError, NonFiniteTrainingError } from './faults.js';

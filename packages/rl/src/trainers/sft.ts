@@ -119,7 +119,7 @@ export class SftTrainer extends Trainer {
       'train/lr': report.lr,
       'train/grad_norm': report.gradNorm,
       'train/grad_clipped': report.clipped ? 1 : 0,
-      'train/skipped': report.skipped ? 1 : 0, // the trainer stops after maxConsecutiveSkips of these in a row
+      'train/skipped': report.skipped ? 1 : 0, // the trainer stops after maxSkippedSteps of these in a row
       'train/tokens': tokens,
     };
   }
