@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { getTask, only, resolveRlConfig, resolveSftConfig, rlTrainerSchema, sftTrainerSchema } from '@repirl/rl';
-import { main } from '../src/main.js';
 import { runners, type Runner, type Runners } from '../src/commands/runners.js';
 import { defaultsOf, experiments, readConfigFile, resolveConfig, rlSchema, schemaOf, sftSchema, type RlConfig, type SftConfig } from '../src/config/index.js';
 import { installStopHandler, resolveCheckpoint, RunDir, RunDirError, StopRequested, type SignalSource } from '../src/run/index.js';
+import { makeCli } from './helpers.js';
 
 const configsDir = new URL('../configs/', import.meta.url).pathname;
 
@@ -22,30 +22,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Runs the CLI with fake stdout, stderr, clocks and signals. */
-function makeCli() {
-  const clock = { t: 0 };
-  const signals = new EventEmitter();
-  const exit = vi.fn();
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const run = async (...argv: string[]) => {
-    stdout.length = 0;
-    stderr.length = 0;
-    const code = await main(argv, (t) => stdout.push(t), {
-      stderr: (t) => stderr.push(t),
-      isTTY: false,
-      columns: 100,
-      env: {},
-      now: () => clock.t,
-      clock: () => Date.UTC(2025, 0, 1) + clock.t,
-      signals: signals as unknown as SignalSource,
-      exit,
-    });
-    return { code, out: stdout.join('\n'), err: stderr.join('') };
-  };
-  return { run, clock, signals, exit };
-}
 
 async function readJson(path: string): Promise<any> {
   return JSON.parse(await readFile(path, 'utf8'));

@@ -7,7 +7,6 @@
 // run directory both use): while `diskFull` matches a path, writing to it fails with ENOSPC as a
 // full disk does. Lock tests start real second processes (test/fixtures/hold-run.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import * as realFs from 'node:fs/promises';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,8 +17,7 @@ import { encodeSafetensors, stageFile } from '@repirl/autograd';
 import { checkpointProblem, LOCK_FILE } from '@repirl/rl';
 import { experiments } from '../src/config/index.js';
 import { runners, type Runner, type Runners } from '../src/commands/runners.js';
-import { main } from '../src/main.js';
-import type { SignalSource } from '../src/run/index.js';
+import { makeCli } from './helpers.js';
 
 const fault = vi.hoisted(() => ({ diskFull: null as null | ((path: string) => boolean) }));
 
@@ -65,29 +63,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Runs the CLI in this process with fake stdout, stderr, clocks and signals. */
-function makeCli() {
-  const clock = { t: 0 };
-  const signals = new EventEmitter();
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const run = async (...argv: string[]) => {
-    stdout.length = 0;
-    stderr.length = 0;
-    const code = await main(argv, (t) => stdout.push(t), {
-      stderr: (t) => stderr.push(t),
-      isTTY: false,
-      columns: 100,
-      env: {},
-      now: () => clock.t,
-      clock: () => Date.UTC(2025, 0, 1) + clock.t,
-      signals: signals as unknown as SignalSource,
-      exit: () => undefined,
-    });
-    return { code, out: stdout.join('\n'), err: stderr.join('') };
-  };
-  return { run, clock, signals };
-}
 
 /** `repirl sft --out DIR` in a second process whose runner waits after step 1 (see fixtures/hold-run.ts). */
 function startHolder(out: string, ...extra: string[]) {

@@ -1,32 +1,17 @@
 // `repirl prm train` and `repirl prm eval` end to end on a tiny SFT policy: every learner runs,
 // writes its PRM, its metrics and the held-out evaluation; the online ones stop on Ctrl-C and
 // resume to the same metrics; `prm eval` scores a saved PRM; configs are validated.
-import { EventEmitter } from 'node:events';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/main.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runners, type Runners } from '../src/commands/runners.js';
-import type { SignalSource } from '../src/run/index.js';
+import { makeCli } from './helpers.js';
 
 let dir: string;
 let sft: string;
 const original: Runners = { ...runners };
 
-function makeCli() {
-  const signals = new EventEmitter();
-  const stdout: string[] = [];
-  const run = async (...argv: string[]) => {
-    stdout.length = 0;
-    const code = await main(argv, (t) => stdout.push(t), {
-      stderr: () => {}, isTTY: false, columns: 100, env: {}, now: () => 0, clock: () => Date.UTC(2025, 0, 1),
-      signals: signals as unknown as SignalSource, exit: vi.fn(),
-    });
-    return { code, out: stdout.join('\n') };
-  };
-  return { run, signals };
-}
 
 const readJson = async (path: string): Promise<any> => JSON.parse(await readFile(path, 'utf8'));
 const readMetrics = async (path: string): Promise<any[]> => (await readFile(path, 'utf8')).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));

@@ -75,13 +75,7 @@ function givenIn(sources: ConfigSources): Given {
       if (eq === -1) continue;
       const key = text.slice(0, eq).trim();
       if (key !== path && !path.startsWith(`${key}.`)) continue;
-      const raw = text.slice(eq + 1);
-      let value: unknown;
-      try {
-        value = JSON.parse(raw);
-      } catch {
-        value = raw;
-      }
+      const value = jsonOrText(text.slice(eq + 1));
       const inner = key === path ? value : valueAt(value, path.slice(key.length + 1));
       if (inner !== undefined) return { value: inner, origin: `--set ${text}` };
     }
@@ -192,17 +186,21 @@ export function parseSet(schema: ObjectSchema, text: string): { path: string[]; 
   }
 
   const raw = text.slice(eq + 1);
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    value = raw;
-  }
+  let value = jsonOrText(raw);
   const target = unwrap(current);
   if ((target.kind === 'string' || target.kind === 'enum') && typeof value !== 'string' && !(value === null && current.kind === 'optional')) {
     value = raw;
   }
   return { path, value };
+}
+
+/** A --set value: JSON when it parses, else the text itself (`--set task.name=add-carry`). */
+function jsonOrText(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
 }
 
 function describeKind(schema: Schema): string {
