@@ -309,6 +309,7 @@ describe('one declaration per key: `repirl config` prints what the library resol
     ['prime', resolvePrimeConfig],
   ] as const)('prm train --set method=%s: the learner resolves the printed defaults to themselves', async (method, resolve) => {
     const cli = await printed('prm-train', [`method=${method}`]);
+    expect(cli.method).toBe(method);
     const library = resolve({});
     expect(only(rlTrainerSchema, cli.rl)).toEqual(library.rl);
     expect({ ...(cli.prm as object), seed: library.rl.seed }).toEqual(library.prm);

@@ -54,10 +54,10 @@ const prmTrainEval = () =>
     problems: 48, samplesPerProblem: 16, ns: [4, 16],
   }), { check: checkNs });
 
-const commonFields = () => ({
+const commonFields = (method: PrmMethod) => ({
   task: taskSchema(),
   init: s.string('the starting policy (and PRM backbone): an SFT run directory or a checkpoint directory', { nonEmpty: true }),
-  method: s.enum('the PRM learner (it picks the schema: `repirl config prm-train --set method=…` lists its keys)', PRM_METHODS, { default: 'repirl' }),
+  method: s.enum('the PRM learner (it picks the schema: `repirl config prm-train --set method=…` lists its keys)', PRM_METHODS, { default: method }),
 });
 
 /** The config of `repirl prm train` for the method the user chose. */
@@ -67,14 +67,14 @@ export const prmTrainSchema = (given: Given): ObjectSchema => {
     const learner = ONLINE_SCHEMAS[method](given);
     const rl = learner.fields.rl as ObjectSchema;
     return s.object(`learn a PRM with ${method} from a starting (SFT) policy, in a dual loop with the policy`, {
-      ...commonFields(),
+      ...commonFields(method),
       rl: { ...rl, fields: { ...rl.fields, validation: withValidationProblems(rl.fields.validation as ObjectSchema, 100) } },
       prm: learner.fields.prm!,
       eval: prmTrainEval(),
     }, learner.check === undefined ? {} : { check: learner.check as never });
   }
   return s.object(`learn a PRM with ${method} on a fixed rollout set of the starting (SFT) policy`, {
-    ...commonFields(),
+    ...commonFields(method),
     problems: s.integer('training problems of the rollout set (rollouts = problems × rollout.k); generated with prm.seed', { default: 64, min: 1 }),
     rollout: s.object('sampling the rollout set from the starting policy', {
       k: s.integer('samples per problem', { default: 4, min: 1, max: 1024 }),
