@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, type Runtime } from '@repirl/kernels';
 import { DecoderLM, GpuBackend, assign, generate } from '@repirl/autograd';
 import { DataFormatError, jsonlKind, loadProblems, loadTrajectories, readJsonl } from '../src/data/index.js';
-import { packSequences, responseLayout } from '../src/rollout/index.js';
+import { TaskCodec, packSequences, responseLayout } from '../src/rollout/index.js';
 import { arithChain } from '../src/tasks/index.js';
 import {
   BatchTooLargeError, NonFiniteTrainingError, RlTrainer, SftTrainer, loadPolicy, savePolicy, sftExamplesFromProblems, type MetricsRecord,
@@ -205,6 +205,16 @@ describe('training that cannot learn', () => {
     } finally {
       trainer.dispose();
     }
+  });
+
+  it('NaN logits at sampling time say so, instead of "target id -1 outside the vocabulary" from the log-prob kernel', async () => {
+    const policy = await policyWith((name, values) => {
+      if (name === 'normF.weight') values.fill(Number.NaN);
+    });
+    const prompts = arithChain.generate(4, 2, difficulty).map((p) => new TaskCodec().encodePrompt(p.prompt));
+    await expect(generate(policy, prompts, { maxNewTokens: 4, temperature: 1, seed: 1 })).rejects.toThrow(
+      /^generate: a sequence had no finite logit to sample \(NaN or −∞ logits: weights that are NaN or so large that the forward pass overflows float32\)/,
+    );
   });
 
   it('a sampling temperature of 1e-300 is refused where sampling options are checked, not turned into NaN log-probs', async () => {

@@ -23,6 +23,7 @@
 // log-prob). Finished sequences keep riding along in the batch until all are done or maxNewTokens
 // is reached; their extra tokens are discarded. Without stops and with the cache, the token ids stay
 // on the device for the whole run (no per-step read-back).
+import { ArgumentError } from '@repirl/kernels';
 import type { Tensor } from '../core/tensor.js';
 import { checkTemperature, concat, reshape, tensor, tokenLogProbs } from '../core/ops.js';
 import { noGrad } from '../core/tape.js';
@@ -123,6 +124,22 @@ function checkOptions(model: DecoderLM, prompts: readonly (readonly number[])[],
   };
 }
 
+const NO_FINITE_LOGIT =
+  'had no finite logit to sample (NaN or −∞ logits: weights that are NaN or so large that the forward pass overflows float32)';
+
+/**
+ * A row with no finite logit samples the id −1, which the log-prob kernel of the same step reports
+ * as an out-of-range target when its status is read: say what it means instead.
+ */
+async function sampled<T>(read: Promise<T>): Promise<T> {
+  try {
+    return await read;
+  } catch (err) {
+    if (err instanceof ArgumentError && err.argument === 'targets' && /target id -1,/.test(err.message)) throw new Error(`generate: a sequence ${NO_FINITE_LOGIT}`);
+    throw err;
+  }
+}
+
 /**
  * Generates up to maxNewTokens tokens after each prompt (a batch of token-id arrays, any lengths),
  * returning per sequence its tokens, their log-probs and why it finished.
@@ -143,7 +160,7 @@ export async function generate(model: DecoderLM, promptIds: readonly (readonly n
     for (let b = 0; b < B; b++) {
       if (finish[b]) continue;
       const id = ids[b]!;
-      if (id < 0) throw new Error(`generate: sequence ${b} had no finite logit to sample at step ${tokens[b]!.length} (NaN or −∞ logits)`);
+      if (id < 0) throw new Error(`generate: sequence ${b} ${NO_FINITE_LOGIT} at step ${tokens[b]!.length}`);
       tokens[b]!.push(id);
       if (o.stopIds.has(id)) finish[b] = { reason: 'stop', stop: id };
       else if (o.stopStrings.length > 0) {
@@ -186,7 +203,7 @@ export async function generate(model: DecoderLM, promptIds: readonly (readonly n
       steps.push(out);
       if (cache) cache.setPast(step === 0 ? lengths : cache.positions.map((p) => p + 1));
       if (readEachStep) {
-        accept(await out.ids.data());
+        accept(await sampled(out.ids.data()));
         if (finish.every((f) => f !== null)) break;
       }
     }
@@ -195,8 +212,7 @@ export async function generate(model: DecoderLM, promptIds: readonly (readonly n
       [steps.map((s) => s.ids), steps.map((s) => s.logp), options.returnLogits ? steps.map((s) => s.logits!) : []].map(async (list) => {
         if (list.length === 0) return null;
         const joined = noGrad(() => tidy(() => concat(list.map((t) => reshape(t, [1, ...t.shape])), 0))); // tidy frees the views
-        const data = await joined.data();
-        joined.dispose();
+        const data = await sampled(joined.data()).finally(() => joined.dispose());
         return data;
       }),
     );
