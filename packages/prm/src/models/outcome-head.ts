@@ -9,6 +9,13 @@
 // *probability* σ(s) ∈ (0, 1) on each read token and 0 elsewhere, so stepScores() (sums within
 // steps) returns P(step correct) per step — the score Math-Shepherd aggregates with min — and, for
 // the ORM, the sum over the response is P(correct).
+//
+// `scoreRead` (issue 15, a fair ORM) moves where tokenRewards() reads the head without touching
+// training (logits() keeps `read`): 'every-step' reads it at every step's end token, so an ORM
+// trained at the last token scores step k with σ(s) at the end of step k = its estimate of
+// P(correct | the response's prefix up to step k) — the ORM scored as a PRM, as the implicit-PRM
+// paper does for its ORM baselines. 'last' reads only the last token; undefined (the default)
+// reads where `read` says. The held-out evaluation sets 'every-step' for ORMs (eval/evaluate.ts).
 import { ScalarHead, concat, full, gatherRows, reshape, sigmoid, type Backend, type DecoderLM, type Init, type InitOptions, type Tensor } from '@repirl/autograd';
 import { TaskCodec, type PackedBatch } from '@repirl/rl';
 import { BackbonePrm, prmFromPolicy, type BackbonePrmConfig } from './backbone.js';
@@ -16,6 +23,10 @@ import { packedStepEnds } from './prm.js';
 
 export type OutcomeHeadRead = 'last' | 'step-ends';
 export const OUTCOME_HEAD_READS: readonly OutcomeHeadRead[] = ['last', 'step-ends'];
+
+/** Where tokenRewards() reads the head (see the file comment); undefined = where `read` says. */
+export type OutcomeHeadScoreRead = 'last' | 'every-step';
+export const OUTCOME_HEAD_SCORE_READS: readonly OutcomeHeadScoreRead[] = ['last', 'every-step'];
 
 export interface OutcomeHeadPrmConfig extends BackbonePrmConfig {
   /** 'last' (ORM) or 'step-ends' (Math-Shepherd). */
@@ -34,6 +45,12 @@ export class OutcomeHeadPrm extends BackbonePrm<OutcomeHeadPrmConfig> {
   readonly head: ScalarHead;
   /** Decodes responses to find step ends ('step-ends'); set it when the policy does not use the byte tokenizer. */
   codec = new TaskCodec();
+  /**
+   * Where tokenRewards() reads the head: 'every-step' (each step's end token: P(correct | prefix)
+   * for an ORM), 'last' (the last token), or undefined (the default: where config.read says).
+   * Training reads through logits() and is not affected.
+   */
+  scoreRead: OutcomeHeadScoreRead | undefined = undefined;
 
   constructor(backend: Backend, config: OutcomeHeadPrmConfig, init?: InitOptions | Init) {
     super(backend, config, init);
@@ -51,14 +68,23 @@ export class OutcomeHeadPrm extends BackbonePrm<OutcomeHeadPrmConfig> {
     return packed.responseLengths.map((n) => (n === 0 ? [] : [n - 1]));
   }
 
+  /** Response token indices tokenRewards() reads, per row (`scoreRead`, else readPositions). */
+  scorePositions(packed: PackedBatch): number[][] {
+    const read = this.scoreRead;
+    if (read === undefined) return this.readPositions(packed);
+    if (!OUTCOME_HEAD_SCORE_READS.includes(read)) throw new Error(`OutcomeHeadPrm: scoreRead must be one of ${OUTCOME_HEAD_SCORE_READS.join(', ')} or undefined, got ${JSON.stringify(read)}`);
+    if (read === 'every-step') return packedStepEnds(packed, this.codec);
+    return packed.responseLengths.map((n) => (n === 0 ? [] : [n - 1]));
+  }
+
   /** The logits at the read positions, row by row, flattened to [N] (differentiable). */
   logits(packed: PackedBatch, positions: readonly (readonly number[])[] = this.readPositions(packed)): Tensor {
     return this.head.forward(this.tokenHidden(packed), [positions.flatMap((ts, b) => ts.map((t) => b * packed.T + t))]);
   }
 
-  /** σ(logit) on each read token, 0 elsewhere, [B, T]. */
+  /** σ(logit) on each token scorePositions() names, 0 elsewhere, [B, T]. */
   tokenRewards(packed: PackedBatch): Tensor {
-    const positions = this.readPositions(packed);
+    const positions = this.scorePositions(packed);
     const n = positions.reduce((a, ts) => a + ts.length, 0);
     if (n === 0) return full(this.backend, [packed.B, packed.T], 0); // only empty responses
     // A scatter as a gather: rows 0…n−1 are the probabilities, row n a zero every other token reads.
