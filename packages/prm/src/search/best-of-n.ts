@@ -7,6 +7,8 @@ import { majorityVote, weightedVote, type WeightTransform } from './vote.js';
 export interface Candidate {
   answer: string | null;
   stepScores: readonly number[];
+  /** The mean of the PRM's token rewards over the whole response (rePIRL's vote weight); needed by weight source 'token-mean'. */
+  meanTokenReward?: number;
 }
 
 /**
@@ -42,21 +44,48 @@ export const selectionMethods: readonly SelectionMethod[] = [
 ];
 
 /**
+ * Where a weighted vote's weights come from: 'steps' = aggregateSteps(stepScores, weightAggregation)
+ * ('mean' by default: the mean step score), 'token-mean' = the candidate's meanTokenReward (the mean
+ * token reward over the response, rePIRL's released evaluation).
+ */
+export type WeightSource = 'steps' | 'token-mean';
+
+export interface Weighting {
+  /** Default 'steps'. */
+  source?: WeightSource;
+  /** τ: weights are divided by it before the transform (default 1; see weightedVote). */
+  temperature?: number;
+}
+
+/** The vote weight of a candidate that has an answer. */
+function voteWeight(c: Candidate, weightAggregation: Aggregation, source: WeightSource): number {
+  if (source === 'token-mean') {
+    if (c.meanTokenReward === undefined) throw new Error("selectAnswer: weight source 'token-mean' needs each candidate's meanTokenReward");
+    return c.meanTokenReward;
+  }
+  return aggregateSteps(c.stepScores, weightAggregation);
+}
+
+/**
  * The answer `method` picks: an aggregation name → bestOfN; 'majority' → majorityVote (scores
  * unused); 'weighted-<transform>' → weightedVote with weight = aggregateSteps(stepScores,
- * weightAggregation) per candidate (rePIRL: 'weighted-exp' with 'mean').
+ * weightAggregation) per candidate (or its meanTokenReward, `weighting.source` 'token-mean'),
+ * divided by `weighting.temperature` (rePIRL: 'weighted-exp' with the mean token reward).
  */
 export function selectAnswer(
   candidates: readonly Candidate[],
   method: SelectionMethod,
   weightAggregation: Aggregation = 'mean',
+  weighting: Weighting = {},
 ): string | null {
   if (method === 'majority') return majorityVote(candidates.map((c) => c.answer)).answer;
   if (method.startsWith('weighted-')) {
     const transform = method.slice('weighted-'.length) as WeightTransform;
+    const source = weighting.source ?? 'steps';
+    if (source !== 'steps' && source !== 'token-mean') throw new Error(`selectAnswer: unknown weight source "${String(source)}"; use steps or token-mean`);
     const voters = candidates.filter((c) => c.answer !== null);
-    const weights = voters.map((c) => aggregateSteps(c.stepScores, weightAggregation));
-    return weightedVote(voters.map((c) => c.answer), weights, { transform }).answer;
+    const weights = voters.map((c) => voteWeight(c, weightAggregation, source));
+    return weightedVote(voters.map((c) => c.answer), weights, { transform, temperature: weighting.temperature ?? 1 }).answer;
   }
   return bestOfN(candidates, method as Aggregation).answer;
 }
@@ -76,6 +105,8 @@ export interface BestOfNOptions {
   seed?: number;
   /** Step aggregation giving the weights of 'weighted-*' methods (default 'mean'). */
   weightAggregation?: Aggregation;
+  /** Weight source and temperature of 'weighted-*' methods (default: step weights, τ = 1). */
+  weighting?: Weighting;
 }
 
 export interface BestOfNAccuracy {
@@ -98,7 +129,7 @@ export interface BestOfNAccuracy {
  * combinatorial value is only used in tests, as a check.
  */
 export function bestOfNAccuracy(problems: readonly BestOfNProblem[], options: BestOfNOptions): BestOfNAccuracy {
-  const { n, method, subsets = 512, seed = 0, weightAggregation = 'mean' } = options;
+  const { n, method, subsets = 512, seed = 0, weightAggregation = 'mean', weighting = {} } = options;
   if (!Number.isInteger(n) || n < 1) throw new Error(`bestOfNAccuracy: n must be a positive integer, got ${n}`);
   if (!Number.isInteger(subsets) || subsets < 1) throw new Error(`bestOfNAccuracy: subsets must be a positive integer, got ${subsets}`);
   if (!selectionMethods.includes(method)) {
@@ -117,11 +148,106 @@ export function bestOfNAccuracy(problems: readonly BestOfNProblem[], options: Be
         const j = i + Math.floor(rng.next() * (m - i));
         [pool[i], pool[j]] = [pool[j]!, pool[i]!];
       }
-      const chosen = selectAnswer(pool.slice(0, n).map((i) => p.candidates[i]!), method, weightAggregation);
+      const chosen = selectAnswer(pool.slice(0, n).map((i) => p.candidates[i]!), method, weightAggregation, weighting);
       if (chosen !== null && answersMatch(p.correctAnswer, chosen)) hits++;
     }
     return hits / subsets;
   });
   const accuracy = perProblem.reduce((a, b) => a + b, 0) / perProblem.length;
   return { accuracy, perProblem, n, subsets };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Temperature-tuned weighted votes (issue 15): the two forms of the PRM-weighted vote, each with
+// its temperature τ chosen on validation problems and only then applied to test problems.
+//
+//   weighted/official   Σ_{i: answer a} exp(mean token reward_i / τ)   (rePIRL's released evaluation)
+//   weighted/step-mean  Σ_{i: answer a} exp(mean step score_i / τ)     (ours; step score = sum of its token rewards)
+
+/** The two named weighted-vote forms and where their weights come from. */
+export const WEIGHTED_VOTE_FORMS = {
+  official: { source: 'token-mean', weightAggregation: 'mean' },
+  'step-mean': { source: 'steps', weightAggregation: 'mean' },
+} as const satisfies Record<string, { source: WeightSource; weightAggregation: Aggregation }>;
+export type WeightedVoteForm = keyof typeof WEIGHTED_VOTE_FORMS;
+
+/**
+ * The default τ grid, flattest first (so ties between τs go to the rule closest to majority vote):
+ * 100 is all but majority vote for weights of order 1, 0.01 all but the argmax.
+ */
+export const DEFAULT_TEMPERATURES: readonly number[] = [100, 30, 10, 3, 1, 0.3, 0.1, 0.03, 0.01];
+
+export interface TemperatureOptions {
+  n: number;
+  form: WeightedVoteForm;
+  /** τ candidates (default DEFAULT_TEMPERATURES); ties go to the earliest. */
+  temperatures?: readonly number[];
+  subsets?: number;
+  seed?: number;
+}
+
+/** The τ of the grid with the best best-of-N accuracy of the weighted vote on the validation problems. */
+export function chooseTemperature(validation: readonly BestOfNProblem[], options: TemperatureOptions): { temperature: number; accuracies: number[] } {
+  const grid = options.temperatures ?? DEFAULT_TEMPERATURES;
+  if (grid.length === 0) throw new Error('chooseTemperature: no temperatures to choose from');
+  grid.forEach((t) => {
+    if (!(t > 0)) throw new Error(`chooseTemperature: temperatures must be > 0, got ${t}`);
+  });
+  const form = WEIGHTED_VOTE_FORMS[options.form];
+  if (form === undefined) throw new Error(`chooseTemperature: unknown form "${String(options.form)}"; use ${Object.keys(WEIGHTED_VOTE_FORMS).join(' or ')}`);
+  const accuracies = grid.map((temperature) => bestOfNAccuracy(validation, {
+    n: options.n, method: 'weighted-exp', subsets: options.subsets, seed: options.seed, weightAggregation: form.weightAggregation,
+    weighting: { source: form.source, temperature },
+  }).accuracy);
+  let best = 0;
+  accuracies.forEach((a, i) => {
+    if (a > accuracies[best]!) best = i;
+  });
+  return { temperature: grid[best]!, accuracies };
+}
+
+export interface TunedVoteAccuracy extends BestOfNAccuracy {
+  /** The τ chosen on the validation problems. */
+  temperature: number;
+  /** Validation accuracy of each τ of the grid. */
+  validationAccuracies: number[];
+}
+
+/**
+ * The weighted vote of `form` with τ chosen on `validation` (chooseTemperature) and applied to
+ * `test`: best-of-N accuracy on the test problems, which are never looked at to choose τ.
+ */
+export function tunedWeightedVoteAccuracy(
+  validation: readonly BestOfNProblem[], test: readonly BestOfNProblem[], options: TemperatureOptions,
+): TunedVoteAccuracy {
+  const { temperature, accuracies } = chooseTemperature(validation, options);
+  const form = WEIGHTED_VOTE_FORMS[options.form];
+  const result = bestOfNAccuracy(test, {
+    n: options.n, method: 'weighted-exp', subsets: options.subsets, seed: options.seed, weightAggregation: form.weightAggregation,
+    weighting: { source: form.source, temperature },
+  });
+  return { ...result, temperature, validationAccuracies: accuracies };
+}
+
+/**
+ * Two-fold cross-fitting of tunedWeightedVoteAccuracy: problems with fold 0 are scored with the τ
+ * chosen on fold 1 and vice versa, so every problem gets an out-of-fold accuracy. `perProblem` is in
+ * the input order; `accuracy` is their mean; `temperatures[f]` is the τ used on fold f.
+ */
+export function crossFittedWeightedVote(
+  problems: readonly BestOfNProblem[], folds: readonly (0 | 1)[], options: TemperatureOptions,
+): { accuracy: number; perProblem: number[]; temperatures: [number, number] } {
+  if (folds.length !== problems.length) throw new Error(`crossFittedWeightedVote: ${folds.length} folds for ${problems.length} problems`);
+  const idx = [0, 1].map((f) => folds.map((x, i) => (x === f ? i : -1)).filter((i) => i >= 0));
+  if (idx[0]!.length === 0 || idx[1]!.length === 0) throw new Error('crossFittedWeightedVote: each fold needs at least one problem');
+  const perProblem = new Array<number>(problems.length).fill(NaN);
+  const temperatures: [number, number] = [NaN, NaN];
+  for (const f of [0, 1] as const) {
+    const test = idx[f]!.map((i) => problems[i]!);
+    const validation = idx[1 - f]!.map((i) => problems[i]!);
+    const r = tunedWeightedVoteAccuracy(validation, test, options);
+    temperatures[f] = r.temperature;
+    r.perProblem.forEach((a, k) => (perProblem[idx[f]![k]!] = a));
+  }
+  return { accuracy: perProblem.reduce((a, b) => a + b, 0) / perProblem.length, perProblem, temperatures };
 }

@@ -50,14 +50,19 @@ export type WeightTransform = 'raw' | 'exp' | 'sigmoid';
  * first) and `bestMember` is its member with the largest weight (first on ties). rePIRL's
  * test-time scaling is transform 'exp' with w_i = the response's mean token score.
  *
- * For 'exp' the totals are computed as Σ exp(w_i − w_max) (w_max over all voters) so large weights
- * cannot overflow; the common factor exp(w_max) does not change the winner, and the reported totals
- * are these scaled sums.
+ * `temperature` τ (default 1) divides every weight first: g(w_i / τ). With 'exp' this is the
+ * softmax-style vote Σ exp(w_i / τ): τ → 0 approaches the argmax of w, τ → ∞ majority vote
+ * (τ = Infinity is allowed: every voter then weighs exp(0) = 1, exactly majority vote). Issue 15's `weighted/official` and `weighted/step-mean` are 'exp' with
+ * τ chosen on validation problems (search/best-of-n.ts, tunedWeightedVoteAccuracy).
+ *
+ * For 'exp' the totals are computed as Σ exp(w_i/τ − w_max/τ) (w_max over all voters) so large
+ * weights cannot overflow; the common factor exp(w_max/τ) does not change the winner, and the
+ * reported totals are these scaled sums.
  */
 export function weightedVote(
   answers: readonly (string | null)[],
   weights: readonly number[],
-  options: { transform: WeightTransform },
+  options: { transform: WeightTransform; temperature?: number },
 ): VoteResult & { bestMember: number } {
   if (answers.length !== weights.length) {
     throw new Error(`weightedVote: ${answers.length} answers but ${weights.length} weights; they must be parallel`);
@@ -66,11 +71,15 @@ export function weightedVote(
   if (transform !== 'raw' && transform !== 'exp' && transform !== 'sigmoid') {
     throw new Error(`weightedVote: unknown transform "${String(transform)}"; use raw, exp or sigmoid`);
   }
+  const tau = options.temperature ?? 1;
+  if (!(tau > 0)) throw new Error(`weightedVote: temperature must be > 0, got ${tau}`);
   checkFinite('weightedVote', 'weights', weights);
-  const voters = answers.flatMap((a, i) => (a === null ? [] : [weights[i]!]));
+  const voters = answers.flatMap((a, i) => (a === null ? [] : [weights[i]! / tau]));
   const shift = transform === 'exp' && voters.length > 0 ? voters.reduce((m, v) => Math.max(m, v), -Infinity) : 0;
-  const g = (w: number): number =>
-    transform === 'raw' ? w : transform === 'exp' ? Math.exp(w - shift) : 1 / (1 + Math.exp(-w));
+  const g = (weight: number): number => {
+    const w = weight / tau;
+    return transform === 'raw' ? w : transform === 'exp' ? Math.exp(w - shift) : 1 / (1 + Math.exp(-w));
+  };
   const groups = groupAnswers(answers).map((grp) => ({
     ...grp,
     total: grp.members.reduce((sum, i) => sum + g(weights[i]!), 0),
