@@ -94,7 +94,7 @@ export class BpeTokenizer implements Tokenizer {
   encode(text: string, options: EncodeOptions = {}): number[] {
     if (typeof text !== 'string') throw new Error(`BpeTokenizer.encode: text must be a string, got ${typeof text}`);
     const ids: number[] = [];
-    if (options.addBos) ids.push(this.specialTokens.bos);
+    if (options.addBos && this.specialTokens.bos !== undefined) ids.push(this.specialTokens.bos);
     for (const piece of splitOnTokens(text, options.allowSpecial ? this.allAdded : this.plainAdded)) {
       if (typeof piece === 'number') ids.push(piece);
       else for (const word of this.preTokenize(piece)) ids.push(...this.bpe(word));

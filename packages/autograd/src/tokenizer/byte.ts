@@ -23,7 +23,8 @@ export class ByteTokenizer implements Tokenizer {
   static readonly PAD = 258;
 
   readonly vocabSize: number;
-  readonly specialTokens: SpecialTokens;
+  /** bos, eos and pad always exist here. */
+  readonly specialTokens: SpecialTokens & { readonly bos: number };
   /** Special token text → id, e.g. "<|eos|>" → 257. */
   private readonly specialIds: Map<string, number>;
   /** Special token id − 256 → text. */
@@ -39,7 +40,7 @@ export class ByteTokenizer implements Tokenizer {
     });
     this.specialTexts = names.map((name) => `<|${name}|>`);
     this.specialIds = new Map(this.specialTexts.map((text, i) => [text, 256 + i]));
-    this.specialTokens = Object.freeze(Object.fromEntries(names.map((name, i) => [name, 256 + i]))) as SpecialTokens;
+    this.specialTokens = Object.freeze(Object.fromEntries(names.map((name, i) => [name, 256 + i]))) as SpecialTokens & { readonly bos: number };
     this.vocabSize = 256 + names.length;
   }
 

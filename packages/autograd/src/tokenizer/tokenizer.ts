@@ -1,26 +1,27 @@
 // The tokenizer interface used by models, tasks, rollouts and generation. Two implementations:
 //
-//   ByteTokenizer (byte.ts): the default. Ids 0–255 are the bytes of the UTF-8 encoding, special
-//     tokens follow, so any text encodes and nothing needs a vocabulary file.
-//   BpeTokenizer (bpe.ts): a byte-level BPE built from a Hugging Face `tokenizer.json` object
-//     (GPT-2 style: "model": {"type": "BPE", vocab, merges}, "pre_tokenizer": ByteLevel).
+//   ByteTokenizer (byte.ts): the default for the toy tasks. Ids 0–255 are the bytes of the UTF-8
+//     encoding, special tokens follow, so any text encodes and nothing needs a vocabulary file.
+//   HfTokenizer (hf.ts): a Hugging Face tokenizer directory (tokenizer.json run by the
+//     @huggingface/tokenizers library, tokenizer_config.json's special tokens and chat template
+//     rendered by @huggingface/jinja, generation_config.json's eos ids).
 //
-// What a BPE needs beyond the byte tokenizer fits behind the same four members: `encode` splits
-// out special tokens, pre-tokenizes and applies merges; `decode` maps tokens back to bytes and then
-// decodes UTF-8 exactly like the byte tokenizer; `specialTokens` names the ids of the tokenizer's
-// own special tokens (e.g. bos = eos = pad = "<|endoftext|>" for GPT-2). Callers never assume
+// `encode` splits out special tokens only when asked; `decode` writes or skips them;
+// `specialTokens` names the ids of the tokenizer's own special tokens (bos may be absent: Qwen2
+// has none); `eosIds`, when given, lists every id that ends a generation. Callers never assume
 // that an id is a byte.
 
 /** Ids of the special tokens every model needs, plus any extra ones (e.g. `step`). */
 export interface SpecialTokens {
-  readonly bos: number;
+  /** Absent when the tokenizer has no beginning-of-sequence token (then addBos adds nothing). */
+  readonly bos?: number;
   readonly eos: number;
   readonly pad: number;
-  readonly [name: string]: number;
+  readonly [name: string]: number | undefined;
 }
 
 export interface EncodeOptions {
-  /** Prepend specialTokens.bos. */
+  /** Prepend specialTokens.bos (nothing when the tokenizer has none). */
   addBos?: boolean;
   /** Append specialTokens.eos. */
   addEos?: boolean;
@@ -40,12 +41,19 @@ export interface Tokenizer {
   /** Every id is in [0, vocabSize). */
   readonly vocabSize: number;
   readonly specialTokens: SpecialTokens;
+  /** Every id that ends a generation (e.g. generation_config.json's eos_token_id list); default [specialTokens.eos]. */
+  readonly eosIds?: readonly number[];
   encode(text: string, options?: EncodeOptions): number[];
   /** Invalid UTF-8 byte sequences decode to U+FFFD; ids outside the vocabulary throw. */
   decode(ids: ArrayLike<number>, options?: DecodeOptions): string;
   isSpecial(id: number): boolean;
   /** One token as readable text, for debugging and visualisation. */
   tokenToString?(id: number): string;
+}
+
+/** The ids that end a generation: tokenizer.eosIds, else [specialTokens.eos]. */
+export function eosIdsOf(tokenizer: Pick<Tokenizer, 'eosIds' | 'specialTokens'>): readonly number[] {
+  return tokenizer.eosIds ?? [tokenizer.specialTokens.eos];
 }
 
 /**
