@@ -1,9 +1,10 @@
 // The two named weighted votes with a temperature chosen on validation problems (issue 15), on
 // synthetic candidates whose best temperature is known.
 import { describe, expect, it } from 'vitest';
+import { answersMatch } from '@repirl/rl';
 import {
   DEFAULT_TEMPERATURES, bestOfNAccuracy, chooseTemperature, crossFittedWeightedVote, selectAnswer, tunedWeightedVoteAccuracy, type BestOfNProblem,
-  type Candidate,
+  type Candidate, type SelectionMethod, type Weighting,
 } from '../src/search/best-of-n.js';
 import { weightedVote } from '../src/search/vote.js';
 
@@ -82,5 +83,46 @@ describe('chooseTemperature / tunedWeightedVoteAccuracy', () => {
     // Homogeneous folds: the out-of-fold τ is right.
     expect(crossFittedWeightedVote([loneRight(), loneRight()], [0, 1], options).accuracy).toBe(1);
     expect(() => crossFittedWeightedVote(problems, [0, 0, 0, 0], options)).toThrow(/each fold/);
+  });
+});
+
+describe('bestOfNAccuracy precomputes per pool', () => {
+  it('equals selectAnswer on every subset (random pools with equal-valued answers, nulls, ties, empty responses)', async () => {
+    const { createRng } = await import('@repirl/rl');
+    const rng = createRng(21);
+    const spellings = ['1000', '1,000', '7', ' 7', 'x', 'x ', '8'];
+    const problems: BestOfNProblem[] = Array.from({ length: 12 }, (_, p) => ({
+      correctAnswer: p % 2 === 0 ? '1000' : '7',
+      candidates: Array.from({ length: 9 }, () => {
+        const answer = rng.next() < 0.15 ? null : spellings[Math.floor(rng.next() * spellings.length)]!;
+        const steps = answer === null && rng.next() < 0.5 ? 0 : 1 + Math.floor(rng.next() * 3);
+        const stepScores = Array.from({ length: steps }, () => Math.round(rng.next() * 4) / 4); // ties
+        return { answer, stepScores, meanTokenReward: Math.round(rng.next() * 4) / 4 - 0.5 };
+      }),
+    }));
+    const runs: [SelectionMethod, Weighting][] = [
+      ['majority', {}], ['min', {}], ['last', {}], ['sum', {}], ['product-sigmoid', {}], ['weighted-exp', {}], ['weighted-raw', {}],
+      ['weighted-sigmoid', { temperature: 0.5 }], ['weighted-exp', { source: 'token-mean', temperature: 0.1 }], ['weighted-exp', { temperature: Infinity }],
+    ];
+    for (const [method, weighting] of runs) {
+      for (const n of [1, 4, 9]) {
+        // The reference: the same subsets (same PRNG stream) through selectAnswer.
+        const ref = createRng(5);
+        const expected = problems.map((p) => {
+          const pool = p.candidates.map((_, i) => i);
+          let hits = 0;
+          for (let s = 0; s < 20; s++) {
+            for (let i = 0; i < n; i++) {
+              const j = i + Math.floor(ref.next() * (pool.length - i));
+              [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+            }
+            const chosen = selectAnswer(pool.slice(0, n).map((i) => p.candidates[i]!), method, 'mean', weighting);
+            if (chosen !== null && answersMatch(p.correctAnswer, chosen)) hits++;
+          }
+          return hits / 20;
+        });
+        expect(bestOfNAccuracy(problems, { n, method, subsets: 20, seed: 5, weighting }).perProblem, `${method} ${JSON.stringify(weighting)} n=${n}`).toEqual(expected);
+      }
+    }
   });
 });

@@ -1,7 +1,8 @@
 // Best-of-N selection with a PRM, and an unbiased estimate of best-of-N accuracy.
 import { answersMatch, createRng } from '@repirl/rl';
 import { aggregateSteps, aggregationModes, type Aggregation } from '../eval/aggregate.js';
-import { majorityVote, weightedVote, type WeightTransform } from './vote.js';
+import { checkFinite } from '../eval/ranks.js';
+import { groupAnswers, majorityVote, weightedVote, type WeightTransform } from './vote.js';
 
 /** One sampled response: its final answer (null when it has none) and its PRM step scores. */
 export interface Candidate {
@@ -140,6 +141,7 @@ export function bestOfNAccuracy(problems: readonly BestOfNProblem[], options: Be
   const perProblem = problems.map((p, pi) => {
     const m = p.candidates.length;
     if (m < n) throw new Error(`bestOfNAccuracy: problem ${pi} has ${m} candidates, fewer than n = ${n}`);
+    const isCorrect = poolSelector(p, method, weightAggregation, weighting);
     const pool = p.candidates.map((_, i) => i);
     let hits = 0;
     for (let s = 0; s < subsets; s++) {
@@ -148,13 +150,91 @@ export function bestOfNAccuracy(problems: readonly BestOfNProblem[], options: Be
         const j = i + Math.floor(rng.next() * (m - i));
         [pool[i], pool[j]] = [pool[j]!, pool[i]!];
       }
-      const chosen = selectAnswer(pool.slice(0, n).map((i) => p.candidates[i]!), method, weightAggregation, weighting);
-      if (chosen !== null && answersMatch(p.correctAnswer, chosen)) hits++;
+      if (isCorrect(pool, n)) hits++;
     }
     return hits / subsets;
   });
   const accuracy = perProblem.reduce((a, b) => a + b, 0) / perProblem.length;
   return { accuracy, perProblem, n, subsets };
+}
+
+/**
+ * Whether selectAnswer(candidates at pool[0..n), …) is right, computed from per-pool precomputation:
+ * each candidate's answer group (answersMatch is an equivalence — numbers by value, other text by
+ * its trimmed string — so grouping the pool once and restricting it to a subset gives the subset's
+ * groups, in the same first-seen order), its vote weight and its aggregated score, so a subset costs
+ * O(n). Same arithmetic and tie rules as majorityVote / weightedVote / bestOfN (checked against
+ * selectAnswer in the tests).
+ */
+function poolSelector(
+  p: BestOfNProblem, method: SelectionMethod, weightAggregation: Aggregation, weighting: Weighting,
+): (pool: readonly number[], n: number) => boolean {
+  const cands = p.candidates;
+  if (method !== 'majority' && !method.startsWith('weighted-')) {
+    const scores = cands.map((c) => (c.stepScores.length === 0 ? -Infinity : aggregateSteps(c.stepScores, method as Aggregation)));
+    const right = cands.map((c) => c.answer !== null && answersMatch(p.correctAnswer, c.answer));
+    return (pool, n) => {
+      let best = pool[0]!;
+      for (let k = 1; k < n; k++) if (scores[pool[k]!]! > scores[best]!) best = pool[k]!;
+      return right[best]!;
+    };
+  }
+  const groups = groupAnswers(cands.map((c) => c.answer));
+  const groupOf = new Int32Array(cands.length).fill(-1);
+  groups.forEach((g, gi) => g.members.forEach((i) => (groupOf[i] = gi)));
+  const groupRight = groups.map((g) => answersMatch(p.correctAnswer, g.answer));
+  const totals = new Float64Array(groups.length);
+  const seenAt = new Int32Array(groups.length);
+  const order: number[] = [];
+  let tally: (pool: readonly number[], n: number) => void;
+  if (method === 'majority') {
+    tally = (pool, n) => {
+      for (let k = 0; k < n; k++) {
+        const g = groupOf[pool[k]!]!;
+        if (g >= 0) totals[g]! += 1;
+      }
+    };
+  } else {
+    const transform = method.slice('weighted-'.length) as WeightTransform;
+    const source = weighting.source ?? 'steps';
+    const tau = weighting.temperature ?? 1;
+    if (!(tau > 0)) throw new Error(`weightedVote: temperature must be > 0, got ${tau}`);
+    const weights = cands.map((c) => (c.answer === null ? 0 : voteWeight(c, weightAggregation, source)));
+    checkFinite('weightedVote', 'weights', weights);
+    tally = (pool, n) => {
+      let shift = 0;
+      if (transform === 'exp') {
+        shift = -Infinity;
+        for (let k = 0; k < n; k++) if (groupOf[pool[k]!]! >= 0) shift = Math.max(shift, weights[pool[k]!]! / tau);
+      }
+      for (let k = 0; k < n; k++) {
+        const i = pool[k]!;
+        const g = groupOf[i]!;
+        if (g < 0) continue;
+        const w = weights[i]! / tau;
+        totals[g]! += transform === 'raw' ? w : transform === 'exp' ? Math.exp(w - shift) : 1 / (1 + Math.exp(-w));
+      }
+    };
+  }
+  return (pool, n) => {
+    // First-seen order of the subset's groups, then the strict-max winner (ties → seen first).
+    order.length = 0;
+    for (let k = 0; k < n; k++) {
+      const g = groupOf[pool[k]!]!;
+      if (g >= 0 && seenAt[g] === 0) {
+        seenAt[g] = 1;
+        order.push(g);
+      }
+    }
+    tally(pool, n);
+    let winner = -1;
+    for (const g of order) if (winner === -1 || totals[g]! > totals[winner]!) winner = g;
+    for (const g of order) {
+      totals[g] = 0;
+      seenAt[g] = 0;
+    }
+    return winner >= 0 && groupRight[winner]!;
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
