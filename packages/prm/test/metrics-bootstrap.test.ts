@@ -6,6 +6,7 @@ import {
   bootstrapInterval, pairedBootstrapDifference, percentileInterval, problemMean, problemRatio, resampleProblems, separated, unitWeights,
 } from '../src/eval/bootstrap.js';
 import { GroupedAuroc } from '../src/eval/step-metrics.js';
+import { WeightedFirstError, bestThreshold, firstErrorF1, type FirstErrorSample } from '../src/eval/first-error.js';
 
 /** Points of P problems, `k` per problem: label from `label(p, j)`, score from `score(label, rng)`. */
 function points(P: number, k: number, seed: number, score: (label: boolean, rng: { next(): number }) => number, pPos = 0.5) {
@@ -167,5 +168,35 @@ describe('pairedBootstrapDifference and separated', () => {
     expect(separated({ lo: -0.2, hi: -0.01 })).toBe(true);
     expect(separated({ lo: 0, hi: 0.2 })).toBe(false);
     expect(separated({ lo: NaN, hi: NaN })).toBe(false);
+  });
+});
+
+describe('WeightedFirstError', () => {
+  it('equals bestThreshold / firstErrorF1 on the data, and on each replicate its multiset (same best F1)', () => {
+    const rng = createRng(17);
+    const samples: (FirstErrorSample & { problem: number })[] = [];
+    for (let p = 0; p < 15; p++) {
+      for (let j = 0; j < 5; j++) {
+        const k = Math.floor(rng.next() * 4); // 0 … 3 steps (an empty, all-correct response included)
+        const firstError = k === 0 || rng.next() < 0.5 ? -1 : Math.floor(rng.next() * k);
+        const stepScores = Array.from({ length: k }, (_, i) => Math.round(4 * rng.next() + (firstError >= 0 && i >= firstError ? -1 : 1)) / 2);
+        samples.push({ stepScores, firstError, problem: p });
+      }
+    }
+    const w = new WeightedFirstError(samples, samples.map((s) => s.problem));
+    const plain = bestThreshold(samples);
+    expect(w.best()).toEqual(plain);
+    for (const t of [-3, 0, 0.25, 1, 2.75, 9]) expect(w.f1At(t)).toEqual(firstErrorF1(samples, t));
+    for (const weights of resampleProblems(15, { resamples: 30, seed: 2 })) {
+      const multiset = samples.flatMap((s) => Array.from({ length: weights[s.problem]! }, () => s));
+      const calibratable = multiset.some((s) => s.firstError >= 0) && multiset.some((s) => s.firstError === -1);
+      expect(w.calibratable(weights)).toBe(calibratable);
+      if (!calibratable) continue;
+      const best = w.best(weights);
+      expect(best.f1).toBeCloseTo(bestThreshold(multiset).f1, 12);
+      expect(best.f1).toBeCloseTo(firstErrorF1(multiset, best.threshold).f1, 12);
+      expect(w.f1At(0.75, weights).f1).toBeCloseTo(firstErrorF1(multiset, 0.75).f1, 12);
+    }
+    expect(() => new WeightedFirstError(samples.filter((s) => s.firstError === -1), [0]).best()).toThrow();
   });
 });

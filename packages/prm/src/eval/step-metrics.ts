@@ -51,8 +51,21 @@ export class GroupedAuroc {
     this.runEnds = Int32Array.from(ends);
   }
 
+  /** Values already computed per weights object (a replicate's weights are shared by many metrics; do not mutate weights once used). */
+  private readonly memo = new WeakMap<ProblemWeights, number>();
+
   /** The AUROC with group g's points counted weights[g] times (all once when omitted); NaN without both classes. */
   value(weights?: ProblemWeights): number {
+    if (weights === undefined) return this.compute(undefined);
+    let v = this.memo.get(weights);
+    if (v === undefined) {
+      v = this.compute(weights);
+      this.memo.set(weights, v);
+    }
+    return v;
+  }
+
+  private compute(weights: ProblemWeights | undefined): number {
     let u = 0;
     let below = 0; // weighted negatives with a lower score
     let positives = 0;
