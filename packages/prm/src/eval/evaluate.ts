@@ -10,6 +10,9 @@
 // token after the previous step's end up to its own end token (models/prm.ts). Two aggregations:
 //   sum   Σ_{t in span} r_t     (the PRM's step score as trained/used; what `stepScores` holds)
 //   mean  sum / |span|          (per-token: takes length out of a summed score)
+// For models that put one number on each step's end token (ORM, Math-Shepherd, AIRL-S's step head)
+// the sum is that number and the mean divides it by the step's length, so for them `sum` is the
+// meaningful one and `mean` mixes in length; for token-level PRMs (rePIRL, PRIME) both are meaningful.
 // ORMs (OutcomeHeadPrm read 'last') are scored as PRMs: their head is read at every step end
 // (`ormRead` 'every-step', the default), so step k's score is P(correct | prefix up to step k), as the
 // implicit-PRM paper scores its ORM baselines; `report.read` says which read was used.
