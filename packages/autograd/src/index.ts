@@ -1,11 +1,11 @@
 // @repirl/autograd — tensors over GPU buffers, a tape with one table of gradient rules, nn modules,
 // optimizers, safetensors checkpoints and KV-cache generation, built on @repirl/kernels.
-// So far: safetensors checkpoints (atomic), tokenizers (byte-level, GPT-2-style BPE), LR schedules.
+// So far: safetensors checkpoints (atomic), tokenizers (byte-level; Hugging Face tokenizer directories with chat templates), LR schedules.
 export * from './io/atomic.js';
 export * from './io/safetensors.js';
 export * from './tokenizer/tokenizer.js';
 export * from './tokenizer/byte.js';
-export * from './tokenizer/bpe.js';
+export * from './tokenizer/hf.js';
 export * from './optim/schedule.js';
 export * from './core/index.js';
 export { GpuBackend } from './backends/gpu.js';

@@ -5,8 +5,6 @@
 //   HfTokenizer (hf.ts): a Hugging Face tokenizer directory (tokenizer.json run by the
 //     @huggingface/tokenizers library, tokenizer_config.json's special tokens and chat template
 //     rendered by @huggingface/jinja, generation_config.json's eos ids).
-//   (BpeTokenizer, bpe.ts: the former hand-written GPT-2 BPE; HfTokenizer gives the same ids and
-//     supersedes it; it goes once src/index.ts stops exporting it.)
 //
 // `encode` splits out special tokens only when asked; `decode` writes or skips them;
 // `specialTokens` names the ids of the tokenizer's own special tokens (bos may be absent: Qwen2
