@@ -2,7 +2,7 @@
 export { packedStepEnds, scoreSamples, stepEndTokens, stepScores, tokenStateHidden, type ProcessRewardModel, type ScoredSample } from './prm.js';
 export { BackbonePrm, prmFromPolicy, type BackbonePrmConfig } from './backbone.js';
 export { TokenMlpPrm, type TokenMlpPrmConfig, type TokenMlpPrmOptions } from './token-mlp.js';
-export { OUTCOME_HEAD_READS, OutcomeHeadPrm, type OutcomeHeadPrmConfig, type OutcomeHeadPrmOptions, type OutcomeHeadRead } from './outcome-head.js';
+export { OUTCOME_HEAD_READS, OutcomeHeadPrm, type OutcomeHeadPrmConfig, type OutcomeHeadPrmOptions, type OutcomeHeadRead, type OutcomeHeadScoreRead } from './outcome-head.js';
 export { loadPrm, type SavedPrm } from './load.js';
 export { ImplicitPrm, type ImplicitPrmConfig } from './implicit.js';
 export { StepHeadPrm, type StepHeadPrmConfig, type StepHeadPrmOptions } from './step-head.js';
