@@ -68,16 +68,18 @@ if [ "$STAGE" = all ] || [ "$STAGE" = grpo ]; then each_seed grpo; fi
 # The task, its difficulty and the validation size come from $GRPO_CONFIG, so that eval-* scores the
 # very problems the GRPO run validated on, whatever configs the script is given.
 config_value() { node -p "JSON.stringify(JSON.parse(require('node:fs').readFileSync('$GRPO_CONFIG', 'utf8')).$1)"; }
-evaluate() { # seed which split problems seed-offset
+# eval-* reads the task's validation split with the GRPO run's validation seed; test-* the test
+# split, which no run trains or validates on (the splits are disjoint by construction).
+evaluate() { # seed which name problems seed-offset task-split
   $REPIRL eval --set checkpoint="$OUT/seed$1/$2" --set task.name="$TASK_NAME" \
-    --set task.difficulty="$TASK_DIFFICULTY" --set problems="$4" \
+    --set task.difficulty="$TASK_DIFFICULTY" --set problems="$4" --set split="$6" \
     --set seed=$(($1 + $5)) --out "$OUT/seed$1/$3-$2" --force --progress off
 }
 analyse() {
   local s=$1 which
   for which in sft grpo; do
-    evaluate "$s" "$which" eval "$VAL_PROBLEMS" 1000003
-    evaluate "$s" "$which" test 1000 2000003
+    evaluate "$s" "$which" eval "$VAL_PROBLEMS" 1000003 validation
+    evaluate "$s" "$which" test 1000 2000003 test
   done
 }
 if [ "$STAGE" = all ] || [ "$STAGE" = analyse ]; then

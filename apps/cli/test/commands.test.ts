@@ -611,7 +611,8 @@ describe('the wired trainers', () => {
     const cli = makeCli();
     const sftOut = join(dir, 'sft');
     expect((await cli.run('sft', ...TINY_SFT, '--set', 'steps=1', '--set', 'optim.warmupSteps=0', '--out', sftOut)).code).toBe(0);
-    const evalArgs = [...TASK, '--set', `checkpoint=${sftOut}`, '--set', 'problems=70', '--set', 'maxNewTokens=8', '--progress', 'off'];
+    // 70 distinct test problems need a larger space than steps 1, range 10 holds in its test split.
+    const evalArgs = [...TASK, '--set', 'task.difficulty.range=100', '--set', `checkpoint=${sftOut}`, '--set', 'problems=70', '--set', 'maxNewTokens=8', '--progress', 'off'];
     const full = await cli.run('eval', ...evalArgs, '--out', join(dir, 'full'));
     expect(full.code).toBe(0);
     expect((await readMetrics(join(dir, 'full', 'metrics.jsonl'))).map((m) => m.step)).toEqual([64, 70]);

@@ -26,7 +26,7 @@ import {
 import type { OfflinePrmTrainConfig, PrmEvalConfig, PrmTrainConfig } from '../config/index.js';
 import { resolveCheckpoint, RunDirError } from '../run/index.js';
 import type { RunContext, RunOutcome } from './context.js';
-import { RL_TRAIN_PROBLEMS, VALIDATION_SEED_OFFSET, backend, loadInit, responseBudget, runTrainer, sinkInto } from './shared.js';
+import { RL_TRAIN_PROBLEMS, VALIDATION_SEED_OFFSET, backend, loadInit, responseBudget, runTrainer, sinkInto, splitProblems } from './shared.js';
 
 /** Seed offset of the held-out PRM evaluation problems (disjoint from training and from policy validation). */
 export const PRM_EVAL_SEED_OFFSET = 2_000_003;
@@ -74,7 +74,7 @@ interface EvalSettings {
 
 /** Held-out problems and the policy's labelled samples on them. */
 export async function heldOutSet(policy: DecoderLM, e: EvalSettings, codec: TaskCodec): Promise<EvalSet> {
-  const problems: Problem[] = e.task.generate((e.seed + PRM_EVAL_SEED_OFFSET) >>> 0, e.problems, e.difficulty);
+  const problems = splitProblems(e.task, 'test', e.seed + PRM_EVAL_SEED_OFFSET, e.problems, e.difficulty);
   const maxNewTokens = responseBudget(policy, problems, codec, e.maxNewTokens);
   return sampleEvalSet(policy, problems, { task: e.task, codec, samplesPerProblem: e.samplesPerProblem, maxNewTokens, temperature: e.temperature, seed: e.seed, batchSize: 256 });
 }
@@ -155,7 +155,7 @@ async function trainOfflineMethod(
   ctx: RunContext<PrmTrainConfig>, c: OfflinePrmTrainConfig, policy: DecoderLM, task: Task, verify: Verifier, codec: TaskCodec,
 ): Promise<{ prm: ProcessRewardModel & Module<unknown> } | null> {
   const seed = c.prm.seed;
-  const problems = task.generate(seed, c.problems, c.task.difficulty);
+  const problems = splitProblems(task, 'train', seed, c.problems, c.task.difficulty);
   const started = performance.now();
   const batch = await rollout(policy, problems, {
     k: c.rollout.k, maxNewTokens: c.rollout.maxNewTokens, temperature: c.rollout.temperature, seed: deriveSeed(seed, 'prm-offline-rollout'), codec, verify, batchSize: 256,
@@ -202,8 +202,8 @@ export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunO
     if ('rl' in c) {
       const run = await ONLINE_LEARNERS[c.method]({
         policy,
-        train: task.generate(seed, RL_TRAIN_PROBLEMS, c.task.difficulty),
-        validation: task.generate((seed + VALIDATION_SEED_OFFSET) >>> 0, c.rl.validation.problems, c.task.difficulty),
+        train: splitProblems(task, 'train', seed, RL_TRAIN_PROBLEMS, c.task.difficulty),
+        validation: splitProblems(task, 'validation', seed + VALIDATION_SEED_OFFSET, c.rl.validation.problems, c.task.difficulty),
         verify,
         checkpoints: sinkInto(ctx),
         config: { rl: only(rlTrainerSchema, c.rl), prm: c.prm },

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { DecoderLM, GpuBackend } from '@repirl/autograd';
 import { getRuntime } from '@repirl/kernels';
-import { TaskCodec, loadPolicy, summaryResults, savePolicy, type CheckpointSink, type Problem, type Trainer, type TrainerEvent } from '@repirl/rl';
+import { TaskCodec, generateSplit, loadPolicy, summaryResults, savePolicy, type CheckpointSink, type Difficulty, type Problem, type Split, type Task, type Trainer, type TrainerEvent } from '@repirl/rl';
 import { resolveCheckpoint } from '../run/index.js';
 import type { RunContext, RunOutcome } from './context.js';
 
@@ -74,4 +74,13 @@ export function responseBudget(policy: DecoderLM, problems: readonly Problem[], 
   const budget = Math.min(maxNewTokens, policy.config.maxSeqLen - longestPrompt);
   if (budget < 1) throw new Error(`the prompts (up to ${longestPrompt} tokens) leave no room for a response in the policy's maxSeqLen ${policy.config.maxSeqLen}`);
   return budget;
+}
+
+/**
+ * `count` problems of the task's `split` (train, validation or test: disjoint by construction, see
+ * @repirl/rl's tasks/splits.ts). Training problems may repeat a prompt (a small difficulty has few);
+ * held-out ones are distinct.
+ */
+export function splitProblems(task: Task, split: Split, seed: number, count: number, difficulty: Difficulty): Problem[] {
+  return generateSplit(task, split, seed >>> 0, count, difficulty, { repeats: split === 'train' }).problems;
 }

@@ -16,7 +16,7 @@ import {
 } from '@repirl/rl';
 import type { EvalConfig, RlConfig, SftConfig } from '../config/index.js';
 import type { RunContext, RunOutcome } from './context.js';
-import { RL_TRAIN_PROBLEMS, VALIDATION_SEED_OFFSET, backend, loadInit, responseBudget, runTrainer, sinkInto } from './shared.js';
+import { RL_TRAIN_PROBLEMS, VALIDATION_SEED_OFFSET, backend, loadInit, responseBudget, runTrainer, sinkInto, splitProblems } from './shared.js';
 
 /** Problems per evaluatePolicy call of `repirl eval` (one progress update each). */
 const EVAL_CHUNK = 64;
@@ -27,7 +27,7 @@ function taskOf(c: { task: { name: string; difficulty: Record<string, number> } 
 }
 
 function validationProblems(task: Task, c: { seed: number; task: { difficulty: Record<string, number> }; validation: { problems: number } }): Problem[] {
-  return task.generate((c.seed + VALIDATION_SEED_OFFSET) >>> 0, c.validation.problems, c.task.difficulty);
+  return splitProblems(task, 'validation', c.seed + VALIDATION_SEED_OFFSET, c.validation.problems, c.task.difficulty);
 }
 
 export async function runSft(ctx: RunContext<SftConfig>): Promise<RunOutcome> {
@@ -36,7 +36,7 @@ export async function runSft(ctx: RunContext<SftConfig>): Promise<RunOutcome> {
   const examples =
     c.data.source === 'jsonl'
       ? await jsonlExamples(c.data.path!, task)
-      : sftExamplesFromProblems(task.generate(c.seed, c.data.problems, c.task.difficulty), {
+      : sftExamplesFromProblems(splitProblems(task, 'train', c.seed, c.data.problems, c.task.difficulty), {
           task,
           errorRate: c.data.source === 'task-noisy' ? c.data.errorRate : 0,
           seed: c.seed,
@@ -98,7 +98,7 @@ export async function runRl(ctx: RunContext<RlConfig>): Promise<RunOutcome> {
   const policy = await loadInit(c.init);
   const trainer = await RlTrainer.create({
     policy,
-    train: task.generate(c.seed, RL_TRAIN_PROBLEMS, c.task.difficulty),
+    train: splitProblems(task, 'train', c.seed, RL_TRAIN_PROBLEMS, c.task.difficulty),
     validation: validationProblems(task, c),
     verify,
     config: only(rlTrainerSchema, c),
@@ -129,7 +129,7 @@ export async function runEval(ctx: RunContext<EvalConfig>): Promise<RunOutcome> 
  */
 async function evaluate(ctx: RunContext<EvalConfig>, policy: DecoderLM, task: Task, verify: Verifier): Promise<RunOutcome> {
   const c = ctx.config;
-  const problems = task.generate(c.seed, c.problems, c.task.difficulty);
+  const problems = splitProblems(task, c.split, c.seed, c.problems, c.task.difficulty);
   const codec = new TaskCodec();
   const maxNewTokens = responseBudget(policy, problems, codec, c.maxNewTokens);
   const sums: Record<string, number> = {};

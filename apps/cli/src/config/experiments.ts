@@ -4,7 +4,7 @@
 // one default and one validator from the file to the optimizer. `repirl config <command>` prints
 // these declarations; `--dry-run` prints a resolved config.
 import { ATTENTION_MAX_HEAD_SIZE, ATTENTION_MIN_HEAD_SIZE } from '@repirl/kernels';
-import { U32_MAX, rlConfigFor, s, sftTrainerSchema, type Given, type Infer, type SchemaSource } from '@repirl/rl';
+import { SPLITS, U32_MAX, rlConfigFor, s, sftTrainerSchema, type Given, type Infer, type SchemaSource } from '@repirl/rl';
 import { fillDifficulty, taskSchema, withValidationProblems } from './common.js';
 import { prmEvalSchema, prmTrainSchema, prmTrainSteps, type PrmEvalConfig, type PrmTrainConfig } from './prm.js';
 
@@ -82,6 +82,9 @@ export type RlConfig = Infer<ReturnType<typeof rlSchema>>;
 export const evalSchema = s.object('accuracy of a checkpoint on held-out problems (greedy pass@1, pass@k)', {
   checkpoint: s.string('a run directory (its latest checkpoint) or a checkpoint directory', { nonEmpty: true }),
   task: taskSchema(),
+  split: s.enum('which problems: the task\'s train, validation or test split (disjoint by construction; test: never trained or validated on)', SPLITS, {
+    default: 'test',
+  }),
   problems: s.integer('problems to evaluate', { default: 500, min: 1 }),
   k: s.integer('samples per problem for pass@k (0: greedy pass@1 only)', { default: 0, min: 0, max: 1024 }),
   temperature: s.number('sampling temperature of the pass@k samples', { default: 1, min: 0, max: 10, minExclusive: true }),

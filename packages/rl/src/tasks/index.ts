@@ -8,3 +8,7 @@ export {
 export { arithChain } from './arith-chain.js';
 export { addCarry } from './add-carry.js';
 export { getTask, registerTask, taskNames } from './registry.js';
+export {
+  DEFAULT_SPLIT_FRACTIONS, SPLITS, checkDisjoint, generateSplit, keyPosition, normalisePrompt, problemKey, splitOf, type Split, type SplitFractions,
+  type SplitProblems,
+} from './splits.js';
