@@ -1,6 +1,22 @@
 // Causal multi-head attention: forward with online softmax (out + log-sum-exp only), backward that
 // recomputes the scores, decode over a KV cache, the cache write, and their float64 references.
 //
+// Grouped-query attention (GQA; multi-query is Hkv = 1): q is [B, H, T, D], k and v (and a KV
+// cache) [B, Hkv, T, D] with H % Hkv = 0, group = H / Hkv. Query head h reads kv head
+// ⌊h / group⌋ — consecutive query heads share a kv head, the grouping of Hugging Face's repeat_kv
+// (query heads 0..group−1 read kv head 0, and so on) — by index arithmetic in the kernels
+// (kv row base = ⌊(b·H + h) / group⌋ · T, since b·H + h = (b·Hkv + ⌊h/group⌋)·group + h mod group);
+// K and V are never copied per head. dk and dv are [B, Hkv, T, D]: the gradients of a group's
+// query heads summed. The sum is taken inside the dk/dv pass: its invocations own kv-head key rows
+// and walk the queries of every query head of the group in turn (query heads b·H + hk·group + g,
+// g = 0..group−1), accumulating into the same registers. Chosen over a reduction pass because
+// it needs no [B, H, T, D] scratch for per-query-head partials, no extra dispatch, no atomics, and
+// the sum order is fixed (deterministic); the cost is group× more work per workgroup over
+// group× fewer workgroups, so with few kv heads and short sequences fewer workgroups keep the
+// threads busy (bench "GQA" case). The dq pass and the forward run per query head as before.
+// Hkv = H (group = 1) runs exactly the former instructions: results are bit-identical to plain
+// multi-head attention.
+//
 // Shared pieces of the attention kernels' WGSL generators.
 //
 // Design notes, from measurements on lavapipe (llvmpipe: each invocation is one lane of an
@@ -63,6 +79,9 @@
 // (the textbook three stages of llm.c: through ·V, through the softmax, through Q·Kᵀ), the KV-cache
 // decode and the cache write. The GPU kernels are tested against these; the autograd package's
 // CPU backend can run on them.
+//
+// The references take k, v [B, Hkv, …] with the same grouping (kv head ⌊h / group⌋) and return
+// dk, dv [B, Hkv, T, D] with the group's query heads summed.
 //
 // Masking, shared by every function here. For batch entry b, `keyCount` keys are valid (positions
 // 0..keyCount−1) and query row i sits at position offset + i. A valid query (position <

@@ -62,7 +62,9 @@ export interface AttentionBackwardResult {
  * Gradients of causal attention with respect to q, k and v, given the forward's inputs, its
  * output `out` [B, H, T, D] and log-sum-exp `lse` [B, H, T], and the output gradient `dOut`.
  * Recomputes the probabilities tile by tile; no [B, H, T, T] buffer. Fully masked rows and
- * padded keys get zero gradients (dOut there is ignored).
+ * padded keys get zero gradients (dOut there is ignored). With grouped-query attention (k, v
+ * [B, Hkv, T, D]) dk and dv are [B, Hkv, T, D]: the sums over each group's query heads, taken
+ * inside the dk/dv kernel (index.ts).
  */
 export function attentionBackward(
   rt: Runtime,
@@ -75,7 +77,7 @@ export function attentionBackward(
   options: AttentionBackwardOptions = {},
 ): AttentionBackwardResult {
   const kernel = 'attentionBackward';
-  const [B, H, T, D] = checkQkv(kernel, q, k, v, options.lengths);
+  const [B, H, T, D, Hkv] = checkQkv(kernel, q, k, v, options.lengths);
   for (const [name, x] of [['out', out], ['dOut', dOut]] as const) {
     expectDType(kernel, name, x, 'f32');
     expectShape(kernel, name, x, [B, H, T, D]);
@@ -88,18 +90,23 @@ export function attentionBackward(
   const cfg = attentionBackwardConfig(fetch, D);
   checkTiling(kernel, cfg.rows, cfg.tile, cfg.workgroup, fetch);
   const dq = rt.empty([B, H, T, D]);
-  const dk = rt.empty([B, H, T, D]);
-  const dv = rt.empty([B, H, T, D]);
+  const dk = rt.empty([B, Hkv, T, D]);
+  const dv = rt.empty([B, Hkv, T, D]);
   const rowDots = rt.empty([B, H, T]);
   const positions = options.lengths ?? unusedPositions(rt);
   const blocks = Math.ceil(T / (cfg.workgroup * cfg.rows));
+  const group = groupSize(H, Hkv);
   const uniforms = {
-    batch: B, heads: H, tq: T, tk: T, c: D / 4, blocks, past: 0, scale,
+    batch: B, heads: H, tq: T, tk: T, c: D / 4, blocks, past: 0, scale, group,
     mode: options.lengths ? WindowMode.LENGTHS : WindowMode.FULL,
   };
-  const workgroups = rt.grid(blocks * B * H);
-  rt.dispatch(attentionBackwardDqProgram(D, cfg, fetch), { bindings: [q, k, v, out, dOut, lse, positions, dq, rowDots], uniforms, workgroups });
-  rt.dispatch(attentionBackwardDkDvProgram(D, cfg, fetch), { bindings: [q, k, v, dOut, lse, rowDots, positions, dk, dv], uniforms, workgroups });
+  rt.dispatch(attentionBackwardDqProgram(D, cfg, fetch), {
+    bindings: [q, k, v, out, dOut, lse, positions, dq, rowDots], uniforms, workgroups: rt.grid(blocks * B * H),
+  });
+  // The dk/dv pass runs over kv heads: each sums its group's query heads in registers.
+  rt.dispatch(attentionBackwardDkDvProgram(D, cfg, fetch), {
+    bindings: [q, k, v, dOut, lse, rowDots, positions, dk, dv], uniforms: { ...uniforms, heads: Hkv }, workgroups: rt.grid(blocks * B * Hkv),
+  });
   rowDots.dispose(); // queue order keeps it alive for the dispatch above
   return { dq, dk, dv };
 }
@@ -145,21 +152,46 @@ export function checkHeadSize(kernel: string, argument: string, x: GpuArray): nu
   return D;
 }
 
-/** Validates q, k, v [B, H, T, D] f32 (same shape) and lengths i32 [B]; returns the dims. */
-export function checkQkv(kernel: string, q: GpuArray, k: GpuArray, v: GpuArray, lengths: GpuArray | undefined): [number, number, number, number] {
+/** Query heads per kv head; Hkv = 0 only with H = 0 (an empty batch of heads). */
+function groupSize(H: number, Hkv: number): number {
+  return Hkv === 0 ? 1 : H / Hkv;
+}
+
+/**
+ * Checks the kv head count of `x` [B, Hkv, *, D] against the query heads H: Hkv must divide H
+ * (grouped-query attention; Hkv = H is multi-head, Hkv = 1 multi-query). Returns Hkv.
+ */
+export function checkKvHeads(kernel: string, argument: string, x: GpuArray, H: number): number {
+  const Hkv = x.shape[1]!;
+  if (Hkv === 0 ? H !== 0 : H % Hkv !== 0) {
+    throw new ArgumentError(
+      kernel,
+      argument,
+      `has ${Hkv} heads (shape ${shapeString(x.shape)}), which must divide the ${H} query heads (grouped-query attention: H % Hkv = 0)`,
+    );
+  }
+  return Hkv;
+}
+
+/**
+ * Validates q [B, H, T, D] and k, v [B, Hkv, T, D] f32 with H % Hkv = 0, and lengths i32 [B];
+ * returns [B, H, T, D, Hkv].
+ */
+export function checkQkv(kernel: string, q: GpuArray, k: GpuArray, v: GpuArray, lengths: GpuArray | undefined): [number, number, number, number, number] {
   expectDType(kernel, 'q', q, 'f32');
   expectRank(kernel, 'q', q, 4);
   const [B, H, T] = q.shape as [number, number, number, number];
   const D = checkHeadSize(kernel, 'q', q);
-  for (const [name, x] of [['k', k], ['v', v]] as const) {
-    expectDType(kernel, name, x, 'f32');
-    expectShape(kernel, name, x, [B, H, T, D]);
-  }
+  expectDType(kernel, 'k', k, 'f32');
+  expectShape(kernel, 'k', k, [B, k.shape[1] ?? null, T, D]); // any head count here; checkKvHeads says why one is refused
+  const Hkv = checkKvHeads(kernel, 'k', k, H);
+  expectDType(kernel, 'v', v, 'f32');
+  expectShape(kernel, 'v', v, [B, Hkv, T, D]);
   if (lengths) {
     expectDType(kernel, 'lengths', lengths, 'i32');
     expectShape(kernel, 'lengths', lengths, [B]);
   }
-  return [B, H, T, D];
+  return [B, H, T, D, Hkv];
 }
 
 function checkScale(kernel: string, scale: number | undefined, D: number): number {
@@ -179,7 +211,7 @@ function launchForward(
   cfg: AttentionForwardConfig,
 ): AttentionResult {
   const [B, H, Tq, D] = q.shape as [number, number, number, number];
-  const Tk = k.shape[2]!;
+  const [, Hkv, Tk] = k.shape as [number, number, number, number];
   const fetch = tileFetchFor(rt);
   checkTiling(kernel, cfg.rows, cfg.keyTile, cfg.workgroup, fetch);
   const out = rt.empty([B, H, Tq, D]);
@@ -187,14 +219,18 @@ function launchForward(
   const blocks = Math.ceil(Tq / (cfg.workgroup * cfg.rows));
   rt.dispatch(attentionForwardProgram(D, cfg, fetch), {
     bindings: [q, k, v, window.positions ?? unusedPositions(rt), out, lse],
-    uniforms: { batch: B, heads: H, tq: Tq, tk: Tk, c: D / 4, blocks, mode: window.mode, past: window.past ?? 0, scale, negInf: -Infinity },
+    uniforms: {
+      batch: B, heads: H, tq: Tq, tk: Tk, c: D / 4, blocks, mode: window.mode, past: window.past ?? 0, scale, negInf: -Infinity, group: groupSize(H, Hkv),
+    },
     workgroups: rt.grid(blocks * B * H),
   });
   return { out, lse };
 }
 
 /**
- * Causal multi-head attention. q, k, v: [B, H, T, D] f32, D a multiple of 4 in 16..128, any T ≥ 0. With
+ * Causal multi-head attention. q: [B, H, T, D] f32, D a multiple of 4 in 16..128, any T ≥ 0; k, v:
+ * [B, Hkv, T, D] with Hkv dividing H (grouped-query attention: query head h reads kv head
+ * floor(h / (H / Hkv)), the Hugging Face repeat_kv grouping; Hkv = H is multi-head). With
  * `lengths`, keys at positions ≥ lengths[b] are masked and query rows at positions ≥ lengths[b]
  * are fully masked: out = 0 and lse = −∞ there (never NaN). Returns the output and the per-row
  * log-sum-exp, which is all attentionBackward needs besides the inputs.
@@ -221,7 +257,8 @@ export interface AttentionDecodeOptions {
 
 /**
  * Decode-time attention for sampling: a few new queries q [B, H, Tq, D] (Tq ≥ 1) over the KV cache
- * kCache, vCache [B, H, Tmax, D]. Only cache positions < past + i + 1 are read for query i.
+ * kCache, vCache [B, Hkv, Tmax, D] (Hkv dividing H: grouped-query attention keeps Hkv heads in the
+ * cache, query head h reads kv head floor(h / (H / Hkv))). Only cache positions < past + i + 1 are read for query i.
  * Same kernel as the forward, with queries offset by `past`, and a tiling for few rows: one row
  * per invocation and workgroups of 8 (one llvmpipe SIMD vector), so a single query does not drag
  * a big idle workgroup through the whole cache (flags `attentionDecode.rows`, `.keyTile`,
@@ -235,10 +272,11 @@ export function attentionDecode(rt: Runtime, q: GpuArray, kCache: GpuArray, vCac
   const [B, H, Tq] = q.shape as [number, number, number, number];
   const D = checkHeadSize(kernel, 'q', q);
   expectDType(kernel, 'kCache', kCache, 'f32');
-  expectShape(kernel, 'kCache', kCache, [B, H, null, D]);
+  expectShape(kernel, 'kCache', kCache, [B, kCache.shape[1] ?? null, null, D]);
+  const Hkv = checkKvHeads(kernel, 'kCache', kCache, H);
   const Tmax = kCache.shape[2]!;
   expectDType(kernel, 'vCache', vCache, 'f32');
-  expectShape(kernel, 'vCache', vCache, [B, H, Tmax, D]);
+  expectShape(kernel, 'vCache', vCache, [B, Hkv, Tmax, D]);
   const scale = checkScale(kernel, options.scale, D);
   let window: { mode: number; positions?: GpuArray; past?: number };
   if (typeof options.past === 'number') {
@@ -261,7 +299,8 @@ export function attentionDecode(rt: Runtime, q: GpuArray, kCache: GpuArray, vCac
 }
 
 /**
- * Appends rows [B, H, Tn, D] to a KV cache [B, H, Tmax, D] in place: cache[b, h, position_b + t] =
+ * Appends rows [B, H, Tn, D] to a KV cache [B, H, Tmax, D] in place (H is the cache's head count:
+ * Hkv with grouped-query attention): cache[b, h, position_b + t] =
  * rows[b, h, t]. `position` is one number for the batch (then position + Tn ≤ Tmax is checked) or
  * an i32 [B] array of per-sequence positions (rows that would land past Tmax are dropped). Use it
  * for keys and values before attentionDecode, with `past` equal to `position`.

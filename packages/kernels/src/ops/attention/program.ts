@@ -133,6 +133,7 @@ const UNIFORMS = [
   { name: 'mode', type: 'u32' },
   { name: 'past', type: 'i32' },
   { name: 'scale', type: 'f32' },
+  { name: 'group', type: 'u32' },
 ] as const;
 
 /** Pass 1: dq and D_i = dO_i·O_i, invocations owning query rows, keys walked in tiles. */
@@ -154,6 +155,7 @@ ${BLOCK_INDEX_WGSL}
   let keyEnd = u32(clamp(i32(lastRow) + 1, 0, len)); // the same for the whole workgroup
   let C = params.c;
   let rowBase = bh * params.tq;
+  let kvBase = (bh / params.group) * params.tq; // GQA: query head h reads kv head h / group
   // Rows r of this invocation: row0 + r·WG_X + lid (q pre-scaled, dO, the dq accumulator).
   var qs: array<array<vec4<f32>, ${cap}>, ${R}>;
   var gs: array<array<vec4<f32>, ${cap}>, ${R}>;
@@ -180,7 +182,7 @@ ${repeat(R, (r) => `  let i${r} = row0 + ${r}u * WG_X + lid;
   let lse${r} = rowLse[${r}];`)}
 ${fetch === 'loads' ? `  var kTile: array<array<vec4<f32>, ${cap}>, ${KT}>; // the tile's K rows, read again for dq` : ''}
   for (var j0 = 0u; j0 < keyEnd; j0 += ${KT}u) {
-${tileRows(fetch, KT, 'ka', (t) => `(rowBase + min(j0 + ${t}, keyEnd - 1u)) * C`, '    ')}
+${tileRows(fetch, KT, 'ka', (t) => `(kvBase + min(j0 + ${t}, keyEnd - 1u)) * C`, '    ')}
 ${repeat(R, (r) => repeat(KT, (t) => `    var s${r}_${t} = 0.0;
     var dp${r}_${t} = 0.0;`))}
     for (var c = 0u; c < C; c++) {
@@ -245,7 +247,7 @@ ${BLOCK_INDEX_WGSL}
   let len = u32(sequenceWindow(bh / params.heads).y);
   let row0 = block * ROWS;
   let C = params.c;
-  let rowBase = bh * params.tq;
+  let rowBase = bh * params.tq; // bh is a kv head here (params.heads = Hkv)
   // Key rows r of this invocation: row0 + r·WG_X + lid (k pre-scaled, v, the dk and dv accumulators).
   var ks: array<array<vec4<f32>, ${cap}>, ${R}>;
   var vs: array<array<vec4<f32>, ${cap}>, ${R}>;
@@ -263,12 +265,16 @@ ${BLOCK_INDEX_WGSL}
 ${repeat(R, (r) => `  let j${r} = row0 + ${r}u * WG_X + lid;`)}
 ${fetch === 'loads' ? `  var qTile: array<array<vec4<f32>, ${cap}>, ${QT}>; // the tile's q and dO rows, read again below
   var gTile: array<array<vec4<f32>, ${cap}>, ${QT}>;` : ''}
+  // GQA: the group's query heads bh·group + member (consecutive heads share kv head bh) in turn, their
+  // contributions summed in the same registers; group = 1 is plain multi-head attention.
+  for (var member = 0u; member < params.group; member++) {
+  let qBase = (bh * params.group + member) * params.tq;
   // Queries from the block's first key to the end of the sequence (the same for the workgroup).
   for (var i0 = row0; i0 < len; i0 += ${QT}u) {
-${tileRows(fetch, QT, 'qi', (t) => `rowBase + min(i0 + ${t}, len - 1u)`, '    ')}
+${tileRows(fetch, QT, 'qi', (t) => `qBase + min(i0 + ${t}, len - 1u)`, '    ')}
 ${tileFetch(fetch, QT, 'lse', 'qi', '', 'lse', '    ')}
 ${tileFetch(fetch, QT, 'rowDots', 'qi', '', 'rowDot', '    ')}
-${tileRows(fetch, QT, 'qa', (t) => `rowBase * C + min(i0 + ${t}, len - 1u) * C`, '    ')}
+${tileRows(fetch, QT, 'qa', (t) => `qBase * C + min(i0 + ${t}, len - 1u) * C`, '    ')}
 ${repeat(R, (r) => repeat(QT, (t) => `    var s${r}_${t} = 0.0;
     var dp${r}_${t} = 0.0;`))}
     for (var c = 0u; c < C; c++) {
@@ -290,6 +296,7 @@ ${tileFetch(fetch, QT, 'dOut', 'qa', 'c', 'g', '      ')}`}
 ${repeat(R, (r) => `      dvs[${r}][c] += ${sum(Array.from({ length: QT }, (_, t) => `p${r}_${t} * g${t}`))};
       dks[${r}][c] += ${sum(Array.from({ length: QT }, (_, t) => `ds${r}_${t} * q${t}`))};`)}
     }
+  }
   }
   for (var r = 0u; r < ${R}u; r++) {
     let j = row0 + r * WG_X + lid;
@@ -354,7 +361,7 @@ ${BLOCK_INDEX_WGSL}
   let keyEnd = u32(clamp(window.x + i32(lastRow) + 1, 0, window.y));
   let C = params.c; // D / 4
   let qRow0 = bh * params.tq;
-  let kRow0 = bh * params.tk;
+  let kRow0 = (bh / params.group) * params.tk; // GQA: query head h reads kv head h / group
   // Row r of this invocation is row0 + r·WG_X + lid. Loops over r stay rolled where they touch
   // storage (one load instruction for all rows); the score tile below is unrolled over r and t.
   var qs: array<array<vec4<f32>, ${cap}>, ${R}>;
@@ -417,6 +424,7 @@ ${repeat(R, (r) => `      acc[${r}][c] = acc[${r}][c] * rescale${r} + ${sum(Arra
       { name: 'past', type: 'i32' },
       { name: 'scale', type: 'f32' },
       { name: 'negInf', type: 'f32' },
+      { name: 'group', type: 'u32' },
     ],
     bindings: [
       { name: 'q', type: 'vec4<f32>', access: 'read' },

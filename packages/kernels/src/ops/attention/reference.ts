@@ -23,13 +23,25 @@ function dims(name: string, x: CpuTensor): [number, number, number, number] {
   return x.shape as [number, number, number, number];
 }
 
+/**
+ * Kv heads of k (and v, which must match) for H query heads: H % Hkv = 0 (grouped-query
+ * attention), else an error. Returns [Hkv, group = H / Hkv].
+ */
+function kvHeads(name: string, H: number, k: CpuTensor, v: CpuTensor): [number, number] {
+  const Hkv = k.shape[1]!;
+  if (Hkv === 0 ? H !== 0 : H % Hkv !== 0) throw new Error(`${name}: k has ${Hkv} heads, which must divide the ${H} query heads`);
+  if (v.shape[1] !== Hkv || v.shape[2] !== k.shape[2]) throw new Error(`${name}: v [${v.shape.join(', ')}] must have k's shape [${k.shape.join(', ')}]`);
+  return [Hkv, Hkv === 0 ? 1 : H / Hkv];
+}
+
 function clampInt(x: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, Math.trunc(x)));
 }
 
-/** Forward over explicit windows: q [B,H,Tq,D], k/v [B,H,Tk,D]. */
+/** Forward over explicit windows: q [B,H,Tq,D], k/v [B,Hkv,Tk,D] (query head h reads kv head ⌊h / (H/Hkv)⌋). */
 function attendReference(q: CpuTensor, k: CpuTensor, v: CpuTensor, windows: readonly Window[], scale: number): AttentionReferenceResult {
   const [B, H, Tq, D] = dims('attentionReference q', q);
+  const [Hkv, group] = kvHeads('attentionReference', H, k, v);
   const Tk = k.shape[2]!;
   const out = new Float64Array(B * H * Tq * D);
   const lse = new Float64Array(B * H * Tq);
@@ -38,7 +50,7 @@ function attendReference(q: CpuTensor, k: CpuTensor, v: CpuTensor, windows: read
     const { offset, keyCount } = windows[b]!;
     for (let h = 0; h < H; h++) {
       const qBase = (b * H + h) * Tq * D;
-      const kBase = (b * H + h) * Tk * D;
+      const kBase = (b * Hkv + Math.floor(h / group)) * Tk * D;
       for (let i = 0; i < Tq; i++) {
         const row = (b * H + h) * Tq + i;
         const pos = offset + i;
@@ -73,7 +85,8 @@ function forwardWindows(B: number, T: number, lengths: ArrayLike<number> | undef
 
 /**
  * Causal attention: out[b,h,i] = Σ_{j ≤ i, j < len_b} softmax_j(scale·q_i·k_j) · v_j, and
- * lse[b,h,i] = log Σ_j exp(scale·q_i·k_j). Rows i ≥ len_b: out = 0, lse = −∞.
+ * lse[b,h,i] = log Σ_j exp(scale·q_i·k_j), with k_j, v_j rows of kv head ⌊h / (H/Hkv)⌋ (k, v
+ * [B, Hkv, T, D], Hkv dividing H). Rows i ≥ len_b: out = 0, lse = −∞.
  */
 export function attentionReference(q: CpuTensor, k: CpuTensor, v: CpuTensor, options: AttentionReferenceOptions = {}): AttentionReferenceResult {
   const [B, , T, D] = dims('attentionReference q', q);
@@ -89,7 +102,8 @@ export interface AttentionGradients {
 /**
  * Gradients of Σ dOut ∘ out with respect to q, k and v (the forward is recomputed here). Per row:
  * P = softmax(S), dV += Pᵀ·dO, dP = dO·Vᵀ, dS = P ∘ (dP − rowsum(dP ∘ P)), dQ = scale·dS·K,
- * dK = scale·dSᵀ·Q. Fully masked rows contribute nothing.
+ * dK = scale·dSᵀ·Q. Fully masked rows contribute nothing. With k, v [B, Hkv, T, D], dk and dv
+ * are [B, Hkv, T, D]: every query head of a group adds into its kv head's rows.
  */
 export function attentionBackwardReference(
   q: CpuTensor,
@@ -99,6 +113,7 @@ export function attentionBackwardReference(
   options: AttentionReferenceOptions = {},
 ): AttentionGradients {
   const [B, H, T, D] = dims('attentionBackwardReference q', q);
+  const [Hkv, group] = kvHeads('attentionBackwardReference', H, k, v);
   const scale = options.scale ?? 1 / Math.sqrt(D);
   const windows = forwardWindows(B, T, options.lengths);
   const dq = new Float64Array(q.data.length);
@@ -109,9 +124,10 @@ export function attentionBackwardReference(
   for (let b = 0; b < B; b++) {
     const len = windows[b]!.keyCount;
     for (let h = 0; h < H; h++) {
-      const base = (b * H + h) * T * D;
+      const qBase = (b * H + h) * T * D;
+      const base = (b * Hkv + Math.floor(h / group)) * T * D; // k, v, dk, dv rows
       for (let i = 0; i < len; i++) {
-        const qi = base + i * D;
+        const qi = qBase + i * D;
         let max = -Infinity;
         for (let j = 0; j <= i; j++) {
           let s = 0;
@@ -142,8 +158,8 @@ export function attentionBackwardReference(
       }
     }
   }
-  const shape = [B, H, T, D];
-  return { dq: { shape, data: dq }, dk: { shape, data: dk }, dv: { shape, data: dv } };
+  const kvShape = [B, Hkv, T, D];
+  return { dq: { shape: [B, H, T, D], data: dq }, dk: { shape: kvShape, data: dk }, dv: { shape: kvShape, data: dv } };
 }
 
 export interface AttentionDecodeReferenceOptions {
@@ -154,7 +170,8 @@ export interface AttentionDecodeReferenceOptions {
 
 /**
  * Decode: query i of the new block (q [B,H,Tq,D]) sits at position past_b + i and attends cache
- * positions 0..past_b + i (kCache/vCache [B,H,Tmax,D] already hold the new block's keys and values).
+ * positions 0..past_b + i (kCache/vCache [B,Hkv,Tmax,D], Hkv dividing H, already hold the new
+ * block's keys and values; query head h reads kv head ⌊h / (H/Hkv)⌋).
  * Queries at positions ≥ Tmax are fully masked.
  */
 export function attentionDecodeReference(
