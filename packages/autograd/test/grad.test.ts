@@ -107,6 +107,14 @@ describe('gradient rules', () => {
   it('embedding (ids get no gradient)', () => checkRule('embedding', ([t, ids]) => ag.embedding(t!, ids!), [rand([5, 3]), { shape: [4], data: [0, 3, 3, 1], int: true }]));
   it('causal attention', () =>
     checkRule('attention', ([q, k, v]) => ag.attention(q!, k!, v!), [rand([1, 2, 5, 16]), rand([1, 2, 5, 16]), rand([1, 2, 5, 16])], { atol: 5e-4, rtol: 5e-3 }));
+  it('grouped-query attention (6 query heads over 2 kv heads, padded batch): dk, dv summed per group', () => {
+    // Its own random source, so the inputs of the tests after it do not move.
+    const r = new SeededRandom(13);
+    const own = (shape: number[]): Input => ({ shape, data: Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.uniform(-1, 1)) });
+    return checkRule('attention GQA', ([q, k, v, lengths]) => ag.attention(q!, k!, v!, { lengths: lengths! }), [
+      own([2, 6, 5, 16]), own([2, 2, 5, 16]), own([2, 2, 5, 16]), { shape: [2], data: [5, 3], int: true },
+    ], { atol: 5e-4, rtol: 5e-3 });
+  });
   it('token log-probs with entropy', () =>
     checkRule(
       'tokenLogProbs',

@@ -239,7 +239,12 @@ export const matmul = (a: Tensor, b: Tensor, flags: MatmulFlags = {}) => apply1(
 export const layerNorm = (x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5) => apply1(layerNormPrim, [x, gamma, beta], { eps });
 export const rmsNorm = (x: Tensor, gamma: Tensor, eps = 1e-6) => apply1(rmsNormPrim, [x, gamma], { eps });
 export const embedding = (table: Tensor, ids: Tensor) => apply1(embeddingPrim, [table, ids], undefined);
-/** Causal attention over [B, H, T, D]; `lengths` (i32 [B]) masks right padding. */
+/**
+ * Causal attention: q [B, H, T, D], k and v [B, Hkv, T, D] with Hkv dividing H (grouped-query
+ * attention: query head h reads kv head ⌊h / (H/Hkv)⌋, Hugging Face's repeat_kv grouping, without
+ * copying K/V; Hkv = H is multi-head). The gradients of k and v are [B, Hkv, T, D], summed over each
+ * group's query heads. `lengths` (i32 [B]) masks right padding.
+ */
 export const attention = (q: Tensor, k: Tensor, v: Tensor, options: { lengths?: Tensor; scale?: number } = {}) =>
   apply1(attentionPrim, [q, k, v], { ...(options.lengths ? { lengths: options.lengths.storage } : {}), ...(options.scale !== undefined ? { scale: options.scale } : {}) });
 

@@ -1,4 +1,6 @@
-// The KV cache of a decoder: per layer, keys and values [B, H, capacity, D], plus how many
+// The KV cache of a decoder: per layer, keys and values [B, Hkv, capacity, D] (Hkv = kvHeads, the
+// key/value heads: fewer than the query heads with grouped-query attention, which the decode
+// kernel reads in place — query head h reads kv head ⌊h / (H/Hkv)⌋), plus how many
 // positions of each sequence are filled (`past`, i32 [B] on the device and mirrored on the host).
 // Sequences fill it independently (right-padded batches of different lengths): writes and decode
 // attention take per-sequence positions, so no left padding or position shifting is needed.
@@ -8,7 +10,7 @@ import * as K from '@repirl/kernels';
 import type { GpuArray } from '@repirl/kernels';
 import type { Backend, Storage } from '../core/backend.js';
 import { StorageRef, Tensor } from '../core/tensor.js';
-import { apply1, type Primitive } from '../core/tape.js';
+import { apply1, isGradEnabled, type Primitive } from '../core/tape.js';
 import { splitHeadsIntoCache } from './rope.js';
 import { GpuBackend } from '../backends/gpu.js';
 import type { CpuStorage } from '../backends/cpu.js';
@@ -16,7 +18,10 @@ import type { CpuStorage } from '../backends/cpu.js';
 export interface KvCacheConfig {
   batch: number;
   layers: number;
+  /** Query heads. */
   heads: number;
+  /** Key/value heads stored in the cache (grouped-query attention); must divide heads. Default: heads. */
+  kvHeads?: number;
   headDim: number;
   /** Positions per sequence (prompt + generated tokens). */
   capacity: number;
@@ -46,6 +51,8 @@ export class KvCache {
   readonly values: Tensor[] = [];
   private pastTensor: Tensor;
   private pastHost: number[];
+  /** Key/value heads per layer (config.kvHeads, default config.heads). */
+  readonly kvHeads: number;
 
   constructor(
     readonly backend: Backend,
@@ -53,9 +60,12 @@ export class KvCache {
   ) {
     const { batch, layers, heads, headDim, capacity } = config;
     for (const [name, v] of Object.entries(config)) {
+      if (v === undefined && name === 'kvHeads') continue;
       if (!Number.isInteger(v) || v < 1) throw new Error(`KvCache: ${name} must be a positive integer, got ${String(v)}`);
     }
-    const shape = [batch, heads, capacity, headDim];
+    this.kvHeads = config.kvHeads ?? heads;
+    if (heads % this.kvHeads !== 0) throw new Error(`KvCache: kvHeads (${this.kvHeads}) must divide heads (${heads})`);
+    const shape = [batch, this.kvHeads, capacity, headDim];
     for (let l = 0; l < layers; l++) {
       this.keys.push(persistent(backend, backend.fill(shape, 0), shape, 'f32'));
       this.values.push(persistent(backend, backend.fill(shape, 0), shape, 'f32'));
@@ -91,13 +101,55 @@ export class KvCache {
    * of sequence b sees positions 0..past_b + t). Returns [B, H, Tn, D].
    */
   attend(layer: number, qkv: Tensor, cos: Tensor, sin: Tensor): Tensor {
-    const kc = this.keys[layer];
-    if (!kc) throw new Error(`KvCache.attend: layer ${layer} is outside [0, ${this.config.layers})`);
-    const Tn = qkv.shape[1]!;
-    const furthest = this.pastHost.reduce((m, p) => Math.max(m, p), -Infinity);
-    if (furthest + Tn > this.config.capacity) throw new Error(`KvCache.attend: ${Tn} new positions after past = ${furthest} exceed the capacity ${this.config.capacity}`);
+    const kc = this.layerKeys('attend', layer);
+    if (this.kvHeads !== this.config.heads) {
+      throw new Error(`KvCache.attend: the fused qkv path needs kvHeads = heads (${this.kvHeads} ≠ ${this.config.heads}); use attendHeads for grouped-query attention`);
+    }
+    this.checkRoom('attend', qkv.shape[1]!);
     const q = splitHeadsIntoCache(qkv, this.pastTensor, cos, sin, this.config.heads, kc, this.values[layer]!);
     return apply1(attentionDecodePrim, [q, kc, this.values[layer]!, this.pastTensor], undefined);
+  }
+
+  /**
+   * Grouped-query (or any) attention over the cache from heads already split and position-encoded:
+   * q [B, H, Tn, D], k and v [B, Hkv, Tn, D] (token t of sequence b at position past_b + t). Writes
+   * k and v into the cache of `layer` at past_b + t (Hkv heads: no copy per query head), then
+   * attends the queries over it (query t of sequence b sees positions 0..past_b + t). Returns
+   * [B, H, Tn, D]. Like attend, inference only.
+   */
+  attendHeads(layer: number, q: Tensor, k: Tensor, v: Tensor): Tensor {
+    const kc = this.layerKeys('attendHeads', layer);
+    const vc = this.values[layer]!;
+    const { batch: B, heads: H, headDim: D } = this.config;
+    const Tn = q.shape[2]!;
+    const want = (heads: number) => `[${B}, ${heads}, ${Tn}, ${D}]`;
+    if (q.rank !== 4 || q.shape[0] !== B || q.shape[1] !== H || q.shape[3] !== D) throw new Error(`KvCache.attendHeads: q must be [${B}, ${H}, Tn, ${D}], got [${q.shape.join(', ')}]`);
+    for (const [name, t] of [['k', k], ['v', v]] as const) {
+      if (t.rank !== 4 || t.shape[0] !== B || t.shape[1] !== this.kvHeads || t.shape[2] !== Tn || t.shape[3] !== D) {
+        throw new Error(`KvCache.attendHeads: ${name} must be ${want(this.kvHeads)}, got [${t.shape.join(', ')}]`);
+      }
+      if (isGradEnabled() && t.requiresGrad) throw new Error('KvCache.attendHeads: writing a KV cache has no gradient; run generation under noGrad()');
+    }
+    this.checkRoom('attendHeads', Tn);
+    for (const [cache, rows] of [[kc, k], [vc, v]] as const) {
+      if (this.backend instanceof GpuBackend) K.writeKvCache(this.backend.rt, cache.storage as GpuArray, rows.storage as GpuArray, this.pastTensor.storage as GpuArray);
+      else {
+        const c = cache.storage as CpuStorage;
+        c.data.set(K.writeKvCacheReference(c, rows.storage as CpuStorage, this.pastHost).data);
+      }
+    }
+    return apply1(attentionDecodePrim, [q, kc, vc, this.pastTensor], undefined);
+  }
+
+  private layerKeys(method: string, layer: number): Tensor {
+    const kc = this.keys[layer];
+    if (!kc) throw new Error(`KvCache.${method}: layer ${layer} is outside [0, ${this.config.layers})`);
+    return kc;
+  }
+
+  private checkRoom(method: string, Tn: number): void {
+    const furthest = this.pastHost.reduce((m, p) => Math.max(m, p), -Infinity);
+    if (furthest + Tn > this.config.capacity) throw new Error(`KvCache.${method}: ${Tn} new positions after past = ${furthest} exceed the capacity ${this.config.capacity}`);
   }
 
   dispose(): void {
