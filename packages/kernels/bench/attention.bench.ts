@@ -12,6 +12,10 @@
 // The 'configs' cases time our forward and backward with other register tilings (rows per
 // invocation × keys per step × workgroup size) and with the per-lane-loads fallback (the path
 // for devices without subgroups) side by side with the default.
+// The 'GQA' cases (issue 13) time grouped-query attention (k, v with Hkv < H heads, read in place;
+// dk/dv summed over each group inside the dk/dv pass) against multi-head attention at the same H
+// (Hkv = H, the same FLOPs): forward + backward, and decode of one token over a KV cache
+// (tokens/s: one token per sequence per run, i.e. one layer of one decoding step).
 //
 // FLOP count (stated once, used for every case): the causal forward is two T×T×D products over
 // half the (query, key) pairs, 2 · 2·B·H·T²·D / 2 = 2·B·H·T²·D; the backward is five such
@@ -23,6 +27,7 @@ import {
   affine,
   attention,
   attentionBackward,
+  attentionDecode,
   matmul,
   matmulBackward,
   softmax,
@@ -134,6 +139,51 @@ export default async function attentionBench(ctx: BenchContext): Promise<BenchCa
         for (const a of [q, k, v, dOut]) a.dispose();
       },
     });
+  }
+
+  // Grouped-query attention against multi-head attention at the same number of query heads.
+  {
+    const gqaShapes: [number, number, number, number, number][] = ctx.quick
+      ? [[2, 8, 2, 64, 64]]
+      : [[4, 8, 2, 256, 64], [4, 8, 1, 256, 64], [2, 16, 2, 256, 128]];
+    for (const [B, H, Hkv, T, D] of gqaShapes) {
+      const up = (heads: number, rows: number) => rt.upload(rng.floats(B * heads * rows * D), [B, heads, rows, D]);
+      const [q, dOut] = [up(H, T), up(H, T)];
+      const gqa = { k: up(Hkv, T), v: up(Hkv, T) };
+      const mha = { k: up(H, T), v: up(H, T) };
+      const fwdBwd = (kv: { k: GpuArray; v: GpuArray }): Runner => () => finish(oursForwardBackward(rt, q, kv.k, kv.v, dOut));
+      cases.push({
+        name: `attention GQA fwd+bwd B${B} H${H} Hkv${Hkv} T${T} D${D}`,
+        params: { B, H, Hkv, T, D, causal: true },
+        work: flopsOf(B, H, T, D),
+        unit: 'GFLOP/s',
+        ours: fwdBwd(gqa),
+        peers: { [`MHA (Hkv = H = ${H})`]: fwdBwd(mha) },
+        dispose: () => {
+          for (const a of [q, dOut, gqa.k, gqa.v, mha.k, mha.v]) a.dispose();
+        },
+      });
+      // Decode: one new query per sequence over a cache of Tmax = 4T positions, the last one.
+      const Tmax = 4 * T;
+      const q1 = up(H, 1);
+      const cacheGqa = { k: up(Hkv, Tmax), v: up(Hkv, Tmax) };
+      const cacheMha = { k: up(H, Tmax), v: up(H, Tmax) };
+      const decode = (kv: { k: GpuArray; v: GpuArray }): Runner => async () => {
+        const r = attentionDecode(rt, q1, kv.k, kv.v, { past: Tmax - 1 });
+        await finish([r.out, r.lse]);
+      };
+      cases.push({
+        name: `attention GQA decode B${B} H${H} Hkv${Hkv} Tmax${Tmax} D${D}`,
+        params: { B, H, Hkv, Tmax, D, Tq: 1 },
+        work: B,
+        unit: 'tokens/s',
+        ours: decode(cacheGqa),
+        peers: { [`MHA (Hkv = H = ${H})`]: decode(cacheMha) },
+        dispose: () => {
+          for (const a of [q1, cacheGqa.k, cacheGqa.v, cacheMha.k, cacheMha.v]) a.dispose();
+        },
+      });
+    }
   }
 
   // Register tilings side by side (forward and backward separately), at the first shape and at
