@@ -1,17 +1,21 @@
 // JSONL files: one JSON object per line. Reading reports any bad line with its file and line
 // number (blank lines are allowed, nothing is skipped silently); writing is atomic, so a crash or
 // a bad record halfway leaves an existing file exactly as it was.
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '@repirl/autograd';
 
-/** A bad data file or record. `file` and `line` say where (line is null for a whole-file problem). */
+/**
+ * A bad data file or record. `file` and `line` say where (line is null for a whole-file problem
+ * and for Parquet, whose records are located by `row`, the 0-based row index in the file).
+ */
 export class DataFormatError extends Error {
   constructor(
     message: string,
     readonly file: string,
     readonly line: number | null,
     readonly field: string | null = null,
+    readonly row: number | null = null,
   ) {
     super(message);
     this.name = 'DataFormatError';
@@ -62,23 +66,90 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** The lines of a file as text, 1-based, after a leading UTF-8 byte-order mark (some editors add one). */
 function* jsonlTextLines(path: string, bytes: Uint8Array): Iterable<{ line: number; text: string }> {
-  let start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  let start = hasBom(bytes) ? 3 : 0;
   for (let line = 1; start <= bytes.length; line++) {
     let end = bytes.indexOf(NEWLINE, start);
     if (end < 0) end = bytes.length;
-    const raw = bytes.subarray(start, end);
-    let text: string;
-    try {
-      text = utf8.decode(raw);
-    } catch {
-      const at = Math.max(0, firstInvalidUtf8(raw));
-      throw new DataFormatError(
-        `${path}:${line}: invalid UTF-8 (byte 0x${raw[at]!.toString(16).padStart(2, '0')} at byte ${at + 1} of the line); ` +
-          'data files must be UTF-8 text: convert the file (e.g. iconv -f latin1 -t utf-8) or fix that line',
-        path, line);
-    }
-    yield { line, text };
+    yield { line, text: decodeLine(path, line, bytes.subarray(start, end)) };
     start = end + 1;
+  }
+}
+
+function hasBom(bytes: Uint8Array): boolean {
+  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+}
+
+/** One line's bytes as text, or a DataFormatError naming the file, the line and the bad byte. */
+function decodeLine(path: string, line: number, raw: Uint8Array): string {
+  try {
+    return utf8.decode(raw);
+  } catch {
+    const at = Math.max(0, firstInvalidUtf8(raw));
+    throw new DataFormatError(
+      `${path}:${line}: invalid UTF-8 (byte 0x${raw[at]!.toString(16).padStart(2, '0')} at byte ${at + 1} of the line); ` +
+        'data files must be UTF-8 text: convert the file (e.g. iconv -f latin1 -t utf-8) or fix that line',
+      path, line);
+  }
+}
+
+/**
+ * The objects of a JSONL file one at a time, read in chunks of `chunkBytes`, so memory stays
+ * bounded by the longest line whatever the file's size. Same lines, numbers, UTF-8 and BOM
+ * handling and errors as readJsonl; blank lines are skipped.
+ */
+export async function* streamJsonl(path: string, options: { chunkBytes?: number } = {}): AsyncIterable<JsonlLine> {
+  const chunkBytes = options.chunkBytes ?? 1 << 20;
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    throw new DataFormatError(`cannot read ${path}: ${(err as Error).message}`, path, null);
+  }
+  try {
+    let carry: Uint8Array = new Uint8Array(0); // the start of a line that the last chunk cut
+    let line = 1;
+    let first = true;
+    for (;;) {
+      const chunk = new Uint8Array(chunkBytes);
+      let n: number;
+      try {
+        ({ bytesRead: n } = await handle.read(chunk, 0, chunkBytes, null));
+      } catch (err) {
+        throw new DataFormatError(`cannot read ${path}: ${(err as Error).message}`, path, null);
+      }
+      let bytes: Uint8Array = chunk.subarray(0, n);
+      if (carry.length > 0) {
+        const joined = new Uint8Array(carry.length + n);
+        joined.set(carry);
+        joined.set(bytes, carry.length);
+        bytes = joined;
+      }
+      let start = 0;
+      if (first) {
+        if (bytes.length < 3 && n > 0) { // too short to tell a byte-order mark yet
+          carry = bytes;
+          continue;
+        }
+        first = false;
+        if (hasBom(bytes)) start = 3;
+      }
+      if (n === 0) { // end of file: what is left is the last line (maybe empty)
+        const text = decodeLine(path, line, bytes.subarray(start));
+        if (text.trim() !== '') yield { line, value: parseJsonlLine(path, line, text) };
+        return;
+      }
+      for (;;) {
+        const end = bytes.indexOf(NEWLINE, start);
+        if (end < 0) break;
+        const text = decodeLine(path, line, bytes.subarray(start, end));
+        if (text.trim() !== '') yield { line, value: parseJsonlLine(path, line, text) };
+        line++;
+        start = end + 1;
+      }
+      carry = bytes.slice(start);
+    }
+  } finally {
+    await handle.close();
   }
 }
 
