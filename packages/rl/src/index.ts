@@ -7,6 +7,7 @@ export * from './advantages/index.js';
 export * from './losses/index.js';
 export * from './tasks/index.js';
 export * from './data/index.js';
+export * from './verify/index.js';
 export * from './rollout/index.js';
 export * from './critic/index.js';
 export * from './trainers/index.js';
