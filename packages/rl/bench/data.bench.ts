@@ -26,7 +26,7 @@ interface DataBenchCase {
   unit: 'Melem/s';
   ours: { before?: () => Promise<unknown>; run: () => Promise<unknown>; after?: () => Promise<unknown> };
   peers: Record<string, never>;
-  extra: () => Record<string, number | string>;
+  extra: () => { peak_rss_mib: number; rss_before_mib: number; peak_rss_above_before_mib: number; write_s: number };
   dispose: () => Promise<void>;
   minIterations: number;
 }
@@ -43,7 +43,7 @@ function row(i: number): { question: string; answer: string } {
 async function writeJsonlRows(path: string, rows: number): Promise<void> {
   const out = createWriteStream(path);
   for (let i = 0; i < rows; i++) {
-    if (!out.write(`${JSON.stringify(row(i))}\n`)) await new Promise((r) => out.once('drain', r));
+    if (!out.write(`${JSON.stringify(row(i))}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
   }
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
 }
