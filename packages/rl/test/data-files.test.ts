@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parquetWriteFile } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  DataFormatError, detectLayout, loadProblemFile, parquetColumns, problemFileOptions, problemFileSchema, readJsonl, readProblemFile, streamJsonl,
+  DataFormatError, detectLayout, loadProblemFile, loadProblems, problemsFromTask, saveProblems, parquetColumns, problemFileOptions, problemFileSchema, readJsonl, readProblemFile, streamJsonl,
   streamParquet, type ReadProblemsOptions,
 } from '../src/data/index.js';
 import { resolveConfig } from '../src/config/index.js';
@@ -131,6 +131,13 @@ describe('readProblemFile: JSONL layouts', () => {
     expect(problems[0]).toEqual({ id: 'a', prompt: '2+2?', answer: '4', meta: { source: 'me', difficulty: 1 } });
     expect(problems[1]).toEqual({ id: 'b', prompt: '3+3?', answer: '6', solution: '3+3=6\n#### 6' });
     expect(problems[2]!.answer).toBe('\\frac12');
+  });
+  it('the project\'s own problem files read as loadProblems reads them (ids from the id column)', async () => {
+    const path = join(dir, 'arith.jsonl');
+    await saveProblems(path, problemsFromTask('arith-chain', 3, 20));
+    const { problems, info } = await loadProblemFile(path);
+    expect(info?.layout).toBe('generic');
+    expect(problems).toEqual(await loadProblems(path));
   });
   it('a column mapping reads anything else, dotted paths into nested objects', async () => {
     const path = await jsonl('custom.jsonl', [
