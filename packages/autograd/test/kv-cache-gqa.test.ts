@@ -74,11 +74,11 @@ describe('KV cache with grouped-query attention', () => {
   it('stores Hkv heads and decodes what the full GQA forward computes (CPU backend)', () => decodeAgainstFull(cpu));
   it('stores Hkv heads and decodes what the full GQA forward computes (GPU backend)', () => decodeAgainstFull(gpu));
 
-  it('refuses kvHeads that do not divide heads, the fused qkv path with kvHeads ≠ heads, and wrong shapes', () => {
+  it('refuses kvHeads that do not divide heads, a fused qkv of the wrong width, and wrong shapes', () => {
     expect(() => new KvCache(cpu, { batch: 1, layers: 1, heads: 6, kvHeads: 4, headDim: 16, capacity: 4 })).toThrow(/kvHeads \(4\) must divide heads \(6\)/);
     const cache = new KvCache(cpu, { batch: 1, layers: 1, heads: 4, kvHeads: 2, headDim: 16, capacity: 4 });
     const z = (shape: number[]) => ag.tensor(cpu, new Array<number>(shape.reduce((a, b) => a * b, 1)).fill(0), shape);
-    expect(() => cache.attend(0, z([1, 1, 3 * 64]), z([4, 8]), z([4, 8]))).toThrow(/use attendHeads for grouped-query attention/);
+    expect(() => cache.attend(0, z([1, 1, 100]), z([4, 8]), z([4, 8]))).toThrow(/qkv must be \[B, T, \(heads \+ 2·kvHeads\)·D\]/);
     expect(() => cache.attendHeads(0, z([1, 4, 1, 16]), z([1, 4, 1, 16]), z([1, 2, 1, 16]))).toThrow(/k must be \[1, 2, 1, 16\]/);
     expect(() => cache.attendHeads(0, z([1, 4, 5, 16]), z([1, 2, 5, 16]), z([1, 2, 5, 16]))).toThrow(/exceed the capacity 4/);
     cache.dispose();

@@ -30,7 +30,6 @@ import { noGrad } from '../core/tape.js';
 import { tidy } from '../core/scope.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { DecoderLM } from '../nn/transformer.js';
-import { KvCache } from '../nn/kv-cache.js';
 import { gatherRows } from '../nn/heads.js';
 import { sampleTokens, topKTopPMask } from './sampling.js';
 
@@ -147,7 +146,7 @@ async function sampled<T>(read: Promise<T>): Promise<T> {
 export async function generate(model: DecoderLM, promptIds: readonly (readonly number[])[], options: GenerateOptions): Promise<GeneratedSequence[]> {
   const o = checkOptions(model, promptIds, options);
   const backend = model.backend;
-  const { dModel, nLayers, nHeads } = model.config;
+  const { dModel } = model.config;
   const B = promptIds.length;
   const lengths = promptIds.map((p) => p.length);
   const useCache = options.cache ?? true;
@@ -173,7 +172,7 @@ export async function generate(model: DecoderLM, promptIds: readonly (readonly n
   // Token ids are read back every step only when something on the host needs them.
   const readEachStep = o.stopIds.size > 0 || o.stopStrings.length > 0 || !useCache;
 
-  const cache = useCache ? new KvCache(backend, { batch: B, layers: nLayers, heads: nHeads, headDim: dModel / nHeads, capacity: o.longest + o.maxNew }) : null;
+  const cache = useCache ? model.createKvCache(B, o.longest + o.maxNew) : null;
   const steps: StepOutput[] = [];
   try {
     for (let step = 0; step < o.maxNew; step++) {

@@ -32,16 +32,17 @@ function persistent(backend: Backend, storage: Storage, shape: readonly number[]
 }
 
 /** Decode attention over the cache: a primitive without a gradient rule (never recorded). */
-const attentionDecodePrim: Primitive<undefined> = {
+const attentionDecodePrim: Primitive<{ scale?: number }> = {
   name: 'attentionDecode',
-  forward: (backend, [q, k, v, past]) => {
+  forward: (backend, [q, k, v, past], a) => {
+    const scale = a.scale !== undefined ? { scale: a.scale } : {};
     if (backend instanceof GpuBackend) {
-      const r = K.attentionDecode(backend.rt, q!.storage as GpuArray, k!.storage as GpuArray, v!.storage as GpuArray, { past: past!.storage as GpuArray });
+      const r = K.attentionDecode(backend.rt, q!.storage as GpuArray, k!.storage as GpuArray, v!.storage as GpuArray, { past: past!.storage as GpuArray, ...scale });
       r.lse.dispose();
       return { outputs: [r.out] };
     }
     const pastData = (past!.storage as CpuStorage).data;
-    const r = K.attentionDecodeReference(q!.storage as CpuStorage, k!.storage as CpuStorage, v!.storage as CpuStorage, { past: pastData });
+    const r = K.attentionDecodeReference(q!.storage as CpuStorage, k!.storage as CpuStorage, v!.storage as CpuStorage, { past: pastData, ...scale });
     return { outputs: [{ shape: [...r.out.shape], data: r.out.data, dtype: 'f32' } satisfies CpuStorage] };
   },
 };
@@ -96,18 +97,15 @@ export class KvCache {
   }
 
   /**
-   * Splits the fused projection qkv [B, Tn, 3·H·D] of `layer` into heads with RoPE at positions
+   * Splits the fused projection qkv [B, Tn, (H + 2·Hkv)·D] of `layer` into heads with RoPE at positions
    * past_b + t, writes k and v into the cache there, and attends the queries over the cache (query t
    * of sequence b sees positions 0..past_b + t). Returns [B, H, Tn, D].
    */
   attend(layer: number, qkv: Tensor, cos: Tensor, sin: Tensor): Tensor {
     const kc = this.layerKeys('attend', layer);
-    if (this.kvHeads !== this.config.heads) {
-      throw new Error(`KvCache.attend: the fused qkv path needs kvHeads = heads (${this.kvHeads} ≠ ${this.config.heads}); use attendHeads for grouped-query attention`);
-    }
     this.checkRoom('attend', qkv.shape[1]!);
     const q = splitHeadsIntoCache(qkv, this.pastTensor, cos, sin, this.config.heads, kc, this.values[layer]!);
-    return apply1(attentionDecodePrim, [q, kc, this.values[layer]!, this.pastTensor], undefined);
+    return apply1(attentionDecodePrim, [q, kc, this.values[layer]!, this.pastTensor], {});
   }
 
   /**
@@ -115,9 +113,10 @@ export class KvCache {
    * q [B, H, Tn, D], k and v [B, Hkv, Tn, D] (token t of sequence b at position past_b + t). Writes
    * k and v into the cache of `layer` at past_b + t (Hkv heads: no copy per query head), then
    * attends the queries over it (query t of sequence b sees positions 0..past_b + t). Returns
-   * [B, H, Tn, D]. Like attend, inference only.
+   * [B, H, Tn, D]. Like attend, inference only. `scale` (default 1/√D): the score scale, e.g. of
+   * the true head size when heads are zero-padded to one the kernel takes.
    */
-  attendHeads(layer: number, q: Tensor, k: Tensor, v: Tensor): Tensor {
+  attendHeads(layer: number, q: Tensor, k: Tensor, v: Tensor, options: { scale?: number } = {}): Tensor {
     const kc = this.layerKeys('attendHeads', layer);
     const vc = this.values[layer]!;
     const { batch: B, heads: H, headDim: D } = this.config;
@@ -138,7 +137,7 @@ export class KvCache {
         c.data.set(K.writeKvCacheReference(c, rows.storage as CpuStorage, this.pastHost).data);
       }
     }
-    return apply1(attentionDecodePrim, [q, kc, vc, this.pastTensor], undefined);
+    return apply1(attentionDecodePrim, [q, kc, vc, this.pastTensor], options.scale !== undefined ? { scale: options.scale } : {});
   }
 
   private layerKeys(method: string, layer: number): Tensor {

@@ -120,8 +120,9 @@ export class LayerNorm extends Module<NormConfig> {
 export type NormKind = 'rms' | 'layer';
 
 /** The norm a config names. */
-export function makeNorm(backend: Backend, kind: NormKind, dim: number, init: Init): RMSNorm | LayerNorm {
-  if (kind === 'rms') return new RMSNorm(backend, { dim }, init);
-  if (kind === 'layer') return new LayerNorm(backend, { dim }, init);
+export function makeNorm(backend: Backend, kind: NormKind, dim: number, init: Init, eps?: number): RMSNorm | LayerNorm {
+  const config = eps === undefined ? { dim } : { dim, eps };
+  if (kind === 'rms') return new RMSNorm(backend, config, init);
+  if (kind === 'layer') return new LayerNorm(backend, config, init);
   throw new Error(`norm must be 'rms' or 'layer', got ${JSON.stringify(kind)}`);
 }

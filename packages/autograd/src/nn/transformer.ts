@@ -1,7 +1,10 @@
-// A GPT-style decoder language model: token embedding → N pre-norm blocks
-// (x + attn(norm1(x)), then x + mlp(norm2(x))) → final norm → LM head (its own Linear, or the
-// embedding table transposed when tied). Positions enter only through RoPE, so there is no
-// position table and a batch may be right-padded to any length ≤ maxSeqLen.
+// A decoder language model: token embedding → N pre-norm blocks (x + attn(norm1(x)), then
+// x + mlp(norm2(x))) → final norm → LM head (its own Linear, or the embedding table transposed when
+// tied). Positions enter only through RoPE, so there is no position table and a batch may be
+// right-padded to any length ≤ maxSeqLen. One parameterised piece of code for the GPT-style toy
+// models and Llama / Qwen2 / Qwen3 decoders: grouped-query attention (nKvHeads), an explicit head
+// size, bias placement per projection, q/k RMSNorm before RoPE, the norm eps, the RoPE base and
+// scaling, SwiGLU, tied embeddings (src/hf maps Hugging Face configs and weights onto it).
 import type { Backend } from '../core/backend.js';
 import type { Tensor } from '../core/tensor.js';
 import { add, tensor } from '../core/ops.js';
@@ -9,38 +12,59 @@ import { Module, type Init, type InitOptions } from './module.js';
 import { Embedding, INIT_STD, Linear, makeNorm, matmulRows, type LayerNorm, type NormKind, type RMSNorm } from './layers.js';
 import { CausalSelfAttention } from './attention.js';
 import { Mlp, SwiGlu } from './mlp.js';
-import type { KvCache } from './kv-cache.js';
+import { KvCache } from './kv-cache.js';
+import { ropeTables, type RopeScaling } from './rope.js';
 
 export interface DecoderConfig {
   vocabSize: number;
   dModel: number;
   nLayers: number;
   nHeads: number;
+  /** Key/value heads (grouped-query attention), dividing nHeads. Default nHeads. */
+  nKvHeads?: number;
+  /** Head size (default dModel / nHeads; Qwen3 sets it explicitly). */
+  headDim?: number;
   /** Hidden size of the feed-forward block. */
   dFF: number;
   /** Longest sequence (prompt + generated tokens) the model takes; sizes the RoPE tables. */
   maxSeqLen: number;
   /** Default 'rms'. */
   norm?: NormKind;
+  /** eps of every norm (default 1e-6 for 'rms', 1e-5 for 'layer'). */
+  normEps?: number;
   /** Default 'swiglu'. */
   mlp?: 'gelu' | 'swiglu';
   /** LM head = embedding table transposed (default false). */
   tiedEmbeddings?: boolean;
-  /** RoPE base (default 10000). */
+  /** RoPE base θ (default 10000). */
   ropeBase?: number;
-  /** Biases in the attention and MLP Linears (default false). */
+  /** RoPE scaling of the inverse frequencies (default null: none). */
+  ropeScaling?: RopeScaling | null;
+  /** Biases in the attention and MLP Linears (default false); the three keys below override it. */
   bias?: boolean;
+  /** Bias on the q, k, v projections (default `bias`; Qwen2: true). */
+  qkvBias?: boolean;
+  /** Bias on the attention output projection (default `bias`; Qwen2: false). */
+  outBias?: boolean;
+  /** Biases in the MLP Linears (default `bias`). */
+  mlpBias?: boolean;
+  /** RMSNorm of each query and key head before RoPE (Qwen3; default false). */
+  qkNorm?: boolean;
 }
 
 export interface BlockConfig {
   dModel: number;
   nHeads: number;
+  nKvHeads: number;
+  headDim: number;
   dFF: number;
-  maxSeqLen: number;
   norm: NormKind;
+  normEps: number;
   mlp: 'gelu' | 'swiglu';
-  ropeBase: number;
-  bias: boolean;
+  qkvBias: boolean;
+  outBias: boolean;
+  mlpBias: boolean;
+  qkNorm: boolean;
   /** Initial std of the two residual projections. */
   projStd: number;
 }
@@ -63,16 +87,16 @@ export class Block extends Module<BlockConfig> {
   readonly mlp: Mlp | SwiGlu;
   constructor(backend: Backend, config: BlockConfig, init?: InitOptions | Init) {
     super(backend, config, init);
-    const { dModel, nHeads, dFF, maxSeqLen, ropeBase, bias, projStd } = config;
-    this.norm1 = this.child('norm1', makeNorm(backend, config.norm, dModel, this.init));
-    this.attn = this.child('attn', new CausalSelfAttention(backend, { dModel, nHeads, maxSeqLen, ropeBase, bias, projStd }, this.init));
-    this.norm2 = this.child('norm2', makeNorm(backend, config.norm, dModel, this.init));
-    const mlpConfig = { dModel, dFF, bias, projStd };
+    const { dModel, nHeads, nKvHeads, headDim, dFF, normEps, qkvBias, outBias, qkNorm, projStd } = config;
+    this.norm1 = this.child('norm1', makeNorm(backend, config.norm, dModel, this.init, normEps));
+    this.attn = this.child('attn', new CausalSelfAttention(backend, { dModel, nHeads, nKvHeads, headDim, qkvBias, outBias, qkNorm, normEps, projStd }, this.init));
+    this.norm2 = this.child('norm2', makeNorm(backend, config.norm, dModel, this.init, normEps));
+    const mlpConfig = { dModel, dFF, bias: config.mlpBias, projStd };
     if (config.mlp === 'gelu') this.mlp = this.child('mlp', new Mlp(backend, mlpConfig, this.init));
     else if (config.mlp === 'swiglu') this.mlp = this.child('mlp', new SwiGlu(backend, mlpConfig, this.init));
     else throw new Error(`mlp must be 'gelu' or 'swiglu', got ${JSON.stringify(config.mlp)}`);
   }
-  forward(x: Tensor, ctx: { offsets: Tensor; lengths?: Tensor; cache?: KvCache; layer: number }): Tensor {
+  forward(x: Tensor, ctx: { offsets: Tensor; cos: Tensor; sin: Tensor; lengths?: Tensor; cache?: KvCache; layer: number }): Tensor {
     const h = add(x, this.attn.forward(this.norm1.forward(x), ctx));
     return add(h, this.mlp.forward(this.norm2.forward(h)));
   }
@@ -80,17 +104,36 @@ export class Block extends Module<BlockConfig> {
 
 /** A DecoderConfig with every default filled in (what a checkpoint's config stores). */
 export function resolveDecoderConfig(config: DecoderConfig): Required<DecoderConfig> {
+  const bias = config.bias ?? false;
+  const norm = config.norm ?? 'rms';
   const c: Required<DecoderConfig> = {
-    norm: 'rms',
+    norm,
     mlp: 'swiglu',
     tiedEmbeddings: false,
     ropeBase: 10000,
-    bias: false,
-    ...config,
+    ropeScaling: null,
+    bias,
+    nKvHeads: config.nHeads,
+    headDim: config.dModel / config.nHeads,
+    normEps: norm === 'layer' ? 1e-5 : 1e-6,
+    qkvBias: bias,
+    outBias: bias,
+    mlpBias: bias,
+    qkNorm: false,
+    ...(Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)) as DecoderConfig),
   };
-  for (const key of ['vocabSize', 'dModel', 'nLayers', 'nHeads', 'dFF', 'maxSeqLen'] as const) {
+  for (const key of ['vocabSize', 'dModel', 'nLayers', 'nHeads', 'nKvHeads', 'dFF', 'maxSeqLen'] as const) {
     if (!Number.isInteger(c[key]) || c[key] < 1) throw new Error(`DecoderLM: config.${key} must be a positive integer, got ${String(c[key])}`);
   }
+  if (c.nHeads % c.nKvHeads !== 0) throw new Error(`DecoderLM: config.nKvHeads (${c.nKvHeads}) must divide config.nHeads (${c.nHeads})`);
+  if (!Number.isInteger(c.headDim) || c.headDim < 2 || c.headDim % 2 !== 0) {
+    throw new Error(
+      config.headDim === undefined
+        ? `DecoderLM: dModel (${c.dModel}) / nHeads (${c.nHeads}) = ${c.headDim} must be an even integer (or give headDim)`
+        : `DecoderLM: config.headDim must be an even positive integer, got ${String(c.headDim)}`,
+    );
+  }
+  if (!(c.normEps > 0)) throw new Error(`DecoderLM: config.normEps must be > 0, got ${String(c.normEps)}`);
   return c;
 }
 
@@ -100,6 +143,9 @@ export class DecoderLM extends Module<Required<DecoderConfig>> {
   readonly normF: RMSNorm | LayerNorm;
   /** null when the embeddings are tied. */
   readonly lmHead: Linear | null;
+  /** RoPE tables [maxSeqLen, headDim/2], shared by every layer. */
+  private readonly cos: Tensor;
+  private readonly sin: Tensor;
 
   constructor(backend: Backend, config: DecoderConfig, init?: InitOptions | Init) {
     const c = resolveDecoderConfig(config);
@@ -108,21 +154,34 @@ export class DecoderLM extends Module<Required<DecoderConfig>> {
     const blockConfig: BlockConfig = {
       dModel: c.dModel,
       nHeads: c.nHeads,
+      nKvHeads: c.nKvHeads,
+      headDim: c.headDim,
       dFF: c.dFF,
-      maxSeqLen: c.maxSeqLen,
       norm: c.norm,
+      normEps: c.normEps,
       mlp: c.mlp,
-      ropeBase: c.ropeBase,
-      bias: c.bias,
+      qkvBias: c.qkvBias,
+      outBias: c.outBias,
+      mlpBias: c.mlpBias,
+      qkNorm: c.qkNorm,
       projStd: INIT_STD / Math.sqrt(2 * c.nLayers),
     };
     for (let i = 0; i < c.nLayers; i++) this.blocks.push(this.child(`blocks.${i}`, new Block(backend, blockConfig, this.init)));
-    this.normF = this.child('normF', makeNorm(backend, c.norm, c.dModel, this.init));
+    this.normF = this.child('normF', makeNorm(backend, c.norm, c.dModel, this.init, c.normEps));
     this.lmHead = c.tiedEmbeddings ? null : this.child('lmHead', new Linear(backend, { inFeatures: c.dModel, outFeatures: c.vocabSize }, this.init));
+    const tables = ropeTables(c.maxSeqLen, c.headDim, c.ropeBase, c.ropeScaling);
+    this.cos = this.buffer(tables.cos, [c.maxSeqLen, c.headDim / 2]);
+    this.sin = this.buffer(tables.sin, [c.maxSeqLen, c.headDim / 2]);
   }
 
   get headDim(): number {
-    return this.config.dModel / this.config.nHeads;
+    return this.config.headDim;
+  }
+
+  /** An empty KV cache for generation with this model (its layers, kv heads and the kernel's head size). */
+  createKvCache(batch: number, capacity: number): KvCache {
+    const attn = this.blocks[0]!.attn;
+    return new KvCache(this.backend, { batch, layers: this.config.nLayers, heads: this.config.nHeads, kvHeads: attn.kvHeads, headDim: attn.cacheHeadDim, capacity });
   }
 
   /** Final-norm hidden states [B, T, dModel] of ids i32 [B, T] (what heads read). */
@@ -147,7 +206,7 @@ export class DecoderLM extends Module<Required<DecoderConfig>> {
     }
     let x = this.embed.forward(ids);
     this.blocks.forEach((block, layer) => {
-      x = block.forward(x, { offsets, layer, ...(lengths ? { lengths } : {}), ...(cache ? { cache } : {}) });
+      x = block.forward(x, { offsets, cos: this.cos, sin: this.sin, layer, ...(lengths ? { lengths } : {}), ...(cache ? { cache } : {}) });
     });
     return this.normF.forward(x);
   }
