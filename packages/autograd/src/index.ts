@@ -15,3 +15,4 @@ export { AdamW } from './optim/adamw.js';
 export type { AdamWConfig, StepReport } from './optim/adamw.js';
 export * from './nn/index.js';
 export * from './generate/index.js';
+export * from './hf/index.js';

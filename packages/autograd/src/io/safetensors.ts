@@ -16,7 +16,7 @@
 // Then: file I/O with atomic writes, a load that checks names, shapes and dtypes, and checkpoints
 // (a .safetensors file plus a .json config that are only ever valid as a pair).
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromHalf, narrowFloatBits, toHalf } from '@repirl/kernels';
 import { stageFile, writeFileAtomic } from './atomic.js';
@@ -278,7 +278,8 @@ interface ParsedFile {
   metadata: Record<string, string>;
 }
 
-function parseFile(bytes: Uint8Array, source: string | undefined): ParsedFile {
+/** `fileLength`: the whole file's size when `bytes` holds only its beginning (a header read alone). */
+function parseFile(bytes: Uint8Array, source: string | undefined, fileLength = bytes.length): ParsedFile {
   assertLittleEndianHost();
   const fail = (message: string): never => {
     throw new SafetensorsError(source ? `${source}: ${message}` : message);
@@ -290,7 +291,7 @@ function parseFile(bytes: Uint8Array, source: string | undefined): ParsedFile {
     fail(`not a safetensors file: its first 8 bytes (${hex(bytes.subarray(0, 8))}) give a header length of ${headerLength} bytes, more than the format's limit of ${MAX_HEADER_BYTES}`);
   }
   const dataStart = 8 + Number(headerLength);
-  if (dataStart > bytes.length) fail(`truncated file: the header alone needs ${dataStart} bytes (8 + ${headerLength}), but the file has ${bytes.length} bytes`);
+  if (dataStart > fileLength) fail(`truncated file: the header alone needs ${dataStart} bytes (8 + ${headerLength}), but the file has ${fileLength} bytes`);
 
   let text = '';
   try {
@@ -347,11 +348,11 @@ function parseFile(bytes: Uint8Array, source: string | undefined): ParsedFile {
   }
 
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
-  const dataLength = bytes.length - dataStart;
+  const dataLength = fileLength - dataStart;
   const last = entries.reduce<ParsedFile['entries'][number] | undefined>((m, e) => (m === undefined || e.end > m.end ? e : m), undefined);
   const total = last?.end ?? 0;
   if (total > dataLength) {
-    fail(`truncated file: tensor '${last!.name}' ends at byte ${total} of the data section, so the file should have ${dataStart + total} bytes, but it has ${bytes.length}`);
+    fail(`truncated file: tensor '${last!.name}' ends at byte ${total} of the data section, so the file should have ${dataStart + total} bytes, but it has ${fileLength}`);
   }
   let position = 0;
   for (let i = 0; i < entries.length; i++) {
@@ -382,6 +383,47 @@ export function decodeSafetensors(bytes: Uint8Array, options: { source?: string 
   });
   // fromEntries defines own properties, so even a tensor named "__proto__" is kept as data.
   return { tensors: Object.fromEntries(tensors), metadata: parsed.metadata };
+}
+
+/** A tensor's entry in a safetensors header: what it is, without its data. */
+export interface SafetensorsHeaderEntry {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  /** Bytes of its data. */
+  bytes: number;
+}
+
+/**
+ * Reads and validates only the header of a safetensors file (its first 8 + N bytes; the file's size
+ * is checked against the offsets), so names, dtypes and shapes of a large checkpoint can be checked
+ * before its data is read. Errors name the file.
+ */
+export async function readSafetensorsHeader(path: string): Promise<{ tensors: Record<string, SafetensorsHeaderEntry>; metadata: Record<string, string> }> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new SafetensorsError(`cannot read ${path}: ${code === 'ENOENT' ? 'file not found' : (err as Error).message}`, { cause: err });
+  }
+  try {
+    const size = (await handle.stat()).size;
+    const head = new Uint8Array(Math.min(size, 8));
+    await handle.read(head, 0, head.length, 0);
+    let bytes = head;
+    if (size >= 8) {
+      const n = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
+      if (n <= BigInt(MAX_HEADER_BYTES) && 8 + Number(n) <= size) {
+        bytes = new Uint8Array(8 + Number(n));
+        await handle.read(bytes, 0, bytes.length, 0);
+      }
+    }
+    const parsed = parseFile(bytes, path, size);
+    const tensors: Record<string, SafetensorsHeaderEntry> = Object.fromEntries(parsed.entries.map((e) => [e.name, { dtype: e.dtype, shape: e.shape, bytes: e.end - e.begin }]));
+    return { tensors, metadata: parsed.metadata };
+  } finally {
+    await handle.close();
+  }
 }
 
 // ───────────────────────────── checks ─────────────────────────────
