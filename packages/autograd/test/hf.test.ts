@@ -484,3 +484,86 @@ describe('describeHfModel', () => {
     expect(linear.kvCacheBytesPerToken).toBe(2 * 2 * 4 * 16 * 4); // head 8 padded to 16 in the cache
   });
 });
+
+// ─────────────────────── training the new paths ───────────────────────
+
+describe('gradients through the Llama / Qwen paths (GQA split, q/k norm + ropeHeads, padded heads, biases)', () => {
+  const Bt = 2;
+  const Tt = 6;
+  const vocab = 23;
+  const variants: { name: string; config: ag.DecoderConfig }[] = [
+    { name: 'Qwen3-like: GQA 4/2, head 16 ≠ d/H, q/k norm', config: { vocabSize: vocab, dModel: 48, nLayers: 2, nHeads: 4, nKvHeads: 2, headDim: 16, dFF: 40, maxSeqLen: 12, qkNorm: true, normEps: 1e-6, ropeBase: 1e6 } },
+    { name: 'Qwen2-like: GQA 4/2 fused, q/k/v biases, tied', config: { vocabSize: vocab, dModel: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, dFF: 40, maxSeqLen: 12, qkvBias: true, tiedEmbeddings: true } },
+    { name: 'padded head 8, MQA 4/1, llama3 rope, all biases', config: { vocabSize: vocab, dModel: 32, nLayers: 1, nHeads: 4, nKvHeads: 1, dFF: 24, maxSeqLen: 12, bias: true, ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 4 } } },
+  ];
+  const idsT = Array.from({ length: Bt * Tt }, (_, i) => (i * 7 + 3) % vocab);
+  const lengths = [Tt, 4];
+
+  /** loss = Σ w ∘ logits − mean log p(next token) over a right-padded batch. */
+  function lossOf(model: DecoderLM): ag.Tensor {
+    const backend = model.backend;
+    const x = ag.tensor(backend, idsT, [Bt, Tt], { dtype: 'i32' });
+    const logits = model.forward(x, { lengths });
+    const w = ag.tensor(backend, Array.from({ length: Bt * Tt * vocab }, (_, i) => Math.sin(i)), logits.shape);
+    const { logp } = ag.tokenLogProbs(ag.reshape(logits, [Bt * Tt, vocab]), ag.tensor(backend, [...idsT.slice(1), idsT[0]!], [Bt * Tt], { dtype: 'i32' }));
+    return ag.sub(ag.sum(ag.mul(logits, w)), ag.mean(logp));
+  }
+  async function grads(model: DecoderLM): Promise<Map<string, Float64Array>> {
+    ag.tidy(() => {
+      ag.backward(lossOf(model));
+    });
+    const out = new Map<string, Float64Array>();
+    for (const [name, p] of model.parameters()) out.set(name, Float64Array.from(await p.grad!.data()));
+    model.zeroGrad();
+    return out;
+  }
+
+  for (const v of variants) {
+    it(`${v.name}: every parameter gradient, GPU vs CPU; CPU vs finite differences`, async () => {
+      const model = new DecoderLM(gpu, v.config, { seed: 5 });
+      // Non-trivial norm weights, so the q/k norms' weights matter in the check.
+      for (const [name, p] of model.parameters()) if (/Norm\.weight$|norm\d\.weight$/.test(name)) ag.assign(p, Array.from({ length: p.size }, (_, i) => 1 + 0.3 * Math.cos(i + name.length)));
+      const reference = await model.copy({ backend: cpu });
+      const g = await grads(model);
+      const c = await grads(reference);
+      for (const [name, want] of c) {
+        const got = g.get(name)!;
+        let err = 0;
+        let scale = 0;
+        for (let i = 0; i < want.length; i++) {
+          err = Math.max(err, Math.abs(got[i]! - want[i]!));
+          scale = Math.max(scale, Math.abs(want[i]!));
+        }
+        expect(err, `gradient of ${name}`).toBeLessThan(1e-5 + 1e-3 * scale);
+      }
+      // Central differences (float64 CPU) at a few entries of the attention parameters.
+      const loss = async () => {
+        const l = ag.noGrad(() => lossOf(reference));
+        const value = await l.item();
+        l.dispose();
+        return value;
+      };
+      const checked = [...reference.parameters()].filter(([name]) => /attn\.(qkv|proj|qNorm|kNorm)\.(weight|bias)$/.test(name) && name.startsWith('blocks.0'));
+      for (const [name, p] of checked) {
+        const values = Float64Array.from(await p.data());
+        for (const i of [0, Math.floor(values.length / 2), values.length - 1]) {
+          const h = 1e-5;
+          const at = (delta: number) => {
+            const copy = Float64Array.from(values);
+            copy[i] = values[i]! + delta;
+            ag.assign(p, copy);
+          };
+          at(h);
+          const up = await loss();
+          at(-h);
+          const down = await loss();
+          at(0);
+          const numeric = (up - down) / (2 * h);
+          expect(Math.abs(numeric - c.get(name)![i]!), `${name}[${i}]`).toBeLessThan(1e-6 + 1e-5 * Math.abs(numeric));
+        }
+      }
+      model.dispose();
+      reference.dispose();
+    });
+  }
+});
