@@ -268,6 +268,12 @@ describe('loadHfModel refuses bad weights before any device work, naming file an
     await writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify(index));
     await expect(load(dir)).rejects.toThrow(/maps tensor 'model\.norm\.weight' to model-00001-of-00002\.safetensors, but .*model-00001-of-00002\.safetensors has no tensor 'model\.norm\.weight'/);
   });
+  it('a truncated weight file (found from its header and size alone)', async () => {
+    const dir = await variant('smollm2', 'truncated');
+    const bytes = await readFile(join(FIXTURES, 'smollm2', 'model.safetensors'));
+    await writeFile(join(dir, 'model.safetensors'), bytes.subarray(0, bytes.length - 100));
+    await expect(load(dir)).rejects.toThrow(/truncated\/model\.safetensors: truncated file: tensor '.*' ends at byte/);
+  });
   it('a device dtype other than f32', async () => {
     await expect(loadHfModel(untouchable, join(FIXTURES, 'llama'), { dtype: 'f16' as 'f32' })).rejects.toThrow(/dtype "f16" is not supported yet/);
   });
