@@ -1,5 +1,6 @@
 // `repirl info`: what WebGPU device repirl would use here, its negotiated limits and optional
 // features: the first thing to check when a run is slow or refuses to start.
+import { describeHfModel, type HfModelDescription } from '@repirl/autograd';
 import { Runtime, type RuntimeOptions } from '@repirl/kernels';
 
 export interface DeviceReport {
@@ -27,5 +28,45 @@ export function formatDeviceReport(report: DeviceReport): string {
     `bindings     ${mib(limits.maxStorageBufferBindingSize)} per storage binding, ${mib(limits.maxBufferSize)} per buffer`,
     `workgroups   ${limits.maxComputeInvocationsPerWorkgroup} invocations, ${limits.maxComputeWorkgroupStorageSize / 1024} KiB shared memory, ${limits.maxComputeWorkgroupsPerDimension} per dimension`,
     `submit       ${report.submitBatch} dispatches per submit`,
+  ].join('\n');
+}
+
+/** A Hugging Face model directory as repirl would hold it on this device (`repirl info --set model=DIR`). */
+export interface ModelReport extends HfModelDescription {
+  /** The largest weight tensor on the device (float32) and whether every binding and buffer limit holds it. */
+  largestTensor: { name: string; bytes: number };
+  fits: boolean;
+  /** Why not, when it does not fit. */
+  limit?: string;
+}
+
+export async function modelReport(dir: string, limits: DeviceReport['limits']): Promise<ModelReport> {
+  const d = await describeHfModel(dir);
+  const c = d.config;
+  const headDim = c.headDim;
+  const candidates: [string, number][] = [
+    ['embedding (vocab × hidden)', c.vocabSize * c.dModel],
+    ['fused q/k/v projection', c.dModel * (c.nHeads + 2 * c.nKvHeads) * headDim],
+    ['feed-forward gate/up', c.dModel * c.dFF * 2],
+  ];
+  const [name, scalars] = candidates.reduce((a, b) => (b[1] > a[1] ? b : a));
+  const bytes = scalars * 4;
+  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  return {
+    ...d,
+    largestTensor: { name, bytes },
+    fits: bytes <= limit,
+    ...(bytes <= limit ? {} : { limit: `its ${name} (${(bytes / 2 ** 20).toFixed(0)} MiB) is over the device's ${(limit / 2 ** 20).toFixed(0)} MiB per binding or buffer` }),
+  };
+}
+
+export function formatModelReport(m: ModelReport): string {
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  const c = m.config;
+  return [
+    `model        ${m.dir}: ${m.architecture}, ${c.nLayers} layers, hidden ${c.dModel}, ${c.nHeads} heads (${c.nKvHeads} kv) × ${c.headDim}, vocab ${c.vocabSize}`,
+    `parameters   ${m.parameters.toLocaleString('en-US')} (files: ${Object.entries(m.bytesByDtype).map(([dtype, b]) => `${dtype} ${mib(b)}`).join(', ')})`,
+    `on device    ${mib(m.deviceBytes)} of float32 weights; KV cache ${(m.kvCacheBytesPerToken / 1024).toFixed(1)} KiB per token per sequence`,
+    `fits         ${m.fits ? `yes (largest tensor: ${m.largestTensor.name}, ${mib(m.largestTensor.bytes)})` : `no: ${m.limit}`}`,
   ].join('\n');
 }

@@ -1,9 +1,10 @@
 // The `repirl` command line. Commands grow with the issues (docs/DESIGN.md §6).
-import { deviceReport, formatDeviceReport } from './info.js';
+import { deviceReport, formatDeviceReport, formatModelReport, modelReport, type ModelReport } from './info.js';
 import type { OptionalFeature } from '@repirl/kernels';
 import { configCommand } from './commands/config.js';
 import { experimentUsage, runExperiment } from './commands/experiment.js';
 import { processIo, type CliIo } from './commands/io.js';
+import { logprobsCommand } from './commands/logprobs.js';
 import { tasksCommand } from './commands/tasks.js';
 import { closest, didYouMean } from '@repirl/rl';
 
@@ -17,15 +18,19 @@ commands:
   prm eval  [--config FILE] [--set ...] step AUROC, first-error F1, best-of-N vs majority vote of a trained PRM
        (all of these: --dry-run, --out DIR, --resume, --force, --progress; repirl <command> --help)
   config <sft|rl|eval|prm train|prm eval> [--json]   every config key with its default and doc
+  logprobs --set model=DIR --set data.path=FILE [--out FILE]
+                                         each response token's log-prob under a Hugging Face model (JSONL in and out)
   tasks [show <task> ...]                the task families, their knobs, sample problems with step labels
-  info [--json] [--no-features]          the WebGPU device repirl uses here, its limits and features
+  info [--json] [--no-features] [--set model=DIR]
+                                         the WebGPU device repirl uses here, its limits and features; with a
+                                         Hugging Face model directory: its size, KV-cache bytes and whether it fits
   help                                   this text
 
 Example configs: apps/cli/configs/*.json (repirl sft --config apps/cli/configs/sft-arith.json --out runs/sft)
 Kernel benchmarks: npx nx run kernels:bench [-- suite ...]
 Environment: REPIRL_WEBGPU_BACKEND=vulkan|opengles, REPIRL_DISABLE_FEATURES=shader-f16,subgroups,timestamp-query`;
 
-const COMMANDS = ['sft', 'rl', 'eval', 'prm', 'config', 'tasks', 'info', 'help'];
+const COMMANDS = ['sft', 'rl', 'eval', 'prm', 'config', 'logprobs', 'tasks', 'info', 'help'];
 const PRM_SUBCOMMANDS = ['train', 'eval'];
 
 /**
@@ -67,18 +72,31 @@ export async function main(argv: readonly string[], print: (text: string) => voi
     }
     case 'config':
       return configCommand(rest, cli);
+    case 'logprobs':
+      return logprobsCommand(rest, cli);
     case 'tasks':
       return tasksCommand(rest, cli);
     case 'info': {
-      for (const flag of rest) {
-        if (flag !== '--json' && flag !== '--no-features') {
-          print(`repirl info: unknown option "${flag}" (allowed: --json, --no-features)`);
+      let model: string | undefined;
+      for (let i = 0; i < rest.length; i++) {
+        const flag = rest[i]!;
+        if (flag === '--set' && rest[i + 1]?.startsWith('model=')) model = rest[++i]!.slice('model='.length);
+        else if (flag !== '--json' && flag !== '--no-features') {
+          print(`repirl info: unknown option "${flag}" (allowed: --json, --no-features, --set model=DIR)`);
           return 2;
         }
       }
       const disableFeatures: OptionalFeature[] = rest.includes('--no-features') ? ['shader-f16', 'subgroups', 'timestamp-query'] : [];
       const report = await deviceReport({ disableFeatures });
-      print(rest.includes('--json') ? JSON.stringify(report, null, 2) : formatDeviceReport(report));
+      let modelInfo: ModelReport | undefined;
+      try {
+        modelInfo = model === undefined ? undefined : await modelReport(model, report.limits);
+      } catch (err) {
+        print(`repirl info: ${(err as Error).message}`);
+        return 1;
+      }
+      if (rest.includes('--json')) print(JSON.stringify(modelInfo === undefined ? report : { ...report, model: modelInfo }, null, 2));
+      else print([formatDeviceReport(report), ...(modelInfo === undefined ? [] : [formatModelReport(modelInfo)])].join('\n'));
       return 0;
     }
     default:

@@ -26,7 +26,7 @@ describe('repirl', () => {
     expect(cmd.out).toMatch(/^repirl: unknown command "frobnicate"\n/);
     const opt = await run('info', '--verbose');
     expect(opt.code).toBe(2);
-    expect(opt.out).toMatch(/unknown option "--verbose" \(allowed: --json, --no-features\)/);
+    expect(opt.out).toMatch(/unknown option "--verbose" \(allowed: --json, --no-features, --set model=DIR\)/);
   });
 
   it('reports the device, its negotiated limits and features', async () => {
