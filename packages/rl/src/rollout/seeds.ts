@@ -4,7 +4,7 @@
 // seed did not control rollout sampling). So no stream is ever advanced across steps: every
 // random choice takes a fresh seed from deriveSeed(runSeed, purpose, step, …) and the only
 // state a trainer keeps (a prompt cursor, a buffer of groups) is saved in its checkpoints.
-import { createRng } from '../tasks/rng.js';
+import { createRng, hashText } from '../tasks/rng.js';
 
 /**
  * A 32-bit seed from a base seed and a path of parts, e.g. deriveSeed(7, 'rollout', 12, 0). The
@@ -13,18 +13,7 @@ import { createRng } from '../tasks/rng.js';
  */
 export function deriveSeed(base: number, ...parts: readonly (string | number)[]): number {
   if (!Number.isSafeInteger(base) || base < 0) throw new Error(`deriveSeed: base seed must be a non-negative integer, got ${base}`);
-  const text = [base, ...parts].join('/');
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return hashText([base, ...parts].join('/'));
 }
 
 /** A permutation of 0 … n−1 (Fisher–Yates) from a seed. */

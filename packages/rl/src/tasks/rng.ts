@@ -16,3 +16,22 @@ export function createRng(seed: number): Rng {
 
 /** randInt(rng, lo, hi): uniform integer in [lo, hi], both inclusive; pick(rng, items): one element chosen uniformly. */
 export { uniformInt as randInt, pickOne as pick } from '@repirl/kernels';
+
+/**
+ * A 32-bit hash of text: FNV-1a over its UTF-16 code units from `offset`, then murmur3's finaliser
+ * so that short texts spread over the high bits too. Seeds (rollout/seeds.ts) and problem keys
+ * (splits.ts) use it; it spreads inputs evenly and is not meant to resist an adversary.
+ */
+export function hashText(text: string, offset = 0x811c9dc5): number {
+  let h = offset >>> 0;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

@@ -8,9 +8,10 @@
 // each read their own split. Duplicates within a split (the same prompt drawn twice) are dropped
 // and counted.
 //
-// The hash is FNV-1a over the prompt's UTF-16 code units with murmur3's finaliser, twice with
-// different offsets (53 bits used), pure JavaScript so it runs wherever the tasks do; it only has to spread prompts evenly,
+// The hash is rng.ts's hashText (FNV-1a with murmur3's finaliser), twice with different offsets
+// (53 bits used), pure JavaScript so it runs wherever the tasks do; it only has to spread prompts evenly,
 // not resist an adversary.
+import { hashText } from './rng.js';
 import type { Difficulty, GeneratedProblem, Problem, Task } from './task.js';
 
 export const SPLITS = ['train', 'validation', 'test'] as const;
@@ -27,25 +28,10 @@ export const DEFAULT_SPLIT_FRACTIONS: Readonly<SplitFractions> = Object.freeze({
 /** The prompt as it is keyed: whitespace runs become one space, the ends are trimmed. */
 export const normalisePrompt = (prompt: string): string => prompt.replace(/\s+/g, ' ').trim();
 
-/** FNV-1a, then murmur3's finaliser so that short prompts spread over the high bits too. */
-function fnv1a(text: string, offset: number): number {
-  let h = offset >>> 0;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 /** A problem's key: 16 hex digits of the hash of its normalised prompt. */
 export function problemKey(prompt: string): string {
   const text = normalisePrompt(prompt);
-  return fnv1a(text, 0x811c9dc5).toString(16).padStart(8, '0') + fnv1a(text, 0x050c5d1f).toString(16).padStart(8, '0');
+  return hashText(text).toString(16).padStart(8, '0') + hashText(text, 0x050c5d1f).toString(16).padStart(8, '0');
 }
 
 /** Where in [0, 1) a prompt's key falls (53 bits of it). */
