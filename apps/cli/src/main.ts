@@ -4,6 +4,7 @@ import type { OptionalFeature } from '@repirl/kernels';
 import { configCommand } from './commands/config.js';
 import { experimentUsage, runExperiment } from './commands/experiment.js';
 import { processIo, type CliIo } from './commands/io.js';
+import { generateCommand } from './commands/generate.js';
 import { logprobsCommand } from './commands/logprobs.js';
 import { tasksCommand } from './commands/tasks.js';
 import { closest, didYouMean } from '@repirl/rl';
@@ -18,6 +19,8 @@ commands:
   prm eval  [--config FILE] [--set ...] step AUROC, first-error F1, best-of-N vs majority vote of a trained PRM
        (all of these: --dry-run, --out DIR, --resume, --force, --progress; repirl <command> --help)
   config <sft|rl|eval|prm train|prm eval> [--json]   every config key with its default and doc
+  generate --set model=DIR [PROMPT ...] [--set data.path=FILE] [--out FILE]
+                                         samples from a Hugging Face model (chat template, eos ids, sampling options)
   logprobs --set model=DIR --set data.path=FILE [--out FILE]
                                          each response token's log-prob under a Hugging Face model (JSONL in and out)
   tasks [show <task> ...]                the task families, their knobs, sample problems with step labels
@@ -30,7 +33,7 @@ Example configs: apps/cli/configs/*.json (repirl sft --config apps/cli/configs/s
 Kernel benchmarks: npx nx run kernels:bench [-- suite ...]
 Environment: REPIRL_WEBGPU_BACKEND=vulkan|opengles, REPIRL_DISABLE_FEATURES=shader-f16,subgroups,timestamp-query`;
 
-const COMMANDS = ['sft', 'rl', 'eval', 'prm', 'config', 'logprobs', 'tasks', 'info', 'help'];
+const COMMANDS = ['sft', 'rl', 'eval', 'prm', 'config', 'generate', 'logprobs', 'tasks', 'info', 'help'];
 const PRM_SUBCOMMANDS = ['train', 'eval'];
 
 /**
@@ -72,6 +75,8 @@ export async function main(argv: readonly string[], print: (text: string) => voi
     }
     case 'config':
       return configCommand(rest, cli);
+    case 'generate':
+      return generateCommand(rest, cli);
     case 'logprobs':
       return logprobsCommand(rest, cli);
     case 'tasks':
