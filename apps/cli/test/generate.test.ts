@@ -1,21 +1,11 @@
 // `repirl generate` on the tiny Hugging Face checkpoints: greedy decoding through the chat template
 // reproduces the greedy ids of the independent PyTorch goldens (packages/autograd/test/fixtures/hf).
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCli } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { HF_FIXTURES as fixtures, makeCli, readJson, useTempDir } from './helpers.js';
 
-const fixtures = new URL('../../../packages/autograd/test/fixtures/hf/', import.meta.url).pathname;
-const readJson = async (path: string): Promise<any> => JSON.parse(await readFile(path, 'utf8'));
-
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'repirl-generate-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = useTempDir('repirl-generate-');
 
 describe('repirl generate', () => {
   it.each(['qwen2', 'qwen3', 'llama'])('%s: greedy through the chat template gives the golden greedy ids', async (name) => {
@@ -31,12 +21,12 @@ describe('repirl generate', () => {
   });
 
   it('reads {"id", "messages"} and {"id", "prompt"} lines, draws several samples, and writes JSONL atomically', async () => {
-    const data = join(dir, 'prompts.jsonl');
+    const data = join(tmp.path(), 'prompts.jsonl');
     await writeFile(data, [
       JSON.stringify({ id: 'a', messages: [{ role: 'user', content: 'Add 12 and 30.' }] }),
       JSON.stringify({ id: 'b', prompt: 'Add 1 and 2.' }),
     ].join('\n'));
-    const out = join(dir, 'samples.jsonl');
+    const out = join(tmp.path(), 'samples.jsonl');
     const r = await makeCli().run('generate', '--set', `model=${join(fixtures, 'qwen3')}`, '--set', `data.path=${data}`, '--set', 'samples=3',
       '--set', 'maxNewTokens=4', '--set', 'seed=5', '--out', out);
     expect(r.code).toBe(0);
@@ -51,7 +41,7 @@ describe('repirl generate', () => {
   it('refuses prompts given twice or not at all, and names a bad line', async () => {
     const model = `model=${join(fixtures, 'qwen3')}`;
     expect((await makeCli().run('generate', '--set', model)).out).toMatch(/^repirl generate: no prompts/);
-    const data = join(dir, 'bad.jsonl');
+    const data = join(tmp.path(), 'bad.jsonl');
     await writeFile(data, '{"id": 1, "text": "x"}\n');
     const bad = await makeCli().run('generate', '--set', model, '--set', `data.path=${data}`);
     expect(bad.code).toBe(1);

@@ -1,7 +1,10 @@
 // What the CLI test files share: the CLI run in this process with fake stdout, stderr, clocks,
-// signals and exit.
+// signals and exit; a temporary folder per test file; the tiny Hugging Face checkpoints.
 import { EventEmitter } from 'node:events';
-import { vi } from 'vitest';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, vi } from 'vitest';
 import { main } from '../src/main.js';
 import type { SignalSource } from '../src/run/stop.js';
 
@@ -27,4 +30,21 @@ export function makeCli() {
     return { code, out: stdout.join('\n'), err: stderr.join('') };
   };
   return { run, clock, signals, exit };
+}
+
+/** The tiny checkpoints in the exact Hugging Face layout, with their PyTorch goldens (docs/hf-goldens.md). */
+export const HF_FIXTURES = new URL('../../../packages/autograd/test/fixtures/hf/', import.meta.url).pathname;
+
+export const readJson = async (path: string): Promise<any> => JSON.parse(await readFile(path, 'utf8'));
+
+/** A fresh temporary folder for this test file (made before its tests, removed after): call path() inside a test. */
+export function useTempDir(prefix: string): { path: () => string } {
+  let dir: string | undefined;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), prefix));
+  });
+  afterAll(async () => {
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+  return { path: () => dir! };
 }

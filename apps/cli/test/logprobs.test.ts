@@ -1,21 +1,11 @@
 // `repirl logprobs` on the tiny Hugging Face checkpoints against the float64 goldens of an
 // independent PyTorch implementation (packages/autograd/test/fixtures/hf, docs/hf-goldens.md).
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCli } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { HF_FIXTURES as fixtures, makeCli, readJson, useTempDir } from './helpers.js';
 
-const fixtures = new URL('../../../packages/autograd/test/fixtures/hf/', import.meta.url).pathname;
-const readJson = async (path: string): Promise<any> => JSON.parse(await readFile(path, 'utf8'));
-
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'repirl-logprobs-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = useTempDir('repirl-logprobs-');
 
 describe('repirl logprobs', () => {
   it.each(['qwen3', 'qwen2', 'llama'])('%s: the response tokens of a chat get the golden log-probs (1e-4)', async (name) => {
@@ -26,12 +16,12 @@ describe('repirl logprobs', () => {
     const chat = goldens.sequences.find((s: { name: string }) => s.name === 'chat');
     const rendered: string = tokenizerGoldens.chat.find((c: { ids: number[] }) => JSON.stringify(c.ids) === JSON.stringify(chat.input_ids)).rendered;
     const cut = rendered.lastIndexOf('<|im_start|>');
-    const data = join(dir, `${name}.jsonl`);
+    const data = join(tmp.path(), `${name}.jsonl`);
     await writeFile(data, [
       JSON.stringify({ id: 'chat', prompt: rendered.slice(0, cut), response: rendered.slice(cut) }),
       JSON.stringify({ id: 7, prompt: rendered.slice(0, cut), response: '' }),
     ].join('\n'));
-    const out = join(dir, `${name}.out.jsonl`);
+    const out = join(tmp.path(), `${name}.out.jsonl`);
     const r = await makeCli().run('logprobs', '--set', `model=${join(fixtures, name)}`, '--set', `data.path=${data}`, '--set', 'batchSize=2', '--out', out);
     expect(r.out).toBe('');
     expect(r.code).toBe(0);
@@ -46,12 +36,12 @@ describe('repirl logprobs', () => {
   });
 
   it('names the file, line and field of a bad record, and a missing model directory', async () => {
-    const data = join(dir, 'bad.jsonl');
+    const data = join(tmp.path(), 'bad.jsonl');
     await writeFile(data, '{"id": 1, "prompt": "a", "response": "b"}\n{"id": 2, "prompt": 3, "response": "b"}\n');
     const bad = await makeCli().run('logprobs', '--set', `model=${join(fixtures, 'qwen3')}`, '--set', `data.path=${data}`);
     expect(bad.code).toBe(1);
     expect(bad.out).toBe(`repirl logprobs failed: ${data}:2: field "prompt" must be a string, got 3`);
-    const missing = await makeCli().run('logprobs', '--set', `model=${join(dir, 'nowhere')}`, '--set', `data.path=${data}`);
+    const missing = await makeCli().run('logprobs', '--set', `model=${join(tmp.path(), 'nowhere')}`, '--set', `data.path=${data}`);
     expect(missing.code).toBe(1);
     expect(missing.out).toMatch(/^repirl logprobs failed: .*nowhere.*tokenizer\.json/);
     const usage = await makeCli().run('logprobs', '--set', 'modle=x');

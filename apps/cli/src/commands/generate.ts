@@ -8,13 +8,10 @@
 // template 'chat' renders a prompt as one user message (or the messages as given) through the
 // model's chat template with the generation prompt; 'raw' encodes the text as it is (the
 // tokenizer's bos first when add_bos_token says so); 'auto' is 'chat' when the tokenizer has a template.
-import {
-  eosIdsOf, generate, loadHfModel, loadHfTokenizer, writeFileAtomic, type ChatMessage, type HfTokenizer,
-} from '@repirl/autograd';
-import { ConfigError, U32_MAX, readConfigFile, readJsonl, resolveConfig, s, type Infer } from '@repirl/rl';
-import { parseOptions } from './args.js';
+import { eosIdsOf, generate, type ChatMessage, type HfTokenizer } from '@repirl/autograd';
+import { U32_MAX, readJsonl, s, type Infer } from '@repirl/rl';
+import { promptIds, recordId, runHfCommand } from './hf-command.js';
 import { UsageError, type CliIo } from './io.js';
-import { backend } from './shared.js';
 
 export const generateSchema = s.object('samples from a Hugging Face model', {
   model: s.string('a Hugging Face model directory (config.json, model.safetensors or its index, tokenizer.json)', { nonEmpty: true }),
@@ -46,37 +43,16 @@ interface PromptRow {
   ids: number[];
 }
 
-export async function generateCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  let config: GenerateConfig;
-  let out: string | undefined;
-  let prompts: string[];
-  try {
-    const parsed = parseOptions('repirl generate', argv, [
-      { name: 'config', kind: 'value' }, { name: 'set', kind: 'list' }, { name: 'out', kind: 'value' }, { name: 'help', kind: 'flag', short: 'h' },
-    ]);
-    if (parsed.flags.has('help')) {
-      io.print(GENERATE_USAGE);
-      return 0;
-    }
-    const configPath = parsed.values.get('config');
-    config = resolveConfig<GenerateConfig>(generateSchema, {
-      ...(configPath === undefined ? {} : { file: await readConfigFile(configPath) }),
-      sets: parsed.lists.get('set') ?? [],
-    });
-    prompts = parsed.positionals;
+export const generateCommand = (argv: readonly string[], io: CliIo): Promise<number> => runHfCommand<GenerateConfig, PromptRow>({
+  name: 'generate',
+  usage: GENERATE_USAGE,
+  schema: generateSchema,
+  checkArguments(prompts, config) {
     if ((prompts.length > 0) === (config.data.path !== null)) {
       throw new UsageError(prompts.length > 0 ? 'give the prompts as arguments or with data.path, not both' : 'no prompts: give them as arguments or with --set data.path=FILE');
     }
-    out = parsed.values.get('out');
-  } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError) {
-      io.print(`repirl generate: ${err.message}\n${GENERATE_USAGE}`);
-      return 2;
-    }
-    throw err;
-  }
-  try {
-    const tokenizer = await loadHfTokenizer(config.model);
+  },
+  async prepare(config, tokenizer, prompts) {
     const chat = config.template === 'chat' || (config.template === 'auto' && tokenizer.chatTemplates.size > 0);
     if (config.template === 'chat' && tokenizer.chatTemplates.size === 0) throw new Error(`template is "chat" but ${config.model} has no chat_template`);
     const encode = (where: string, text: string | null, messages: ChatMessage[] | null): number[] => {
@@ -84,52 +60,37 @@ export async function generateCommand(argv: readonly string[], io: CliIo): Promi
         if (!chat) throw new Error(`${where}: "messages" needs a chat template (template is "raw")`);
         return tokenizer.encodeChat(messages ?? [{ role: 'user', content: text! }], { addGenerationPrompt: true });
       }
-      const bos = tokenizer.addBosToken ? tokenizer.specialTokens.bos : undefined;
-      return [...(bos === undefined ? [] : [bos]), ...tokenizer.encode(text!, { allowSpecial: true })];
+      return promptIds(tokenizer, text!, tokenizer.addBosToken);
     };
-    const rows: PromptRow[] = config.data.path === null
-      ? prompts.map((text, i) => ({ id: i, ids: encode(`argument ${i + 1}`, text, null) }))
-      : (await readJsonl(config.data.path)).map(({ line, value }) => {
-          const where = `${config.data.path}:${line}`;
-          const id = value.id ?? line;
-          if (typeof id !== 'string' && typeof id !== 'number') throw new Error(`${where}: field "id" must be a string or a number`);
-          if (Array.isArray(value.messages)) return { id, ids: encode(where, null, value.messages as ChatMessage[]) };
-          if (typeof value.prompt !== 'string') throw new Error(`${where}: needs a string field "prompt" or an array field "messages"`);
-          return { id, ids: encode(where, value.prompt, null) };
-        });
-    const { model } = await loadHfModel(await backend(), config.model);
-    try {
-      const lines: string[] = [];
-      const jobs = rows.flatMap((row) => Array.from({ length: config.samples }, (_, sample) => ({ row, sample })));
-      for (let start = 0; start < jobs.length; start += config.batchSize) {
-        const part = jobs.slice(start, start + config.batchSize);
-        const generated = await generate(model, part.map((j) => j.row.ids), {
-          maxNewTokens: config.maxNewTokens, temperature: config.temperature, topK: config.topK, topP: config.topP,
-          seed: (config.seed + start) >>> 0, stop: eosIdsOf(tokenizer),
-        });
-        part.forEach((job, b) => {
-          const g = generated[b]!;
-          lines.push(JSON.stringify({
-            id: job.row.id, sample: job.sample, prompt_tokens: job.row.ids.length, tokens: g.tokens, logprobs: g.logprobs,
-            text: decodeKnown(tokenizer, g.tokens), finish_reason: g.finishReason,
-          }));
-        });
-      }
-      const text = lines.map((l) => `${l}\n`).join('');
-      if (out === undefined) io.print(text.trimEnd());
-      else {
-        await writeFileAtomic(out, text);
-        io.stderr(`repirl generate: ${jobs.length} samples → ${out}\n`);
-      }
-    } finally {
-      model.dispose();
+    if (config.data.path === null) return prompts.map((text, i) => ({ id: i, ids: encode(`argument ${i + 1}`, text, null) }));
+    return (await readJsonl(config.data.path)).map(({ line, value }) => {
+      const where = `${config.data.path}:${line}`;
+      const id = recordId(value, where, line);
+      if (Array.isArray(value.messages)) return { id, ids: encode(where, null, value.messages as ChatMessage[]) };
+      if (typeof value.prompt !== 'string') throw new Error(`${where}: needs a string field "prompt" or an array field "messages"`);
+      return { id, ids: encode(where, value.prompt, null) };
+    });
+  },
+  async run(config, model, tokenizer, rows) {
+    const lines: string[] = [];
+    const jobs = rows.flatMap((row) => Array.from({ length: config.samples }, (_, sample) => ({ row, sample })));
+    for (let start = 0; start < jobs.length; start += config.batchSize) {
+      const part = jobs.slice(start, start + config.batchSize);
+      const generated = await generate(model, part.map((j) => j.row.ids), {
+        maxNewTokens: config.maxNewTokens, temperature: config.temperature, topK: config.topK, topP: config.topP,
+        seed: (config.seed + start) >>> 0, stop: eosIdsOf(tokenizer),
+      });
+      part.forEach((job, b) => {
+        const g = generated[b]!;
+        lines.push(JSON.stringify({
+          id: job.row.id, sample: job.sample, prompt_tokens: job.row.ids.length, tokens: g.tokens, logprobs: g.logprobs,
+          text: decodeKnown(tokenizer, g.tokens), finish_reason: g.finishReason,
+        }));
+      });
     }
-    return 0;
-  } catch (err) {
-    io.print(`repirl generate failed: ${(err as Error).message}`);
-    return 1;
-  }
-}
+    return lines;
+  },
+}, argv, io);
 
 /**
  * The text of generated ids. A model's embedding may be padded past the tokenizer's vocabulary

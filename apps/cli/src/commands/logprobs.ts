@@ -11,11 +11,10 @@
 // joined; the tokenizer's bos token goes first when tokenizer_config.json's add_bos_token says so
 // (addBos: auto), or as addBos says. Render a chat through the model's template before writing the
 // prompt, so the prompt is exactly the text the model is scored on.
-import { loadHfModel, loadHfTokenizer, noGrad, sequenceLogProbs, tensor, tidy, writeFileAtomic, type DecoderLM } from '@repirl/autograd';
-import { ConfigError, readConfigFile, readJsonl, resolveConfig, s, type Infer } from '@repirl/rl';
-import { parseOptions } from './args.js';
+import { noGrad, sequenceLogProbs, tensor, tidy, type DecoderLM } from '@repirl/autograd';
+import { readJsonl, s, type Infer } from '@repirl/rl';
+import { recordId, promptIds, runHfCommand } from './hf-command.js';
 import { UsageError, type CliIo } from './io.js';
-import { backend } from './shared.js';
 
 export const logprobsSchema = s.object('token log-probs of responses under a Hugging Face model', {
   model: s.string('a Hugging Face model directory (config.json, model.safetensors or its index, tokenizer.json)', { nonEmpty: true }),
@@ -41,75 +40,42 @@ interface Row {
   response: number[];
 }
 
-export async function logprobsCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  let config: LogprobsConfig;
-  let out: string | undefined;
-  try {
-    const parsed = parseOptions('repirl logprobs', argv, [
-      { name: 'config', kind: 'value' }, { name: 'set', kind: 'list' }, { name: 'out', kind: 'value' }, { name: 'help', kind: 'flag', short: 'h' },
-    ]);
-    if (parsed.flags.has('help')) {
-      io.print(LOGPROBS_USAGE);
-      return 0;
-    }
-    if (parsed.positionals.length > 0) throw new UsageError(`repirl logprobs: unexpected argument "${parsed.positionals[0]}" (options start with --)`);
-    const configPath = parsed.values.get('config');
-    config = resolveConfig<LogprobsConfig>(logprobsSchema, {
-      ...(configPath === undefined ? {} : { file: await readConfigFile(configPath) }),
-      sets: parsed.lists.get('set') ?? [],
-    });
-    out = parsed.values.get('out');
-  } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError) {
-      io.print(`repirl logprobs: ${err.message}\n${LOGPROBS_USAGE}`);
-      return 2;
-    }
-    throw err;
-  }
-  try {
-    // Everything that can be wrong with the files is found before the model goes to the device.
-    const tokenizer = await loadHfTokenizer(config.model);
-    const bos = config.addBos === 'yes' || (config.addBos === 'auto' && tokenizer.addBosToken) ? tokenizer.specialTokens.bos : undefined;
-    if (config.addBos === 'yes' && bos === undefined) throw new Error(`addBos is "yes" but the tokenizer of ${config.model} has no bos token`);
-    const rows: Row[] = (await readJsonl(config.data.path)).map(({ line, value }) => {
+export const logprobsCommand = (argv: readonly string[], io: CliIo): Promise<number> => runHfCommand<LogprobsConfig, Row>({
+  name: 'logprobs',
+  usage: LOGPROBS_USAGE,
+  schema: logprobsSchema,
+  checkArguments(positionals) {
+    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (options start with --)`);
+  },
+  async prepare(config, tokenizer) {
+    const bos = config.addBos === 'yes' || (config.addBos === 'auto' && tokenizer.addBosToken);
+    if (config.addBos === 'yes' && tokenizer.specialTokens.bos === undefined) throw new Error(`addBos is "yes" but the tokenizer of ${config.model} has no bos token`);
+    return (await readJsonl(config.data.path)).map(({ line, value }) => {
       const where = `${config.data.path}:${line}`;
       const field = (name: string) => {
         if (typeof value[name] !== 'string') throw new Error(`${where}: field "${name}" must be a string, got ${JSON.stringify(value[name]) ?? 'nothing'}`);
         return value[name] as string;
       };
-      const id = value.id;
-      if (typeof id !== 'string' && typeof id !== 'number') throw new Error(`${where}: field "id" must be a string or a number, got ${JSON.stringify(id) ?? 'nothing'}`);
-      const prompt = [...(bos === undefined ? [] : [bos]), ...tokenizer.encode(field('prompt'), { allowSpecial: true })];
+      const id = recordId(value, where);
+      const prompt = promptIds(tokenizer, field('prompt'), bos);
       if (prompt.length === 0) throw new Error(`${where}: the prompt is empty and no bos token goes first, so the first response token has nothing to follow`);
       return { id, prompt, response: tokenizer.encode(field('response'), { allowSpecial: true }) };
     });
-    const { model } = await loadHfModel(await backend(), config.model);
-    try {
-      const longest = rows.reduce((m, r) => Math.max(m, r.prompt.length + r.response.length), 0);
-      if (longest > model.config.maxSeqLen) {
-        throw new Error(`the longest prompt + response is ${longest} tokens, over the model's ${model.config.maxSeqLen} (max_position_embeddings)`);
-      }
-      const lines: string[] = [];
-      for (let start = 0; start < rows.length; start += config.batchSize) {
-        const batch = rows.slice(start, start + config.batchSize);
-        const logprobs = await scoreBatch(model, batch);
-        batch.forEach((r, b) => lines.push(JSON.stringify({ id: r.id, tokens: r.response, logprobs: logprobs[b] })));
-      }
-      const text = lines.map((l) => `${l}\n`).join('');
-      if (out === undefined) io.print(text.trimEnd());
-      else {
-        await writeFileAtomic(out, text);
-        io.stderr(`repirl logprobs: ${rows.length} responses scored → ${out}\n`);
-      }
-    } finally {
-      model.dispose();
+  },
+  async run(config, model, _tokenizer, rows) {
+    const longest = rows.reduce((m, r) => Math.max(m, r.prompt.length + r.response.length), 0);
+    if (longest > model.config.maxSeqLen) {
+      throw new Error(`the longest prompt + response is ${longest} tokens, over the model's ${model.config.maxSeqLen} (max_position_embeddings)`);
     }
-    return 0;
-  } catch (err) {
-    io.print(`repirl logprobs failed: ${(err as Error).message}`);
-    return 1;
-  }
-}
+    const lines: string[] = [];
+    for (let start = 0; start < rows.length; start += config.batchSize) {
+      const batch = rows.slice(start, start + config.batchSize);
+      const logprobs = await scoreBatch(model, batch);
+      batch.forEach((r, b) => lines.push(JSON.stringify({ id: r.id, tokens: r.response, logprobs: logprobs[b] })));
+    }
+    return lines;
+  },
+}, argv, io);
 
 /** Response-token log-probs of a batch (right-padded, lengths given, one forward pass). */
 async function scoreBatch(model: DecoderLM, batch: readonly Row[]): Promise<number[][]> {
