@@ -11,7 +11,7 @@
 import {
   airlConfigSchema, implicitOfflineConfigSchema, ormConfigSchema, primeConfigSchema, repirlConfigSchema, shepherdConfigSchema,
 } from '@repirl/prm';
-import { U32_MAX, choose, s, type Given, type Infer, type Issue, type ObjectSchema, type OptimizerConfig, type RlConfig } from '@repirl/rl';
+import { U32_MAX, choose, extend, s, type Given, type Infer, type Issue, type ObjectSchema, type OptimizerConfig, type RlConfig } from '@repirl/rl';
 import { taskSchema, withValidationProblems } from './common.js';
 
 export const PRM_METHODS = ['repirl', 'airl-s', 'prime', 'orm', 'shepherd', 'implicit-offline'] as const;
@@ -68,7 +68,7 @@ export const prmTrainSchema = (given: Given): ObjectSchema => {
     const rl = learner.fields.rl as ObjectSchema;
     return s.object(`learn a PRM with ${method} from a starting (SFT) policy, in a dual loop with the policy`, {
       ...commonFields(method),
-      rl: { ...rl, fields: { ...rl.fields, validation: withValidationProblems(rl.fields.validation as ObjectSchema, 100) } },
+      rl: extend(rl, { validation: withValidationProblems(rl.fields.validation as ObjectSchema, 100) }),
       prm: learner.fields.prm!,
       eval: prmTrainEval(),
     }, learner.check === undefined ? {} : { check: learner.check as never });
