@@ -47,6 +47,15 @@ function suggestCommand(word: string): string {
   return sub.length === 0 ? '' : ` (did you mean ${sub.map((s) => JSON.stringify(`prm ${s}`)).join(' or ')}?)`;
 }
 
+/** Commands that never open a WebGPU device. */
+const DEVICE_FREE = ['config', 'tasks', 'help', undefined];
+
+/** Whether the command line may open a WebGPU device (a help text or a --dry-run does not). */
+export function opensDevice(argv: readonly string[]): boolean {
+  if (DEVICE_FREE.includes(argv[0]) || argv[0]?.startsWith('-')) return false;
+  return !argv.some((a) => a === '--dry-run' || a === '--help' || a === '-h');
+}
+
 /**
  * Runs one command line and returns its exit code. `print` receives stdout lines; `io` replaces
  * parts of the process (stderr, terminal, clocks, signals) for tests.

@@ -107,3 +107,11 @@ describe('repirl', () => {
     }
   });
 });
+
+describe('which command lines open a WebGPU device (only those run behind the Dawn notice filter)', () => {
+  it('help, config, tasks, --help and --dry-run do not; runs, info, logprobs and generate do', async () => {
+    const { opensDevice } = await import('../src/main.js');
+    for (const argv of [[], ['help'], ['--help'], ['config', 'sft'], ['tasks'], ['sft', '--dry-run'], ['prm', 'train', '-h']]) expect(opensDevice(argv), argv.join(' ')).toBe(false);
+    for (const argv of [['sft'], ['prm', 'train'], ['info'], ['logprobs', '--set', 'model=x'], ['generate', 'hi']]) expect(opensDevice(argv), argv.join(' ')).toBe(true);
+  });
+});
