@@ -1,31 +1,21 @@
 // Problems from JSONL and Parquet files in the common layouts (issue 14): streaming JSONL,
 // Parquet row group by row group, layout detection, column mappings and the errors.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parquetWriteFile } from 'hyparquet-writer';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   DataFormatError, detectLayout, loadProblemFile, loadProblems, problemsFromTask, saveProblems, parquetColumns, problemFileOptions, problemFileSchema, readJsonl, readProblemFile, streamJsonl,
   streamParquet, type ReadProblemsOptions,
 } from '../src/data/index.js';
 import { resolveConfig } from '../src/config/index.js';
 import { createAnswerVerifier } from '../src/verify/index.js';
+import { failure as rejection, tempFiles } from './helpers.js';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'repirl-data-files-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = tempFiles('repirl-data-files-');
 
-let files = 0;
-async function jsonl(name: string, records: unknown[]): Promise<string> {
-  const path = join(dir, `${files++}-${name}`);
-  await writeFile(path, records.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n') + '\n');
-  return path;
-}
+const jsonl = (name: string, records: unknown[]): Promise<string> =>
+  tmp.write(name, records.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n') + '\n');
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -34,20 +24,16 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 }
 
 async function failure(promise: Promise<unknown>): Promise<DataFormatError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(DataFormatError);
-    return err as DataFormatError;
-  }
-  throw new Error('expected a failure');
+  const err = await rejection(promise);
+  expect(err).toBeInstanceOf(DataFormatError);
+  return err as DataFormatError;
 }
 
 const load = async (path: string, options?: ReadProblemsOptions) => (await loadProblemFile(path, options)).problems;
 
 describe('streamJsonl', () => {
   it('gives readJsonl\'s lines at every chunk size (BOM, CRLF, blank lines, multi-byte characters cut by chunks)', async () => {
-    const path = join(dir, 'stream.jsonl');
+    const path = join(tmp.dir(), 'stream.jsonl');
     const body = ['{"a":"é😀"}', '', '  ', '{"b":[1,2]}\r', '{"c":"\u4e2d\u6587"}'].join('\n');
     await writeFile(path, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(body)]));
     const expected = await readJsonl(path);
@@ -57,17 +43,17 @@ describe('streamJsonl', () => {
     }
   });
   it('reports invalid UTF-8 and JSON at their lines, as readJsonl does', async () => {
-    const path = join(dir, 'bad-utf8.jsonl');
+    const path = join(tmp.dir(), 'bad-utf8.jsonl');
     await writeFile(path, Buffer.concat([Buffer.from('{"a":1}\n{"b":"'), Buffer.from([0xff]), Buffer.from('"}\n')]));
     const err = await failure(collect(streamJsonl(path, { chunkBytes: 4 })));
     expect(err.message).toBe((await failure(readJsonl(path))).message);
     expect(err.line).toBe(2);
     const bad = await jsonl('bad-json.jsonl', ['{"a":1}', '{"a":']);
     expect((await failure(collect(streamJsonl(bad)))).message).toMatch(/:2: invalid JSON/);
-    expect((await failure(collect(streamJsonl(join(dir, 'nope.jsonl'))))).message).toMatch(/^cannot read .*nope\.jsonl/);
+    expect((await failure(collect(streamJsonl(join(tmp.dir(), 'nope.jsonl'))))).message).toMatch(/^cannot read .*nope\.jsonl/);
   });
   it('an empty file has no records', async () => {
-    const path = join(dir, 'empty.jsonl');
+    const path = join(tmp.dir(), 'empty.jsonl');
     await writeFile(path, '');
     expect(await collect(streamJsonl(path))).toEqual([]);
   });
@@ -133,7 +119,7 @@ describe('readProblemFile: JSONL layouts', () => {
     expect(problems[2]!.answer).toBe('\\frac12');
   });
   it('the project\'s own problem files read as loadProblems reads them (ids from the id column)', async () => {
-    const path = join(dir, 'arith.jsonl');
+    const path = join(tmp.dir(), 'arith.jsonl');
     await saveProblems(path, problemsFromTask('arith-chain', 3, 20));
     const { problems, info } = await loadProblemFile(path);
     expect(info?.layout).toBe('generic');
@@ -240,7 +226,7 @@ const VERL_SCHEMA = [
 
 describe('readProblemFile: Parquet', () => {
   it('GSM8K rows across row groups, in order, ids by row index', async () => {
-    const path = join(dir, 'gsm.parquet');
+    const path = join(tmp.dir(), 'gsm.parquet');
     const rows = Array.from({ length: 5 }, (_, i) => ({ question: `What is ${i} + ${i}?`, answer: `${i} + ${i} = ${2 * i}\n#### ${2 * i}` }));
     writeGsm8kParquet(path, rows);
     expect(await parquetColumns(path)).toEqual(['question', 'answer']);
@@ -251,7 +237,7 @@ describe('readProblemFile: Parquet', () => {
     expect(problems[3]).toEqual({ id: 'gsm.parquet#3', prompt: 'What is 3 + 3?', answer: '6', solution: '3 + 3 = 6\n#### 6' });
   });
   it('verl: nested prompt list and structs, 64-bit integers as numbers', async () => {
-    const path = join(dir, 'verl.parquet');
+    const path = join(tmp.dir(), 'verl.parquet');
     parquetWriteFile({
       filename: path,
       schema: VERL_SCHEMA as never,
@@ -274,7 +260,7 @@ describe('readProblemFile: Parquet', () => {
     expect(verify(problems[1]!, 'so $\\boxed{0.5}$').correct).toBe(true);
   });
   it('a bad row is named by its row index and field', async () => {
-    const path = join(dir, 'gsm-bad.parquet');
+    const path = join(tmp.dir(), 'gsm-bad.parquet');
     writeGsm8kParquet(path, [{ question: 'a', answer: '#### 1' }, { question: 'b', answer: '#### 2' }, { question: 'c', answer: '#### 3' }, { question: null, answer: '#### 4' }]);
     const err = await failure(load(path));
     expect(err.message).toBe(`${path}: row 3: field "question" is missing; every problem needs a prompt`);
@@ -283,7 +269,7 @@ describe('readProblemFile: Parquet', () => {
   it('a file that is not Parquet, and a mapping that finds nothing', async () => {
     const notParquet = await jsonl('fake.parquet', [{ a: 1 }]);
     expect((await failure(load(notParquet))).message).toMatch(/fake\.parquet: not a readable Parquet file/);
-    const path = join(dir, 'gsm-map.parquet');
+    const path = join(tmp.dir(), 'gsm-map.parquet');
     writeGsm8kParquet(path, [{ question: 'a', answer: '#### 1' }]);
     expect((await failure(load(path, { columns: { prompt: 'q', answer: 'a' } }))).message)
       .toMatch(/the first record \(row 0\) has no column "q", "a" for prompt, answer.*columns found: question, answer/);

@@ -1,37 +1,16 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   DataFormatError, loadProblems, loadTrajectories, problemsFromTask, saveProblems, saveTrajectories, writeJsonl, type Trajectory,
 } from '../src/data/index.js';
 import { addCarry, arithChain, createRng, getTask, type Problem } from '../src/tasks/index.js';
+import { failure, tempFiles } from './helpers.js';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'repirl-data-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = tempFiles('repirl-data-');
 
 /** Writes `lines` (joined by '\n') to a fresh file in the temp dir and returns its path. */
-let files = 0;
-async function file(name: string, lines: string[]): Promise<string> {
-  const path = join(dir, `${files++}-${name}`);
-  await writeFile(path, lines.join('\n'));
-  return path;
-}
-
-/** The error `promise` rejects with. */
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a failure');
-}
+const file = (name: string, lines: string[]): Promise<string> => tmp.write(name, lines.join('\n'));
 
 describe('loadProblems', () => {
   it('reads GSM8K-style lines: the worked answer becomes the solution, the text after #### the answer', async () => {
@@ -94,7 +73,7 @@ describe('loadProblems', () => {
   });
 
   it('names a missing file', async () => {
-    const path = join(dir, 'nope.jsonl');
+    const path = join(tmp.dir(), 'nope.jsonl');
     expect((await failure(loadProblems(path))).message).toMatch(new RegExp(`^cannot read ${path}: ENOENT`));
   });
 });
@@ -137,7 +116,7 @@ describe('saving', () => {
       { id: 'word', prompt: 'How many legs do 3 cats have?', answer: '12', solution: 'Each has 4 legs: 3 * 4 = 12.\n#### 12' },
       { id: 'bare', prompt: 'ünïcödé "quotes" \\ and\nnewlines', answer: '-0.5' },
     ];
-    const path = join(dir, 'sub', 'dir', 'problems.jsonl'); // the parent directories are created
+    const path = join(tmp.dir(), 'sub', 'dir', 'problems.jsonl'); // the parent directories are created
     await saveProblems(path, problems);
     expect(await loadProblems(path)).toEqual(problems);
     const firstLine = (await readFile(path, 'utf8')).split('\n')[0]!;
@@ -152,13 +131,13 @@ describe('saving', () => {
       };
     });
     trajectories.push({ id: 'bare', prompt: 'q', response: '' });
-    const tpath = join(dir, 'trajectories.jsonl');
+    const tpath = join(tmp.dir(), 'trajectories.jsonl');
     await saveTrajectories(tpath, trajectories);
     expect(await loadTrajectories(tpath)).toEqual(trajectories);
   });
 
   it('leaves an existing file intact when a write fails midway, and no temp file behind', async () => {
-    const sub = await mkdtemp(join(dir, 'atomic-'));
+    const sub = await mkdtemp(join(tmp.dir(), 'atomic-'));
     const path = join(sub, 'keep.jsonl');
     const original = '{"id":"old","prompt":"1 +1\\n","answer":"2"}\n';
     await writeFile(path, original);

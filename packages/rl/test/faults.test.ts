@@ -8,8 +8,7 @@
 //  - a batch whose tensors exceed the device's limits: one line naming the tensor, the limit and
 //    the micro-batch size that fits.
 // The trainer tests use a tiny policy (d = 16, one layer) on the GPU backend (lavapipe in CI).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, type Runtime } from '@repirl/kernels';
@@ -21,30 +20,11 @@ import {
   BatchTooLargeError, NonFiniteTrainingError, RlTrainer, SftTrainer, loadPolicy, savePolicy, sftExamplesFromProblems, type MetricsRecord,
   type SftTrainerOptions, type TrainerEvent,
 } from '../src/trainers/index.js';
+import { failure, tempFiles } from './helpers.js';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'repirl-faults-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = tempFiles('repirl-faults-');
 
-let files = 0;
-async function file(name: string, content: string | Uint8Array): Promise<string> {
-  const path = join(dir, `${files++}-${name}`);
-  await writeFile(path, content);
-  return path;
-}
-
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a failure');
-}
+const file = tmp.write;
 
 const problem = JSON.stringify({ id: 'a', prompt: '1 +1\n', answer: '2' });
 const trajectory = JSON.stringify({ id: 'a', prompt: '1 +1\n', response: '=2\n#### 2', correct: true });
@@ -160,9 +140,9 @@ describe('training that cannot learn', () => {
     const policy = await policyWith((name, values) => {
       if (name === 'normF.weight') values[2] = Number.POSITIVE_INFINITY;
     });
-    await savePolicy(dir, policy, { name: 'nan-policy' });
-    await expect(loadPolicy(gpu, dir, { name: 'nan-policy' })).rejects.toThrow(
-      `${join(dir, 'nan-policy.safetensors')}: tensor 'normF.weight' (F32 [16]) holds 1 non-finite value, the first Infinity at element 2`,
+    await savePolicy(tmp.dir(), policy, { name: 'nan-policy' });
+    await expect(loadPolicy(gpu, tmp.dir(), { name: 'nan-policy' })).rejects.toThrow(
+      `${join(tmp.dir(), 'nan-policy.safetensors')}: tensor 'normF.weight' (F32 [16]) holds 1 non-finite value, the first Infinity at element 2`,
     );
   });
 
