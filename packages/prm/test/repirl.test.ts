@@ -32,7 +32,9 @@ describe('rePIRL', () => {
     const run = await createRepirlTrainer({
       policy, train: arithChain.generate(3, 64, difficulty), verify, codec, onEvent: collect(records),
       config: {
-        rl: { seed: 3, steps: 10, rollout: { promptsPerStep: 8, k: 4, maxNewTokens: 12 }, actor: { lr: 1e-3 }, validation: { k: 0, beforeTraining: false } },
+        // The accuracy filter (on by default, as released) would drop most groups of this weak policy;
+        // here every rollout feeds the PRM (the filter itself is tested in @repirl/rl).
+        rl: { seed: 3, steps: 10, rollout: { promptsPerStep: 8, k: 4, maxNewTokens: 12 }, filter: { enabled: false }, actor: { lr: 1e-3 }, validation: { k: 0, beforeTraining: false } },
         prm: { epochs: 2, miniBatches: 2, optim: { lr: 1e-3 } },
       },
     });
@@ -69,7 +71,7 @@ describe('rePIRL', () => {
     const run = await createRepirlTrainer({
       policy, train: arithChain.generate(6, 8, difficulty), verify, codec, onEvent: collect(records),
       config: {
-        rl: { seed: 1, steps: 1, rollout: { promptsPerStep: 2, k: 3, maxNewTokens: 6 }, advantage: { cGt: 0 }, validation: { k: 0, beforeTraining: false } },
+        rl: { seed: 1, steps: 1, rollout: { promptsPerStep: 2, k: 3, maxNewTokens: 6 }, filter: { enabled: false }, advantage: { cGt: 0 }, validation: { k: 0, beforeTraining: false } },
         prm: { freezeBackbone: true, weightMode: 'uniform', groups: 'batch', hidden: 8, optim: { lr: 1e-2 } },
       },
     });
@@ -122,6 +124,7 @@ describe('rePIRL', () => {
     expect(c.rl.advantage).toMatchObject({ estimator: 'repirl-loo', cPrm: 0.1, cGt: 1 });
     expect(c.rl.actor.entropyCoef).toBe(0.001);
     expect(c.rl.kl.coef).toBe(0);
+    expect(c.rl.filter).toMatchObject({ enabled: true, low: 0.2, high: 0.8 }); // the released scripts' accuracy filter
     expect(c.prm).toMatchObject({ epochs: 1, miniBatches: 1, weightMode: 'importance', groups: 'prompt', correctAsExperts: true });
     expect(c.prm.optim).toMatchObject({ lr: 1e-4, maxGradNorm: 10, weightDecay: 0 });
     expect(resolveRepirlConfig({ rl: { advantage: { cPrm: 0 } } }).rl.advantage.cPrm).toBe(0);

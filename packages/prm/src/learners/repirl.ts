@@ -21,6 +21,9 @@
 // (Qwen3-4B-Base), correct rollouts as experts, PPO clip 0.2, 1 PPO epoch. The released
 // mini-batch of 32 (of 256 samples) becomes `miniBatches` = 1 for our batches of 16–64 samples.
 // The weights default to the paper's importance mode per prompt (the released runs are 'uniform').
+// The released scripts also keep only prompts whose group accuracy lies in [0.2, 0.8] (the same
+// accuracy filter as PRIME, with oversampling to refill the batch), so it is on by default here;
+// the sequences it draws are counted in compute/sampled_sequences, so runs compare at equal budgets.
 import { backward, noGrad, tidy, type AdamW, type Module, type Tensor } from '@repirl/autograd';
 import {
   TaskCodec, deriveSeed, makeOptimizer, packSequences, rlConfigFor, s, type Given, type Infer, type OnlineRewardModel,
@@ -58,6 +61,7 @@ export type RepirlConfigInput = OnlineConfigInput<RepirlPrmConfig>;
 /** The RL settings rePIRL runs with unless the config says otherwise (docs/research/papers.md §1(b), §1(d)). */
 export const REPIRL_RL_DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({
   'advantage.estimator': 'repirl-loo', 'advantage.cPrm': 0.1, 'advantage.cGt': 1, 'actor.entropyCoef': 0.001, 'actor.clipLow': 0.2, 'actor.ppoEpochs': 1, 'kl.coef': 0,
+  'filter.enabled': true, 'filter.low': 0.2, 'filter.high': 0.8,
 });
 
 /** rePIRL's config schema: { rl, prm }, the RL section with the algorithm preset the user chose (rl.algorithm) and rePIRL's defaults. */
