@@ -154,7 +154,14 @@ describe('checkpoint and resume', () => {
     expect(config.config.critic.valueClip).toBe(0.5); // resolved defaults are recorded
     const summary = JSON.parse(await readFile(join(dirB, 'summary.json'), 'utf8'));
     expect(summary).toMatchObject({ command: 'rl', status: 'finished', step: 4, total: 4, resumes: [{ step: 2 }] });
-    expect(Object.keys(summary.results).sort()).toEqual(['val/acc', 'val/acc@best', 'val/acc@start', 'val/pass@k']);
+    expect(Object.keys(summary.results).sort()).toEqual(['compute/sampled_sequences', 'compute/sampled_tokens', 'val/acc', 'val/acc@best', 'val/acc@start', 'val/pass@k']);
+    // The compute totals span both sessions: every sequence sampled, the filter's oversampling included.
+    const records = await readRecords(dirB);
+    const sum = (key: string) => records.reduce((n, r) => n + (r[key] ?? 0), 0);
+    for (const r of records.slice(1)) expect(r['compute/sampled_sequences']).toBe(r['filter/sampled_groups']! * 4);
+    expect(summary.results['compute/sampled_sequences']).toBe(sum('compute/sampled_sequences'));
+    expect(summary.results['compute/sampled_sequences']).toBeGreaterThan(4 * 3 * 4 - sum('filter/carried_groups') * 4 - 1); // more than the kept groups: oversampled
+    expect(summary.results['compute/sampled_tokens']).toBe(sum('compute/sampled_tokens'));
     expect(await readFile(join(dirB, 'summary.md'), 'utf8')).toMatch(/\| `val\/acc` \| .* \|/);
     expect(JSON.parse(await readFile(join(dirB, 'run.json'), 'utf8'))).toMatchObject({ command: 'rl', status: 'finished' });
     expect((await readdir(join(dirA, 'checkpoints'))).sort()).toEqual(['latest.json', 'step-00000003', 'step-00000004']); // checkpoint.keep = 2
@@ -186,6 +193,22 @@ describe('checkpoint and resume', () => {
     b.policy.dispose();
     expect(commits).toEqual([1, 2, 3, 4]);
     expect([...first, ...second].map(deterministic)).toEqual((await readRecords(dirA)).map(deterministic));
+  });
+
+  it('ends at its compute budget: the step that brings the sampled sequences to budget.sampledSequences is the last', async () => {
+    const records: MetricsRecord[] = [];
+    const sampled = (await readRecords(dirA)).slice(1).map((r) => r['compute/sampled_sequences']!);
+    const budget = sampled[0]! + 1; // not reached by step 1 (nor by a step that only uses carried groups)
+    const prefix = sampled.map((_, i) => sampled.slice(0, i + 1).reduce((a, b) => a + b, 0));
+    const last = prefix.findIndex((n) => n >= budget) + 1;
+    expect(last).toBeGreaterThan(1);
+    expect(last).toBeLessThan(4);
+    const d = await makeTrainer(join(root, 'budget'), (e) => e.type === 'metrics' && records.push(e.record), { budget: { sampledSequences: budget } });
+    const summary = await d.trainer.run();
+    d.trainer.dispose();
+    d.policy.dispose();
+    expect(summary).toMatchObject({ step: last, stopped: false, budgetReached: true, compute: { 'compute/sampled_sequences': prefix[last - 1] } });
+    expect(records.at(-1)!['val/acc']).toBeDefined(); // the last step validates
   });
 
   it('refuses to start a new run over an existing one', async () => {

@@ -75,6 +75,13 @@ export interface RunSummary {
   skippedSteps: number;
   /** Where the final policy was written (run directory, name 'policy'), when there is one. */
   policyDir: string | null;
+  /**
+   * The compute the run spent, summed over its steps and sessions: every per-step `compute/*` metric
+   * (the RL trainer's sampled sequences and tokens, filter oversampling included; a reward model's own).
+   */
+  compute: Record<string, number>;
+  /** True when the run ended at its compute budget (rl's budget.*) before totalSteps. */
+  budgetReached: boolean;
 }
 
 /**
@@ -236,6 +243,24 @@ export abstract class Trainer {
     return { ...metrics, ...(await this.extraValidationMetrics(problems)), 'timing/val_s': (performance.now() - started) / 1000 };
   }
 
+  /**
+   * True when the run has spent its compute budget (checked after each step; RL: budget.*), counting
+   * the records so far and `pending`, the metrics of a step not yet recorded.
+   */
+  protected budgetReached(_pending: Record<string, number> = {}): boolean {
+    return false;
+  }
+
+  /** Totals of the per-step `compute/*` metrics over this run's records (every session) and `pending`. */
+  protected computeTotals(pending: Record<string, number> = {}): Record<string, number> {
+    const totals: Record<string, number> = {};
+    for (const r of [...this.records, pending]) {
+      if (r.step === 0) continue;
+      for (const [key, value] of Object.entries(r)) if (key.startsWith('compute/') && Number.isFinite(value)) totals[key] = (totals[key] ?? 0) + value;
+    }
+    return totals;
+  }
+
   protected validationMaxNewTokens(): number {
     return this.resolvedConfig.validation.maxNewTokens;
   }
@@ -303,7 +328,7 @@ export abstract class Trainer {
     }
     let checkpointedAt = -1;
     let stopped = false;
-    while (this.step < config.steps) {
+    while (this.step < config.steps && !this.budgetReached()) {
       if (options.signal?.aborted || (options.stopAtStep !== undefined && this.step >= options.stopAtStep)) {
         stopped = true;
         break;
@@ -313,7 +338,8 @@ export abstract class Trainer {
       metrics['timing/step_s'] = (performance.now() - started) / 1000;
       this.currentStep++;
       const every = config.validation.every;
-      const validateNow = hasValidation && ((every > 0 && this.step % every === 0) || this.step === config.steps);
+      const last = this.step === config.steps || this.budgetReached(metrics);
+      const validateNow = hasValidation && ((every > 0 && this.step % every === 0) || last);
       await this.record({ ...metrics, ...(validateNow ? await this.validate() : {}) });
       checkSkips(this.trainerName.toUpperCase(), this.records, this.step, config.steps, config.maxSkippedSteps);
       if (checkpoints && config.checkpoint.every > 0 && this.step % config.checkpoint.every === 0) {
@@ -351,13 +377,16 @@ export abstract class Trainer {
       trainSeconds: this.records.reduce((s, r) => s + (r['timing/step_s'] ?? 0), 0),
       skippedSteps: this.records.filter(stepSkipped).length,
       policyDir,
+      compute: this.computeTotals(),
+      budgetReached: !stopped && this.step < this.resolvedConfig.steps && this.budgetReached(),
     };
   }
 }
 
 /**
  * The headline results of a run, for summary.json's `results`: greedy accuracy before training
- * (val/acc@start), at the last validation (val/acc, val/pass@k) and the best one (val/acc@best).
+ * (val/acc@start), at the last validation (val/acc, val/pass@k) and the best one (val/acc@best),
+ * and the compute spent (compute/*: totals over the run, so runs compare at equal budgets).
  */
 export function summaryResults(s: RunSummary): Record<string, number> {
   const out: Record<string, number> = {};
@@ -366,6 +395,7 @@ export function summaryResults(s: RunSummary): Record<string, number> {
   if (first && first.step === 0 && first.metrics['val/acc'] !== undefined) out['val/acc@start'] = first.metrics['val/acc'];
   if (last) for (const [key, value] of Object.entries(last.metrics)) if (key === 'val/acc' || key === 'val/pass@k') out[key] = value;
   if (s.best) out['val/acc@best'] = s.best['val/acc'];
+  for (const [key, value] of Object.entries(s.compute)) out[key] = value;
   return out;
 }
 

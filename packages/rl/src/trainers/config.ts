@@ -116,6 +116,9 @@ const rlFields = {
     maxNewTokens: s.integer('longest response in tokens; longer ones are cut and score 0', { default: 64, min: 1 }),
     batchSize: s.integer('most sequences per generate() call (0: all at once)', { default: 0, min: 0 }),
   }),
+  budget: s.object('a compute budget that ends the run before `steps` (runs of different methods compare at equal budgets)', {
+    sampledSequences: s.integer('stop after the step that brings the sequences sampled (filter oversampling included) to this many (0: no budget)', { default: 0, min: 0 }),
+  }),
   filter: s.object('keep only groups whose accuracy is in [low, high], sampling more prompts to refill (DAPO dynamic sampling; PRIME: [0.2, 0.8])', {
     enabled: s.boolean('filter groups by accuracy', { default: false }),
     low: s.number('keep groups with accuracy ≥ low', { default: 0.2, min: 0, max: 1 }),

@@ -128,6 +128,12 @@ export class RlTrainer extends Trainer {
     return this.config;
   }
 
+  /** The run ends early once it has sampled budget.sampledSequences sequences (0: no budget). */
+  protected override budgetReached(pending: Record<string, number> = {}): boolean {
+    const budget = this.config.budget.sampledSequences;
+    return budget > 0 && (this.computeTotals(pending)['compute/sampled_sequences'] ?? 0) >= budget;
+  }
+
   /** Validation generates up to the rollout's budget unless validation.maxNewTokens says otherwise. */
   protected override validationMaxNewTokens(): number {
     return this.config.validation.maxNewTokens || this.config.rollout.maxNewTokens;
@@ -161,6 +167,10 @@ export class RlTrainer extends Trainer {
     this.buffer = filtered.buffer;
     const samples = filtered.groups.flat();
     Object.assign(metrics, rolloutMetrics(filtered.stats.sampled, samples));
+    // The compute this step spent on sampling: every sequence drawn, the filter's oversampling
+    // included (carried groups were counted in the step that drew them). Totals: RunSummary.compute.
+    metrics['compute/sampled_sequences'] = filtered.stats.sampled.length;
+    metrics['compute/sampled_tokens'] = filtered.stats.sampled.reduce((n, s) => n + s.responseIds.length, 0);
     // Then group ids 0 … G−1 in batch order (carried groups had ids from their own step).
     filtered.groups.forEach((group, g) => group.forEach((s) => (s.group = g)));
     if (c.filter.enabled) {
