@@ -280,10 +280,17 @@ describe('problemFileSchema (the config keys)', () => {
   it('defaults, options and checks', () => {
     const config = resolveConfig<{ path: string; format: 'auto'; layout: 'auto'; columns: Record<string, string>; steps: string }>(
       problemFileSchema, { file: { value: { path: 'x.parquet', columns: { prompt: 'q' } }, name: 'test' } });
-    expect(config).toEqual({ path: 'x.parquet', format: 'auto', layout: 'auto', columns: { prompt: 'q' }, steps: 'lines' });
+    expect(config).toEqual({
+      path: 'x.parquet', train: null, validation: null, test: null, fractions: { validation: 0.1, test: 0.1 }, format: 'auto', layout: 'auto', columns: { prompt: 'q' }, steps: 'lines',
+    });
     expect(problemFileOptions(config)).toEqual({ format: 'auto', layout: 'auto', columns: { prompt: 'q' } });
     expect(() => resolveConfig(problemFileSchema, { file: { value: { path: 'x', steps: 'words' }, name: 'test' } })).toThrow(/steps/);
     expect(() => resolveConfig(problemFileSchema, { file: { value: { path: 'x', columns: { question: 'q' } }, name: 'test' } })).toThrow(/question/);
+    // One file split by hash, or split files; not both, not neither; fractions leave room for train.
+    expect(() => resolveConfig(problemFileSchema, { file: { value: { path: 'x', test: 'y' }, name: 'test' } })).toThrow(/test: a split file excludes path/);
+    expect(() => resolveConfig(problemFileSchema, { file: { value: {}, name: 'test' } })).toThrow(/path: is required/);
+    expect(() => resolveConfig(problemFileSchema, { file: { value: { path: 'x', fractions: { validation: 0.5, test: 0.5 } }, name: 'test' } })).toThrow(/room for train/);
+    expect(resolveConfig<{ train: string; test: string }>(problemFileSchema, { file: { value: { train: 'a', test: 'b' }, name: 'test' } })).toMatchObject({ train: 'a', test: 'b', path: null });
   });
   it('detectLayout', () => {
     expect(detectLayout({ question: 'a', answer: 'b' })).toBe('gsm8k');

@@ -9,4 +9,5 @@ export {
   type ReadProblemsOptions, type SourceRecord,
 } from './problem-files.js';
 export { parquetColumns, streamParquet } from './parquet.js';
-export { problemFileOptions, problemFileSchema, type ProblemFileConfig } from './config.js';
+export { checkProblemFiles, dataFilesSpec, problemFileFields, problemFileOptions, problemFileSchema, type ProblemFileConfig } from './config.js';
+export { fileSha256, readDataSplits, type DataFileRecord, type DataFilesSpec, type DataSplits } from './splits.js';
