@@ -116,7 +116,7 @@ describe('sampleEvalSet', () => {
     expect(set.samples).toHaveLength(12);
     expect(set.samples.map((s) => s.problem)).toEqual([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
     for (const s of set.samples) {
-      expect(s.labels.steps.length).toBe(stepEndTokens(s.responseIds, codec).length);
+      expect(s.labels!.steps.length).toBe(stepEndTokens(s.responseIds, codec).length);
       expect(s.correct).toBe(task.verify(problems[s.problem]!, s.response).correct);
     }
     const again = await sampleEvalSet(policy, problems, { task, codec, samplesPerProblem: 4, maxNewTokens: 16, seed: 1 });

@@ -3,6 +3,9 @@
 //
 //   1. sampleEvalSet   M samples per held-out problem from the policy (one seeded rollout), each
 //                      with its verdict and its exact local/global step labels (task.stepLabels).
+//                      Problems without exact step labels (read from a file: only the answer is
+//                      known) give samples with labels null: then only the outcome metrics
+//                      (policy_acc, response_auroc, bo<n>) are computed, every step metric is absent.
 //   2. evaluatePrm     the PRM's token rewards on them, aggregated per step, then every metric below,
 //                      each with a bootstrap interval over problems.
 //
@@ -93,7 +96,8 @@ export interface LabelledSample {
   /** The final answer it wrote (null when none). */
   answer: string | null;
   correct: boolean;
-  labels: StepLabels;
+  /** Exact step labels, or null when the problems have none (problems from a file). */
+  labels: StepLabels | null;
 }
 
 export interface EvalSet {
@@ -104,7 +108,8 @@ export interface EvalSet {
 }
 
 export interface SampleEvalSetOptions {
-  task: Task;
+  /** The verifier, and the exact step labeller when the problems have one (a task family; without it every sample's labels are null). */
+  task: Pick<Task, 'verify'> & Partial<Pick<Task, 'stepLabels'>>;
   codec: TaskCodec;
   /** M: samples per problem; the largest best-of-N is M. */
   samplesPerProblem: number;
@@ -135,7 +140,7 @@ export async function sampleEvalSet(policy: DecoderLM, problems: readonly Proble
     response: s.response,
     answer: s.verdict.parsedAnswer,
     correct: s.verdict.correct,
-    labels: task.stepLabels(s.problem, s.response),
+    labels: task.stepLabels === undefined ? null : task.stepLabels(s.problem, s.response),
   }));
   return { problems: [...problems], samples, samplesPerProblem: options.samplesPerProblem };
 }
@@ -233,8 +238,11 @@ export async function evaluatePrm(prm: ProcessRewardModel, set: EvalSet, options
   if (samples.length === 0) throw new Error('evaluatePrm: the eval set has no samples');
   const { scored, read } = await scoreForEval(prm, set, options);
   const stepScores = scored.map((s) => s.steps);
+  // Step metrics need every sample's exact labels; without any (problems from a file) only the outcome metrics are computed.
+  const labelled = samples.every((s) => s.labels !== null);
+  if (!labelled && samples.some((s) => s.labels !== null)) throw new Error('evaluatePrm: some samples have step labels and some have none; label all or none');
   samples.forEach((s, i) => {
-    if (stepScores[i]!.length !== s.labels.steps.length) {
+    if (s.labels !== null && stepScores[i]!.length !== s.labels.steps.length) {
       throw new Error(`evaluatePrm: sample ${i} has ${stepScores[i]!.length} scored steps but ${s.labels.steps.length} labelled steps (tokenizer and step split disagree)`);
     }
   });
@@ -261,22 +269,24 @@ export async function evaluatePrm(prm: ProcessRewardModel, set: EvalSet, options
   stats['prm_eval/policy_acc'] = problemRatio(correctPer, samplesPer);
 
   // Step AUROC variants for the PRM's sums and means and for the two baselines.
-  const stepSamples: StepMetricSample[] = samples.map((s, i) => ({ problem: s.problem, labels: s.labels, stepTokens: split[i]!.tokens }));
-  const baselines = baselineScores(stepSamples);
-  fixed['prm_eval/baseline_length_sign'] = baselines.lengthSign;
-  const scorerRows: Record<(typeof STEP_SCORERS)[number], number[][]> = {
-    sum: stepScores, mean: stepMeans, 'baseline-position': baselines.position, 'baseline-length': baselines.length,
-  };
-  for (const name of STEP_SCORERS) {
-    const perPosition = name === 'sum' || name === 'mean';
-    for (const [key, f] of Object.entries(stepAurocStatistics(stepSamples, scorerRows[name], name, { perPosition }))) stats[`prm_eval/${key}`] = f;
-  }
-  stats['prm_eval/step_auroc'] = stats['prm_eval/step_auroc/sum']!;
-  stats['prm_eval/step_auroc_local'] = stats['prm_eval/step_auroc_local/sum']!;
-  for (const variant of STEP_AUROC_VARIANTS) {
-    for (const agg of ['sum', 'mean']) {
-      for (const base of ['position', 'length']) {
-        diffs[`prm_eval/diff/${variant}/${agg}-minus-baseline-${base}`] = [stats[`prm_eval/${variant}/${agg}`]!, stats[`prm_eval/${variant}/baseline-${base}`]!];
+  if (labelled) {
+    const stepSamples: StepMetricSample[] = samples.map((s, i) => ({ problem: s.problem, labels: s.labels!, stepTokens: split[i]!.tokens }));
+    const baselines = baselineScores(stepSamples);
+    fixed['prm_eval/baseline_length_sign'] = baselines.lengthSign;
+    const scorerRows: Record<(typeof STEP_SCORERS)[number], number[][]> = {
+      sum: stepScores, mean: stepMeans, 'baseline-position': baselines.position, 'baseline-length': baselines.length,
+    };
+    for (const name of STEP_SCORERS) {
+      const perPosition = name === 'sum' || name === 'mean';
+      for (const [key, f] of Object.entries(stepAurocStatistics(stepSamples, scorerRows[name], name, { perPosition }))) stats[`prm_eval/${key}`] = f;
+    }
+    stats['prm_eval/step_auroc'] = stats['prm_eval/step_auroc/sum']!;
+    stats['prm_eval/step_auroc_local'] = stats['prm_eval/step_auroc_local/sum']!;
+    for (const variant of STEP_AUROC_VARIANTS) {
+      for (const agg of ['sum', 'mean']) {
+        for (const base of ['position', 'length']) {
+          diffs[`prm_eval/diff/${variant}/${agg}-minus-baseline-${base}`] = [stats[`prm_eval/${variant}/${agg}`]!, stats[`prm_eval/${variant}/baseline-${base}`]!];
+        }
       }
     }
   }
@@ -295,8 +305,10 @@ export async function evaluatePrm(prm: ProcessRewardModel, set: EvalSet, options
   // First-error F1, threshold cross-fitted over two halves of the problems (by index parity). F1
   // needs erroneous and all-correct samples in each split where a threshold is chosen; without
   // them it is NaN.
-  const fe = samples.map((s, i) => ({ stepScores: stepScores[i]!, firstError: s.labels.firstError, problem: s.problem }));
-  for (const [key, f] of Object.entries(firstErrorStatistics(fe))) stats[`prm_eval/${key}`] = f;
+  if (labelled) {
+    const fe = samples.map((s, i) => ({ stepScores: stepScores[i]!, firstError: s.labels!.firstError, problem: s.problem }));
+    for (const [key, f] of Object.entries(firstErrorStatistics(fe))) stats[`prm_eval/${key}`] = f;
+  }
 
   // Best-of-N: per-problem accuracies, so a replicate is a weighted mean over problems.
   const ns = (options.ns ?? [4, 16, 64]).filter((n) => n <= m);

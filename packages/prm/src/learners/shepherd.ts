@@ -13,7 +13,7 @@
 // tested against known success probabilities; policyCompletionSampler is the real one.
 import { generate, type DecoderLM } from '@repirl/autograd';
 import {
-  TaskCodec, resolveConfig, s, type DeepPartial, type Infer, deriveSeed, hasCompleteAnswerLine, stepEnds, verifierFor, type Problem, type RolloutSample, type Verifier,
+  TaskCodec, resolveConfig, s, type DeepPartial, type Infer, deriveSeed, hasCompleteAnswerLine, stepEnds, verifierFor, type Problem, type StepRule, type RolloutSample, type Verifier,
 } from '@repirl/rl';
 import { SHEPHERD_LABEL_MODES, shepherdBceLoss, shepherdLabels, type ShepherdLabelMode } from '../losses/index.js';
 import { OutcomeHeadPrm } from '../models/outcome-head.js';
@@ -38,22 +38,22 @@ export interface McStepLabels {
   soft: number[];
 }
 
-/** The prefix of each step of `response`: the text up to and including the step's end. */
-export function stepPrefixes(response: string): string[] {
-  return stepEnds(response, 'char').map((end) => response.slice(0, end + 1));
+/** The prefix of each step of `response` (steps by `rule`, default lines): the text up to and including the step's end. */
+export function stepPrefixes(response: string, rule: StepRule = 'lines'): string[] {
+  return stepEnds(response, 'char', rule).map((end) => response.slice(0, end + 1));
 }
 
 /** Math-Shepherd's Monte-Carlo step labels (see the file comment), one McStepLabels per sample. */
 export async function monteCarloStepLabels(
   samples: readonly { problem: Problem; response: string }[],
   sampler: CompletionSampler,
-  options: { completions: number; seed: number },
+  options: { completions: number; seed: number; stepRule?: StepRule },
 ): Promise<McStepLabels[]> {
   const n = options.completions;
   if (!Number.isInteger(n) || n < 1) throw new Error(`monteCarloStepLabels: completions must be a positive integer, got ${n}`);
   const queries: PrefixQuery[] = [];
   const owner: number[] = [];
-  samples.forEach((s, i) => stepPrefixes(s.response).forEach((prefix) => (queries.push({ problem: s.problem, prefix }), owner.push(i))));
+  samples.forEach((s, i) => stepPrefixes(s.response, options.stepRule).forEach((prefix) => (queries.push({ problem: s.problem, prefix }), owner.push(i))));
   const outcomes = queries.length > 0 ? await sampler(queries, n, options.seed) : [];
   if (outcomes.length !== queries.length) throw new Error(`monteCarloStepLabels: the sampler answered ${outcomes.length} of ${queries.length} queries`);
   const counts: number[][] = samples.map(() => []);
@@ -137,7 +137,7 @@ export async function trainShepherd(options: ShepherdTrainOptions): Promise<Offl
   const codec = options.codec ?? new TaskCodec();
   const sampler = options.sampler
     ?? policyCompletionSampler(options.policy, { codec, ...(options.verify ? { verify: options.verify } : {}), maxNewTokens: config.maxNewTokens, temperature: config.temperature });
-  const labels = options.labels ? [...options.labels] : await monteCarloStepLabels(options.samples, sampler, { completions: config.completions, seed: deriveSeed(config.seed, 'shepherd-labels') });
+  const labels = options.labels ? [...options.labels] : await monteCarloStepLabels(options.samples, sampler, { completions: config.completions, seed: deriveSeed(config.seed, 'shepherd-labels'), stepRule: codec.stepRule });
   if (labels.length !== options.samples.length) throw new Error(`trainShepherd: ${labels.length} label sets for ${options.samples.length} samples`);
   const prm = OutcomeHeadPrm.fromPolicy(options.policy, { read: 'step-ends', freezeBackbone: config.freezeBackbone, seed: config.seed });
   prm.codec = codec;

@@ -32,17 +32,26 @@ export function tokenStateHidden(model: DecoderLM, packed: PackedBatch): Tensor 
 }
 
 /**
- * Token index (into the response) at which each step of a response ends: the '\n' token that ends
- * the step, or the step's last token when the response ends without one — the same steps as
- * splitSteps / task.stepLabels (non-blank lines). With the byte tokenizer this works on the tokens
- * themselves: byte 10 is always a whole character, so lines of the decoded text are exactly the
- * token segments between '\n' tokens, even where invalid UTF-8 decodes to replacement characters
- * (which is why character or byte offsets of the text cannot be used). Other tokenizers map each
- * step's end character to the first token whose decoded prefix covers it.
+ * Token index (into the response) at which each step of a response ends, the steps being the
+ * codec's `stepRule` (default 'lines': the same steps as splitSteps / task.stepLabels, non-blank
+ * lines): the '\n' token that ends the step, or the step's last token when the response ends
+ * without one (other rules: stepEnds of tasks/format.ts). With the byte tokenizer and 'lines' this
+ * works on the tokens themselves: byte 10 is always a whole character, so lines of the decoded
+ * text are exactly the token segments between '\n' tokens, even where invalid UTF-8 decodes to
+ * replacement characters (which is why character or byte offsets of the text cannot be used). With
+ * the byte tokenizer and another rule, the byte offsets of the decoded text are the token indices
+ * when the response is valid UTF-8 (it re-encodes to itself). Otherwise each step's end character
+ * is mapped to the first token whose decoded prefix covers it.
  */
 export function stepEndTokens(responseIds: readonly number[], codec: TaskCodec): number[] {
   const tokenizer = codec.tokenizer;
-  if (tokenizer instanceof ByteTokenizer) {
+  const rule = codec.stepRule;
+  if (tokenizer instanceof ByteTokenizer && rule !== 'lines') {
+    const text = codec.decodeResponse(responseIds);
+    const bytes = tokenizer.encode(text);
+    if (bytes.length === responseIds.length && bytes.every((b, i) => b === responseIds[i])) return stepEnds(text, 'byte', rule);
+  }
+  if (tokenizer instanceof ByteTokenizer && rule === 'lines') {
     const newline = 10;
     const ends: number[] = [];
     let start = 0;
@@ -55,7 +64,7 @@ export function stepEndTokens(responseIds: readonly number[], codec: TaskCodec):
     }
     return ends;
   }
-  const ends = stepEnds(codec.decodeResponse(responseIds), 'char');
+  const ends = stepEnds(codec.decodeResponse(responseIds), 'char', rule);
   const out: number[] = [];
   let t = 0;
   for (const end of ends) {
