@@ -12,10 +12,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { noGrad, tidy, type DecoderLM } from '@repirl/autograd';
-import { arithChain, packSequences, responseLogProbs, rollout, unpadRows, type MetricsRecord, type RolloutBatch, type TrainerEvent } from '@repirl/rl';
+import { CpuBackend, noGrad, tidy, type DecoderLM } from '@repirl/autograd';
+import { SeededRandom } from '@repirl/kernels/testing';
+import { arithChain, buildTokenRewards, estimateAdvantages, packSequences, responseLogProbs, rollout, unpadRows, type MetricsRecord, type RolloutBatch, type TrainerEvent } from '@repirl/rl';
 import {
-  AIRL_REWARD_COMBINATIONS, AirlLearner, StepHeadPrm, airlDiscriminatorLoss, airlProcessTokenRewards, combineAirlReward, createAirlTrainer, evaluatePrm,
+  AIRL_REWARD_COMBINATIONS, AirlLearner, scaleAirlRewards, StepHeadPrm, airlDiscriminatorLoss, airlProcessTokenRewards, combineAirlReward, createAirlTrainer, evaluatePrm,
   resolveAirlConfig, scoreSamples, stepScores, type AirlConfigInput, type EvalSet,
 } from '../src/index.js';
 import { codec, difficulty, maxNewTokens, slippyFixture, verify } from './helpers.js';
@@ -65,6 +66,50 @@ describe('AIRL-S', () => {
       }
     }
     expect(airlProcessTokenRewards(rHat, ends, 11, 'outcome-plus-min', 1)[5]).toBe(-2); // on the weakest step
+  });
+
+  it("with the defaults the outcome stays the main signal: right beats wrong within a group, equal-outcome groups stay within ±2λ; plain GRPO breaks the second", async () => {
+    const cpu = new CpuBackend();
+    const c = resolveAirlConfig();
+    expect(c.rl.advantage.estimator).toBe('dr-grpo');
+    const lambda = c.prm.lambda;
+    const rng = new SeededRandom(5);
+    const K = 4;
+    // 6 groups: mixed outcomes, all right, all wrong; r̂ = f − log π with heavy tails (−log π of a long, unlikely step).
+    const outcomes = [[1, 0, 0, 1], [0, 1, 0, 0], [1, 1, 1, 1], [0, 0, 0, 0], [1, 0, 1, 1], [0, 0, 0, 0]].flat();
+    const steps = outcomes.map(() => 1 + Math.floor(rng.next() * 5));
+    const rHat = steps.map((n) => Array.from({ length: n }, () => (rng.next() - 0.5) * 4 - (rng.next() < 0.2 ? 40 * rng.next() : 0)));
+    const advantagesWith = async (estimator: 'dr-grpo' | 'grpo', scale: 'batch-max' | 'none') => {
+      const scaled = scaleAirlRewards(rHat, scale);
+      const lengths = steps.map((n) => 3 * n);
+      const dense = scaled.map((r, b) => airlProcessTokenRewards(r, r.map((_, k) => 3 * k + 2), lengths[b]!, c.prm.combination, lambda));
+      const { rewards, mask } = buildTokenRewards(cpu, { lengths, scores: outcomes, dense });
+      const groups = outcomes.map((_, b) => Math.floor(b / K));
+      const { advantages } = estimateAdvantages(cpu, estimator, { rewards, mask, groups }, { epsilon: 1e-6 });
+      const data = await advantages.data();
+      return outcomes.map((_, b) => data[b * advantages.shape[1]!]!); // a sequence estimator: the row's advantage on every token
+    };
+    const check = (a: number[]) => {
+      let rightOverWrong = Infinity;
+      let equalGroupMax = 0;
+      for (let g = 0; g < outcomes.length / K; g++) {
+        const idx = [0, 1, 2, 3].map((j) => g * K + j);
+        const right = idx.filter((b) => outcomes[b] === 1).map((b) => a[b]!);
+        const wrong = idx.filter((b) => outcomes[b] === 0).map((b) => a[b]!);
+        if (right.length > 0 && wrong.length > 0) rightOverWrong = Math.min(rightOverWrong, Math.min(...right) - Math.max(...wrong));
+        else equalGroupMax = Math.max(equalGroupMax, ...idx.map((b) => Math.abs(a[b]!)));
+      }
+      return { rightOverWrong, equalGroupMax };
+    };
+    const ours = check(await advantagesWith('dr-grpo', 'batch-max'));
+    expect(ours.rightOverWrong).toBeGreaterThanOrEqual(1 - 2 * lambda - 1e-9);
+    expect(ours.equalGroupMax).toBeLessThanOrEqual(2 * lambda + 1e-9);
+    expect(ours.equalGroupMax).toBeGreaterThan(0); // the process signal is still there
+    // The measured effect of the old default (GRPO, raw r̂): equal-outcome groups get unit-scale advantages from λ·mean r̂ alone.
+    const old = check(await advantagesWith('grpo', 'none'));
+    expect(old.equalGroupMax).toBeGreaterThan(0.8);
+    // Raw r̂ under Dr.GRPO: an unlikely step's −log π outweighs the outcome.
+    expect(check(await advantagesWith('dr-grpo', 'none')).rightOverWrong).toBeLessThan(1 - 2 * lambda);
   });
 
   it('repeated updates on one batch lower the discriminator loss; the buffer keeps distinct correct traces, bounded', async () => {
@@ -145,7 +190,7 @@ describe('AIRL-S', () => {
     expect(() => resolveAirlConfig({ prm: { bufferSize: 0 } })).toThrow(/prm\.bufferSize: 0 is out of range: must be an integer ≥ 1/);
     expect(resolveAirlConfig({ prm: { combination: 'process-only' } }).rl.reward.outcomeCoef).toBe(0);
     const c = resolveAirlConfig();
-    expect(c.rl.advantage.estimator).toBe('grpo');
-    expect(c.prm).toMatchObject({ combination: 'outcome-plus-mean', lambda: 0.1, experts: 'both', negatives: 'all', bufferSize: 256 });
+    expect(c.rl.advantage.estimator).toBe('dr-grpo');
+    expect(c.prm).toMatchObject({ combination: 'outcome-plus-mean', lambda: 0.1, rewardScale: 'batch-max', experts: 'both', negatives: 'all', bufferSize: 256 });
   });
 });

@@ -10,20 +10,28 @@
 //       log π of a step = the sum of the policy's token log-probs within it: the rollout's old
 //       log-probs for the batch's samples, and the current policy's (no gradient, at the rollout
 //       temperature) for experts, whose stored log-probs would be stale;
-//   (c) the policy reward per step r̂_k = f_k − log π_k (updated f, old log-probs), combined with
-//       the outcome r_o by `combination` with weight λ (combineAirlReward): the paper's rule was
-//       not found, so this is an option. The learner returns the process part P = R − r_o as
+//   (c) the policy reward per step r̂_k = f_k − log π_k (updated f, old log-probs), scaled by
+//       `rewardScale` ('batch-max': divided by the batch's largest |r̂|, so every r̂ lies in
+//       [−1, 1]) and combined with the outcome r_o by `combination` with weight λ
+//       (combineAirlReward): the paper's rule was not found, so this is an option. The learner
+//       returns the process part P = R − r_o as
 //       token rewards — on each step's end token for the additive modes (r̂_k·λ for 'outcome-plus-
 //       sum', r̂_k·λ/K for '-mean', r̂_k for 'process-only'), on the weakest step's end for '-min',
 //       nothing for 'outcome-only' — and the RlTrainer adds r_o on the last token, so a sequence-
 //       level estimator (GRPO by default) sees exactly R. 'process-only' needs rl.reward.outcomeCoef 0.
 // At inference the PRM is f alone (StepHeadPrm.tokenRewards), not r̂.
 //
-// Defaults: AIRL-S publishes no hyperparameters (docs/research/papers.md §2(d)). We use GRPO (the paper's RL
-// algorithm) with rl's defaults, K = 4, no KL; the discriminator on the PRIME/rePIRL scale of this
-// package (lr 2e-4 constant, grad clip 10, weight decay 0, 1 pass, whole batch); 'both' experts,
-// a buffer of 256 traces, as many experts per step as policy samples; 'outcome-plus-mean' with
-// λ = 0.1, so the outcome stays the main signal and a long response earns no more than a short one.
+// Defaults: AIRL-S publishes no hyperparameters (docs/research/papers.md §2(d)). We use GRPO's group baseline
+// without its std division (Dr.GRPO, 'dr-grpo'), K = 4, no KL; the discriminator on the
+// PRIME/rePIRL scale of this package (lr 2e-4 constant, grad clip 10, weight decay 0, 1 pass, whole
+// batch); 'both' experts, a buffer of 256 traces, as many experts per step as policy samples;
+// 'outcome-plus-mean' with λ = 0.1 and 'batch-max' scaling, so a long response earns no more than
+// a short one and the outcome stays the main signal — which then holds by construction: R = r_o +
+// λ·mean_k r̂_k/max|r̂| lies within λ of r_o, so within a group a right answer's advantage exceeds a
+// wrong one's by at least 1 − 2λ, and where every outcome of a group is equal the advantages stay
+// within ±2λ (test: airl.test.ts). Under plain GRPO the std division of such a group rescales
+// λ·mean r̂ to unit advantages — as large as an outcome's — and unscaled r̂ = f − log π grows with a
+// step's length and unlikeliness (−log π), so both are options, not defaults.
 import { backward, noGrad, tidy, type AdamW, type DecoderLM } from '@repirl/autograd';
 import {
   ADVANTAGES, TaskCodec, choose, deriveSeed, makeOptimizer, packSequences, permutation, responseLogProbs, rlConfigFor, s, unpadRows,
@@ -38,6 +46,8 @@ import { solutionDemonstrations, type Demonstrations } from './repirl.js';
 export const AIRL_EXPERT_SOURCES = ['correct', 'demos', 'both'] as const;
 export type AirlExpertSource = (typeof AIRL_EXPERT_SOURCES)[number];
 export const AIRL_NEGATIVES = ['all', 'incorrect'] as const;
+export const AIRL_REWARD_SCALES = ['batch-max', 'none'] as const;
+export type AirlRewardScale = (typeof AIRL_REWARD_SCALES)[number];
 export type AirlNegatives = (typeof AIRL_NEGATIVES)[number];
 
 /** The `prm` section of AIRL-S: the discriminator update (common.ts) and the method's own keys. */
@@ -55,6 +65,9 @@ export const airlPrmSchema = s.object("AIRL-S's discriminator f (a step head on 
     default: 'outcome-plus-mean',
   }),
   lambda: s.number('λ of the combination', { default: 0.1, min: 0, max: 100 }),
+  rewardScale: s.enum("'batch-max': r̂ divided by the batch's largest |r̂| before the combination, so the process part of R stays within λ; 'none': raw r̂ = f − log π", AIRL_REWARD_SCALES, {
+    default: 'batch-max',
+  }),
 }, {
   check: (p) =>
     p.experts !== 'correct' && p.demosPerPrompt === 0
@@ -68,7 +81,7 @@ export type AirlConfig = OnlineConfig<AirlPrmConfig>;
 export type AirlConfigInput = OnlineConfigInput<AirlPrmConfig>;
 
 /** The RL settings AIRL-S runs with unless the config says otherwise. */
-export const AIRL_RL_DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({ 'rollout.k': 4, 'kl.coef': 0 });
+export const AIRL_RL_DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({ 'rollout.k': 4, 'kl.coef': 0, 'advantage.estimator': 'dr-grpo' });
 
 /** AIRL-S's config schema: { rl, prm }; with prm.combination 'process-only' the outcome weight defaults to 0. */
 export const airlConfigSchema = (given: Given) => {
@@ -114,6 +127,12 @@ export function airlProcessTokenRewards(stepRewards: readonly number[], ends: re
   const weight = combination === 'outcome-plus-sum' ? lambda : combination === 'outcome-plus-mean' ? lambda / K : 1;
   stepRewards.forEach((r, k) => (row[ends[k]!] = weight * r));
   return row;
+}
+
+/** r̂ of a batch (one row of step rewards per sample) under `scale` (see the file comment). */
+export function scaleAirlRewards(stepRewards: readonly (readonly number[])[], scale: AirlRewardScale): number[][] {
+  const max = stepRewards.reduce((m, row) => row.reduce((a, r) => Math.max(a, Math.abs(r)), m), 0);
+  return stepRewards.map((row) => row.map((r) => (scale === 'batch-max' && max > 0 ? r / max : r)));
 }
 
 /** One trace of the replay buffer (token ids; JSON in the checkpoint). */
@@ -177,21 +196,22 @@ export class AirlLearner implements OnlineRewardModel {
     metrics['prm/policy_samples'] = examples.filter((e) => !e.expert).length;
 
     // Policy rewards from the updated f and the rollout's log-probs.
-    const rewards: number[][] = [];
-    const stepRewards: number[] = [];
+    const rHats: number[][] = [];
+    const allEnds: number[][] = [];
     const size = c.scoreBatchSize > 0 ? c.scoreBatchSize : batch.samples.length;
     for (let i = 0; i < batch.samples.length; i += size) {
       const part = batch.samples.slice(i, i + size);
       const { f, ends } = await this.stepF(part);
       let n = 0;
       part.forEach((s, b) => {
-        const logPi = stepScores(s.logprobs, ends[b]!);
-        const rHat = logPi.map((lp) => f[n++]! - lp);
-        stepRewards.push(...rHat);
-        rewards.push(airlProcessTokenRewards(rHat, ends[b]!, s.responseIds.length, c.combination, c.lambda));
+        rHats.push(stepScores(s.logprobs, ends[b]!).map((lp) => f[n++]! - lp));
+        allEnds.push(ends[b]!);
       });
     }
-    metrics['prm/policy_reward'] = average(stepRewards);
+    const scaled = scaleAirlRewards(rHats, c.rewardScale);
+    const rewards = batch.samples.map((s, b) => airlProcessTokenRewards(scaled[b]!, allEnds[b]!, s.responseIds.length, c.combination, c.lambda));
+    metrics['prm/policy_reward'] = average(rHats.flat());
+    metrics['prm/policy_reward_absmax'] = rHats.flat().reduce((m, r) => Math.max(m, Math.abs(r)), 0);
     return { rewards, metrics };
   }
 

@@ -15,8 +15,9 @@ export {
   type PolicySamplerOptions, type PrefixQuery, type ShepherdConfig, type ShepherdConfigInput, type ShepherdTrainOptions,
 } from './shepherd.js';
 export {
-  AIRL_EXPERT_SOURCES, AIRL_NEGATIVES, AIRL_RL_DEFAULTS, AirlLearner, airlConfigSchema, airlPrmSchema, airlProcessTokenRewards, createAirlTrainer, resolveAirlConfig, type AirlConfig,
-  type AirlConfigInput, type AirlExpertSource, type AirlLearnerOptions, type AirlNegatives, type AirlPrmConfig, type AirlRun, type AirlTrainerOptions,
+  AIRL_EXPERT_SOURCES, AIRL_NEGATIVES, AIRL_REWARD_SCALES, AIRL_RL_DEFAULTS, AirlLearner, airlConfigSchema, airlPrmSchema, airlProcessTokenRewards, createAirlTrainer, resolveAirlConfig,
+  scaleAirlRewards, type AirlConfig, type AirlConfigInput, type AirlExpertSource, type AirlLearnerOptions, type AirlNegatives, type AirlPrmConfig, type AirlRewardScale, type AirlRun,
+  type AirlTrainerOptions,
 } from './airl.js';
 export {
   IMPLICIT_OFFLINE_LOSSES, dpoPairs, implicitOfflineConfigSchema, resolveImplicitOfflineConfig, trainImplicitPrm, type ImplicitOfflineConfig, type ImplicitOfflineConfigInput,
