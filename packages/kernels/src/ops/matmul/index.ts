@@ -20,8 +20,19 @@
 // test per 4 values), subgroup broadcasts instead of repeated loads, and with k unrolled by 4 the
 // four products are summed before the (masked) accumulator update.
 //
-// Shapes, batch strides and the reduction over a batch (used by the backward pass when an operand
-// was broadcast) travel as uniforms, so one pipeline serves every shape. Vec4 loads are used only
+// B may be stored in f16 (bType, a frozen weight kept in half precision; needs the shader-f16
+// feature): the same generator loads it as f16 (scalar or vec4<f16>) and widens each value to f32,
+// so products and sums are f32 exactly as for an f32 B holding the same (f16-representable) values.
+// The float64 reference of that variant is matmulReference of B rounded to f16 (castReference).
+//
+// Operands over one storage binding (maxStorageBufferBindingSize: 128 MiB on lavapipe; a tied
+// 152k-vocabulary LM head is 545 MB in f32) run in chunks: each operand is split along its stored
+// rows into windows that fit, the kernel gets the full matrices' row strides and its offsets inside
+// the windows as uniforms, and K chunks after the first add to C (the accumulate uniform). The flag
+// matmul.maxBindingBytes forces a smaller limit (tests).
+//
+// Shapes, row strides, batch strides and the reduction over a batch (used by the backward pass when
+// an operand was broadcast) travel as uniforms, so one pipeline serves every shape. Vec4 loads are used only
 // where the launcher has checked the alignment; the same buffer is then bound a second time as
 // array<vec4<f32>> (read-only aliasing is allowed), and the scalar view serves the K remainder.
 //
@@ -37,6 +48,7 @@ export {
   workgroupTile,
   configKey as matmulConfigKey,
   MATMUL_UNIFORMS,
+  type MatmulBType,
   type MatmulConfig,
   type MatmulKind,
   type MatmulUniforms,
@@ -45,6 +57,7 @@ export {
   matmul,
   matmulBackward,
   chooseMatmulConfig,
+  matmulChunkSizes,
   runMatmul,
   matmulSubgroupSupported,
   MATMUL_TINY_WORK,

@@ -1,10 +1,10 @@
 // matmul: the typed launchers: validate the arguments, then dispatch the programs. The spec is in index.ts.
-import type { GpuArray } from '../../runtime/array.js';
-import type { Runtime } from '../../runtime/runtime.js';
+import { BYTES_PER_ELEMENT, type GpuArray } from '../../runtime/array.js';
+import type { ArrayRange, Bindable, Runtime } from '../../runtime/runtime.js';
 import { getFlag } from '../../runtime/flags.js';
 import { ArgumentError, KernelError, shapeString } from '../../runtime/errors.js';
 import { type Dim, expectDType, expectRank, expectShape } from '../validate.js';
-import { type MatmulConfig, type MatmulKind, matmulProgram, type MatmulUniforms, workgroupTile } from './program.js';
+import { type MatmulBType, type MatmulConfig, type MatmulKind, matmulProgram, type MatmulUniforms, workgroupTile } from './program.js';
 import { matmulDims, type MatmulDims, type MatmulOptions } from './reference.js';
 
 const KERNEL = 'matmul';
@@ -56,7 +56,7 @@ export const MATMUL_TINY_WORK = 16 * 16 * 64;
  */
 export function chooseMatmulConfig(
   rt: Runtime,
-  p: Pick<MatmulProblem, 'M' | 'N' | 'K' | 'transposeA' | 'transposeB'> & { batches?: number; reduce?: number },
+  p: Pick<MatmulProblem, 'M' | 'N' | 'K' | 'transposeA' | 'transposeB'> & { batches?: number; reduce?: number; bType?: MatmulBType },
 ): MatmulConfig {
   const forced = getFlag<string>('matmul.variant', 'auto');
   if (!(VARIANTS as readonly string[]).includes(forced)) {
@@ -77,8 +77,9 @@ export function chooseMatmulConfig(
     }
   }
   const { transposeA: tA, transposeB: tB, N, K } = p;
+  const bType: MatmulBType = p.bType ?? 'f32';
   if (kind === 'naive') {
-    return { kind, transposeA: tA, transposeB: tB, tileM: 1, vecN: 1, unrollK: 1, chain: false, vecA: false, vecB: false, vecC: false, workgroup: [16, 16] };
+    return { kind, bType, transposeA: tA, transposeB: tB, tileM: 1, vecN: 1, unrollK: 1, chain: false, vecA: false, vecB: false, vecC: false, workgroup: [16, 16] };
   }
   // Few specialisations per kernel and transpose pair, because each pipeline costs lavapipe
   // 0.3–1 s of LLVM time on first use: an aligned one (K and N multiples of 4: vec4 loads and stores
@@ -88,7 +89,7 @@ export function chooseMatmulConfig(
   // Tiles measured on lavapipe (LP_NUM_THREADS=8, side by side in one process, 256³–1024³).
   const kAligned = vec4 && K > 0 && K % 4 === 0;
   const aligned = kAligned && N % 4 === 0;
-  const base = { kind, transposeA: tA, transposeB: tB, vecA: false, vecB: false, vecC: false, unrollK: 1, chain: false };
+  const base = { kind, bType, transposeA: tA, transposeB: tB, vecA: false, vecB: false, vecC: false, unrollK: 1, chain: false };
   if (kind === 'subgroup') {
     if (aligned || (kAligned && tB)) {
       // vec4 loads along k (A, and B when transposed) need k unrolled by 4; summing the 4 products
@@ -107,30 +108,17 @@ export function chooseMatmulConfig(
 
 // ---------------------------------------------------------------- dispatch
 
-/** Runs a resolved problem with the given config (exported for tests and tuning). */
-export function runMatmul(rt: Runtime, p: MatmulProblem, config: MatmulConfig): void {
-  const tile = workgroupTile(config);
-  const groups = [Math.ceil(p.N / tile.cols), Math.ceil(p.M / tile.rows), p.batches];
+/** The largest binding a dispatch may use: the device's, or a smaller one forced by the flag `matmul.maxBindingBytes` (tests). */
+function bindingLimit(rt: Runtime): number {
+  const forced = getFlag<number>('matmul.maxBindingBytes', 0);
+  return forced > 0 ? Math.min(forced, rt.limits.maxStorageBufferBindingSize) : rt.limits.maxStorageBufferBindingSize;
+}
+
+/** One dispatch per grid piece: grids over the per-dimension limit go in several, with workgroup offsets. */
+function dispatchGrid(rt: Runtime, config: MatmulConfig, bindings: Bindable[], base: Omit<MatmulUniforms, 'xOff' | 'yOff' | 'zOff'>, groups: number[]): void {
   if (groups.some((g) => g === 0)) return;
   const program = matmulProgram(config);
-  const bindings: GpuArray[] = [p.a];
-  if (config.vecA) bindings.push(p.a);
-  bindings.push(p.b);
-  if (config.vecB) bindings.push(p.b);
-  bindings.push(p.out);
   const max = rt.limits.maxComputeWorkgroupsPerDimension;
-  const base: Omit<MatmulUniforms, 'xOff' | 'yOff' | 'zOff'> = {
-    M: p.M,
-    N: p.N,
-    K: p.K,
-    aBatch: p.aBatch,
-    bBatch: p.bBatch,
-    cBatch: p.M * p.N,
-    aReduce: p.aReduce,
-    bReduce: p.bReduce,
-    reduceCount: p.reduce,
-  };
-  // Grids over the per-dimension limit are split into several dispatches with workgroup offsets.
   for (let z = 0; z < groups[2]!; z += max) {
     for (let y = 0; y < groups[1]!; y += max) {
       for (let x = 0; x < groups[0]!; x += max) {
@@ -144,17 +132,159 @@ export function runMatmul(rt: Runtime, p: MatmulProblem, config: MatmulConfig): 
   }
 }
 
+function operandBindings(config: MatmulConfig, a: Bindable, b: Bindable, out: Bindable): Bindable[] {
+  const bindings: Bindable[] = [a];
+  if (config.vecA) bindings.push(a);
+  bindings.push(b);
+  if (config.vecB) bindings.push(b);
+  bindings.push(out);
+  return bindings;
+}
+
+/**
+ * Runs a resolved problem with the given config (exported for tests and tuning). When an operand or
+ * the output is larger than one storage binding (maxStorageBufferBindingSize: 128 MiB on lavapipe,
+ * less than a 152k-vocabulary LM head), the problem runs in chunks; see runChunked.
+ */
+export function runMatmul(rt: Runtime, p: MatmulProblem, config: MatmulConfig): void {
+  const limit = bindingLimit(rt);
+  if (p.a.byteLength > limit || p.b.byteLength > limit || p.out.byteLength > limit) {
+    runChunked(rt, p, config, limit);
+    return;
+  }
+  const tile = workgroupTile(config);
+  const groups = [Math.ceil(p.N / tile.cols), Math.ceil(p.M / tile.rows), p.batches];
+  dispatchGrid(rt, config, operandBindings(config, p.a, p.b, p.out), {
+    M: p.M,
+    N: p.N,
+    K: p.K,
+    lda: p.transposeA ? p.M : p.K,
+    ldb: p.transposeB ? p.K : p.N,
+    ldc: p.N,
+    aOff: 0,
+    bOff: 0,
+    cOff: 0,
+    accumulate: 0,
+    aBatch: p.aBatch,
+    bBatch: p.bBatch,
+    cBatch: p.M * p.N,
+    aReduce: p.aReduce,
+    bReduce: p.bReduce,
+    reduceCount: p.reduce,
+  }, groups);
+}
+
+/** Elements from the first to the last one of `outer` rows of `inner` consecutive elements, `ld` apart. */
+const span = (outer: number, ld: number, inner: number) => (outer === 0 || inner === 0 ? 0 : (outer - 1) * ld + inner);
+
+/**
+ * The chunk sizes of a problem over the binding limit. Each operand is split only along its outer
+ * (row) dimension as stored, so that a chunk is one contiguous window: A [M, K] by rows of M
+ * (transposed, [K, M], by rows of K), B [K, N] by K (transposed, [N, K], by N), C [M, N] by M. A
+ * window may start up to `alignment` bytes before its first element. Sizes are multiples of 4, so
+ * every chunk keeps the vec4 alignment of the whole problem.
+ */
+export function matmulChunkSizes(
+  p: Pick<MatmulProblem, 'M' | 'N' | 'K' | 'transposeA' | 'transposeB'> & { bBytes: number },
+  limit: number,
+  alignment: number,
+): { mc: number; nc: number; kc: number } {
+  const room = limit - alignment - 16; // a window starts up to alignment bytes early and is rounded up to whole vec4s
+  const rows = (operand: string, ld: number, inner: number, bytes: number, full: number): number => {
+    const fit = Math.floor((Math.floor(room / bytes) - inner) / ld) + 1;
+    if (fit >= full) return full;
+    const chunk = Math.floor(fit / 4) * 4;
+    if (chunk < 4) {
+      throw new ArgumentError(KERNEL, operand, `4 rows of ${inner} elements (${4 * inner * bytes} bytes) do not fit one storage binding (${limit} bytes)`);
+    }
+    return chunk;
+  };
+  const { M, N, K, transposeA: tA, transposeB: tB } = p;
+  let mc = rows('out', N, N, 4, M);
+  let nc = N;
+  let kc = K;
+  if (tA) kc = Math.min(kc, rows('a', M, M, 4, K));
+  else mc = Math.min(mc, rows('a', K, K, 4, M));
+  if (tB) nc = rows('b', K, K, p.bBytes, N);
+  else kc = Math.min(kc, rows('b', N, N, p.bBytes, K));
+  return { mc, nc, kc };
+}
+
+/** Binds the window of `count` elements from element `first` (a 256-byte-aligned start) and returns the first element's index in it. */
+function window(array: GpuArray, first: number, count: number, alignment: number): { range: ArrayRange; base: number } {
+  const bytes = BYTES_PER_ELEMENT[array.dtype];
+  const startBytes = first * bytes;
+  const byteOffset = Math.floor(startBytes / alignment) * alignment;
+  const base = (startBytes - byteOffset) / bytes;
+  // Whole vec4s where the array has them (a vec4 view of the window sees floor(length / 16) of them).
+  const byteLength = Math.min(Math.ceil(((base + count) * bytes) / 16) * 16, array.byteLength - byteOffset);
+  return { range: { array, byteOffset, byteLength }, base };
+}
+
+/**
+ * A problem over the binding limit, one sub-problem per (output batch, reduced batch, K chunk, M
+ * chunk, N chunk): each binds only the windows of A, B and C it touches and gives the kernel the
+ * full matrices' row strides and its offsets inside the windows. K chunks after the first, and
+ * reduced batches after the first, add to C (accumulate) instead of overwriting it.
+ */
+function runChunked(rt: Runtime, p: MatmulProblem, config: MatmulConfig, limit: number): void {
+  const align = rt.limits.minStorageBufferOffsetAlignment;
+  const { M, N, K, transposeA: tA, transposeB: tB } = p;
+  const { mc, nc, kc } = matmulChunkSizes({ M, N, K, transposeA: tA, transposeB: tB, bBytes: BYTES_PER_ELEMENT[p.b.dtype] }, limit, align);
+  const lda = tA ? M : K;
+  const ldb = tB ? K : N;
+  const tile = workgroupTile(config);
+  for (let s = 0; s < p.batches; s++) {
+    for (let r = 0; r < p.reduce; r++) {
+      // K = 0 still runs one (empty) K chunk: it writes the zeros.
+      for (let k0 = 0; k0 < K || k0 === 0; k0 += Math.max(kc, 1)) {
+        const k = Math.min(kc, K - k0);
+        for (let m0 = 0; m0 < M; m0 += mc) {
+          const m = Math.min(mc, M - m0);
+          for (let n0 = 0; n0 < N; n0 += nc) {
+            const n = Math.min(nc, N - n0);
+            const aFirst = s * p.aBatch + r * p.aReduce + (tA ? k0 * M + m0 : m0 * K + k0);
+            const bFirst = s * p.bBatch + r * p.bReduce + (tB ? n0 * K + k0 : k0 * N + n0);
+            const a = window(p.a, aFirst, tA ? span(k, lda, m) : span(m, lda, k), align);
+            const b = window(p.b, bFirst, tB ? span(n, ldb, k) : span(k, ldb, n), align);
+            const c = window(p.out, s * M * N + m0 * N + n0, span(m, N, n), align);
+            dispatchGrid(rt, config, operandBindings(config, a.range, b.range, c.range), {
+              M: m,
+              N: n,
+              K: k,
+              lda,
+              ldb,
+              ldc: N,
+              aOff: a.base,
+              bOff: b.base,
+              cOff: c.base,
+              accumulate: r > 0 || k0 > 0 ? 1 : 0,
+              aBatch: 0,
+              bBatch: 0,
+              cBatch: 0,
+              aReduce: 0,
+              bReduce: 0,
+              reduceCount: 1,
+            }, [Math.ceil(n / tile.cols), Math.ceil(m / tile.rows), 1]);
+          }
+        }
+        if (K === 0) break;
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------- validation
 
-function expectOperand(name: string, x: GpuArray): void {
-  expectDType(KERNEL, name, x, 'f32');
+function expectOperand(name: string, x: GpuArray, ...dtypes: ('f32' | 'f16')[]): void {
+  expectDType(KERNEL, name, x, ...dtypes);
   expectRank(KERNEL, name, x, 2, 3);
 }
 
-/** Validates a and b against each other and returns the problem's dimensions. */
+/** Validates a and b against each other and returns the problem's dimensions. b may be f16 (a weight kept in half precision). */
 function resolveDims(a: GpuArray, b: GpuArray, opts: MatmulOptions): MatmulDims {
-  expectOperand('a', a);
-  expectOperand('b', b);
+  expectOperand('a', a, 'f32');
+  expectOperand('b', b, 'f32', 'f16');
   const d = matmulDims(a.shape, b.shape, opts);
   const bInner = opts.transposeB ? b.shape[b.rank - 1]! : b.shape[b.rank - 2]!;
   const aBatch = a.rank === 3 ? a.shape[0]! : 1;
@@ -210,7 +340,7 @@ export function matmul(rt: Runtime, a: GpuArray, b: GpuArray, options: MatmulCal
     aReduce: 0,
     bReduce: 0,
   };
-  runMatmul(rt, p, chooseMatmulConfig(rt, p));
+  runMatmul(rt, p, chooseMatmulConfig(rt, { ...p, bType: b.dtype === 'f16' ? 'f16' : 'f32' }));
   return out;
 }
 
@@ -221,6 +351,9 @@ export function matmul(rt: Runtime, a: GpuArray, b: GpuArray, options: MatmulCal
  */
 export function matmulBackward(rt: Runtime, a: GpuArray, b: GpuArray, dC: GpuArray, options: MatmulOptions = {}): { dA: GpuArray; dB: GpuArray } {
   const d = resolveDims(a, b, options);
+  if (b.dtype === 'f16') {
+    throw new ArgumentError(KERNEL, 'b', 'is f16 (a frozen half-precision weight); its gradient is not computed: get dA from matmul(dC, b) with transposeB flipped');
+  }
   expectDType(KERNEL, 'dC', dC, 'f32');
   expectShape(KERNEL, 'dC', dC, d.outShape);
   const tA = !!options.transposeA;

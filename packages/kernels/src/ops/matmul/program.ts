@@ -3,8 +3,13 @@ import type { BindingDecl, KernelProgram } from '../../runtime/program.js';
 
 export type MatmulKind = 'naive' | 'blocked' | 'subgroup';
 
+/** Storage type of the B operand: f32, or f16 (a weight kept in half precision; needs shader-f16). */
+export type MatmulBType = 'f32' | 'f16';
+
 export interface MatmulConfig {
   readonly kind: MatmulKind;
+  /** B's storage type (default f32); f16 values are widened to f32 as they are loaded, sums stay f32. */
+  readonly bType?: MatmulBType;
   readonly transposeA: boolean;
   readonly transposeB: boolean;
   /** Rows of C per invocation (blocked) or per workgroup (subgroup; a multiple of 8). */
@@ -26,6 +31,11 @@ export interface MatmulConfig {
 
 export const MATMUL_UNIFORMS = [
   'M', 'N', 'K',
+  // row strides of A, B and C as stored, and the element offsets of the problem inside the bound
+  // ranges: a sub-problem of a larger matrix (chunks of an operand over the binding limit)
+  'lda', 'ldb', 'ldc', 'aOff', 'bOff', 'cOff',
+  // 1: C += the product (a later K chunk), 0: C = the product
+  'accumulate',
   // element strides between consecutive output batches, and between the batches summed into one output
   'aBatch', 'bBatch', 'cBatch', 'aReduce', 'bReduce', 'reduceCount',
   // workgroup offsets, for grids split over several dispatches
@@ -35,9 +45,10 @@ export const MATMUL_UNIFORMS = [
 export type MatmulUniforms = Record<(typeof MATMUL_UNIFORMS)[number], number>;
 
 export function configKey(c: MatmulConfig): string {
-  if (c.kind === 'naive') return `naive:tA${+c.transposeA}:tB${+c.transposeB}:wg${c.workgroup.join('x')}`;
+  const b = c.bType === 'f16' ? ':b16' : '';
+  if (c.kind === 'naive') return `naive:tA${+c.transposeA}:tB${+c.transposeB}${b}:wg${c.workgroup.join('x')}`;
   return (
-    `${c.kind}:tA${+c.transposeA}:tB${+c.transposeB}:m${c.tileM}:n${c.vecN}x4:k${c.unrollK}${c.chain ? 'c' : ''}` +
+    `${c.kind}:tA${+c.transposeA}:tB${+c.transposeB}${b}:m${c.tileM}:n${c.vecN}x4:k${c.unrollK}${c.chain ? 'c' : ''}` +
     `:v${+c.vecA}${+c.vecB}${+c.vecC}:wg${c.workgroup.join('x')}`
   );
 }
@@ -63,11 +74,13 @@ const COMP = ['x', 'y', 'z', 'w'] as const;
 
 const u = (n: number) => `${n}u`;
 
+const half = (c: MatmulConfig) => c.bType === 'f16';
+
 function bindingsOf(c: MatmulConfig): BindingDecl[] {
   const list: BindingDecl[] = [{ name: 'a', type: 'f32', access: 'read' }];
   if (c.vecA) list.push({ name: 'a4', type: 'vec4<f32>', access: 'read' });
-  list.push({ name: 'b', type: 'f32', access: 'read' });
-  if (c.vecB) list.push({ name: 'b4', type: 'vec4<f32>', access: 'read' });
+  list.push({ name: 'b', type: half(c) ? 'f16' : 'f32', access: 'read' });
+  if (c.vecB) list.push({ name: 'b4', type: half(c) ? 'vec4<f16>' : 'vec4<f32>', access: 'read' });
   list.push(c.vecC ? { name: 'c4', type: 'vec4<f32>', access: 'read_write' } : { name: 'c', type: 'f32', access: 'read_write' });
   return list;
 }
@@ -77,17 +90,27 @@ function program(c: MatmulConfig, code: string): KernelProgram {
     name: 'matmul',
     variant: configKey(c),
     workgroupSize: [c.workgroup[0], c.workgroup[1], 1],
-    features: c.kind === 'subgroup' ? ['subgroups'] : [],
+    features: [...(c.kind === 'subgroup' ? (['subgroups'] as const) : []), ...(half(c) ? (['shader-f16'] as const) : [])],
     uniforms: MATMUL_UNIFORMS.map((name) => ({ name, type: 'u32' as const })),
     bindings: bindingsOf(c),
     code,
   };
 }
 
-/** Scalar A(row, k) and B(k, col) reads, for the given transposes. */
-const aAt = (tA: boolean, row: string, k: string) => (tA ? `a[aBase + (${k}) * M + ${row}]` : `a[aBase + ${row} * K + ${k}]`);
+/** Scalar A(row, k) and B(k, col) reads (as f32), for the given transposes and row strides. */
+const aAt = (tA: boolean, row: string, k: string) => (tA ? `a[aBase + (${k}) * lda + ${row}]` : `a[aBase + ${row} * lda + ${k}]`);
 
-const bAt = (tB: boolean, k: string, col: string) => (tB ? `b[bBase + ${col} * K + ${k}]` : `b[bBase + (${k}) * N + ${col}]`);
+function bAt(c: MatmulConfig, k: string, col: string): string {
+  const load = c.transposeB ? `b[bBase + ${col} * ldb + ${k}]` : `b[bBase + (${k}) * ldb + ${col}]`;
+  return half(c) ? `f32(${load})` : load;
+}
+
+/** A vec4 load of B (widened to vec4<f32> when B is f16). */
+const bVec = (c: MatmulConfig, index: string) => (half(c) ? `vec4<f32>(b4[${index}])` : `b4[${index}]`);
+
+/** Shapes, strides and offsets as locals (the generated loops read these names). */
+const PARAMS =
+  'let M = params.M; let N = params.N; let K = params.K;\n  let lda = params.lda; let ldb = params.ldb; let ldc = params.ldc;';
 
 function naiveProgram(c: MatmulConfig): KernelProgram {
   return program(
@@ -95,18 +118,20 @@ function naiveProgram(c: MatmulConfig): KernelProgram {
     /* wgsl */ `
 @compute @workgroup_size(WG_X, WG_Y, WG_Z)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let M = params.M; let N = params.N; let K = params.K;
+  ${PARAMS}
   let col = (wid.x + params.xOff) * WG_X + lid.x;
   let row = (wid.y + params.yOff) * WG_Y + lid.y;
   let batch = wid.z + params.zOff;
   if (row >= M || col >= N) { return; }
   var acc = 0.0;
   for (var r = 0u; r < params.reduceCount; r++) {
-    let aBase = batch * params.aBatch + r * params.aReduce;
-    let bBase = batch * params.bBatch + r * params.bReduce;
-    for (var k = 0u; k < K; k++) { acc += ${aAt(c.transposeA, 'row', 'k')} * ${bAt(c.transposeB, 'k', 'col')}; }
+    let aBase = params.aOff + batch * params.aBatch + r * params.aReduce;
+    let bBase = params.bOff + batch * params.bBatch + r * params.bReduce;
+    for (var k = 0u; k < K; k++) { acc += ${aAt(c.transposeA, 'row', 'k')} * ${bAt(c, 'k', 'col')}; }
   }
-  c[batch * params.cBatch + row * N + col] = acc;
+  let ci = params.cOff + batch * params.cBatch + row * ldc + col;
+  if (params.accumulate != 0u) { acc += c[ci]; }
+  c[ci] = acc;
 }`,
   );
 }
@@ -142,7 +167,7 @@ function tiledProgram(c: MatmulConfig): KernelProgram {
     const kk = (t: number) => (t === 0 ? 'k' : `k + ${u(t)}`);
     if (shared) {
       for (let g = 0; g < TM / 8; g++) {
-        if (useVecA) s.push(`let la${g} = a4[(aBase + lr${g} * K + k) / 4u];`);
+        if (useVecA) s.push(`let la${g} = a4[(aBase + lr${g} * lda + k) / 4u];`);
         else for (let t = 0; t < ku; t++) s.push(`let la${g}_${t} = ${aAt(tA, `lr${g}`, kk(t))};`);
       }
       for (let i = 0; i < TM; i++) {
@@ -153,7 +178,7 @@ function tiledProgram(c: MatmulConfig): KernelProgram {
       }
       aVal = (i, t) => `a${i}_${t}`;
     } else if (useVecA) {
-      for (let i = 0; i < TM; i++) s.push(`let av${i} = a4[(aBase + r${i} * K + k) / 4u];`);
+      for (let i = 0; i < TM; i++) s.push(`let av${i} = a4[(aBase + r${i} * lda + k) / 4u];`);
       aVal = (i, t) => `av${i}.${COMP[t]}`;
     } else {
       for (let i = 0; i < TM; i++) for (let t = 0; t < ku; t++) s.push(`let a${i}_${t} = ${aAt(tA, `r${i}`, kk(t))};`);
@@ -161,9 +186,9 @@ function tiledProgram(c: MatmulConfig): KernelProgram {
     }
     // B: bv{t}_{q} is the vec4 of columns 4q..4q+3 at k + t.
     if (useVecB && !tB) {
-      for (let t = 0; t < ku; t++) for (let q = 0; q < VN; q++) s.push(`let bv${t}_${q} = b4[(bBase + (${kk(t)}) * N) / 4u + g${q}];`);
+      for (let t = 0; t < ku; t++) for (let q = 0; q < VN; q++) s.push(`let bv${t}_${q} = ${bVec(c, `(bBase + (${kk(t)}) * ldb) / 4u + g${q}`)};`);
     } else if (useVecB && tB) {
-      for (let j = 0; j < TN; j++) s.push(`let bk${j} = b4[(bBase + cn${j} * K + k) / 4u];`);
+      for (let j = 0; j < TN; j++) s.push(`let bk${j} = ${bVec(c, `(bBase + cn${j} * ldb + k) / 4u`)};`);
       for (let t = 0; t < ku; t++) {
         for (let q = 0; q < VN; q++) {
           const parts = [0, 1, 2, 3].map((e) => `bk${4 * q + e}.${COMP[t]}`).join(', ');
@@ -173,7 +198,7 @@ function tiledProgram(c: MatmulConfig): KernelProgram {
     } else {
       for (let t = 0; t < ku; t++) {
         for (let q = 0; q < VN; q++) {
-          const parts = [0, 1, 2, 3].map((e) => bAt(tB, kk(t), `cn${4 * q + e}`)).join(', ');
+          const parts = [0, 1, 2, 3].map((e) => bAt(c, kk(t), `cn${4 * q + e}`)).join(', ');
           s.push(`let bv${t}_${q} = vec4<f32>(${parts});`);
         }
       }
@@ -212,10 +237,12 @@ function tiledProgram(c: MatmulConfig): KernelProgram {
   for (let q = 0; q < VN; q++) {
     if (c.vecC) {
       // N % 4 == 0: a group is either wholly inside the row or wholly outside it.
-      inner.push(`if (col0 + ${u(4 * q)} < N) { c4[(cRow + col0) / 4u + ${u(q)}] = acc0_${q}; }`);
+      const at = `(cRow + col0) / 4u + ${u(q)}`;
+      inner.push(`if (col0 + ${u(4 * q)} < N) { c4[${at}] = acc0_${q} + select(vec4<f32>(0.0), c4[${at}], add); }`);
     } else {
       for (let e = 0; e < 4; e++) {
-        inner.push(`if (col0 + ${u(4 * q + e)} < N) { c[cRow + col0 + ${u(4 * q + e)}] = acc0_${q}.${COMP[e]}; }`);
+        const at = `cRow + col0 + ${u(4 * q + e)}`;
+        inner.push(`if (col0 + ${u(4 * q + e)} < N) { c[${at}] = acc0_${q}.${COMP[e]} + select(0.0, c[${at}], add); }`);
       }
     }
   }
@@ -223,8 +250,9 @@ function tiledProgram(c: MatmulConfig): KernelProgram {
   for (let i = 0; i + 1 < TM; i++) for (let q = 0; q < VN; q++) shift.push(`acc${i}_${q} = acc${i + 1}_${q};`);
   const stores = [
     `let rows = select(0u, min(${u(TM)}, M - row0), row0 < M);`,
+    `  let add = params.accumulate != 0u;`,
     `  for (var i = 0u; i < rows; i++) {`,
-    `    let cRow = cBase + (row0 + i) * N;`,
+    `    let cRow = cBase + (row0 + i) * ldc;`,
     `    ${inner.join('\n    ')}`,
     `    ${shift.join(' ')}`,
     `  }`,
@@ -236,16 +264,16 @@ function tiledProgram(c: MatmulConfig): KernelProgram {
     /* wgsl */ `
 @compute @workgroup_size(WG_X, WG_Y, WG_Z)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>${builtins}) {
-  let M = params.M; let N = params.N; let K = params.K;
+  ${PARAMS}
   let batch = wid.z + params.zOff;
   ${setup.join('\n  ')}
   for (var r = 0u; r < params.reduceCount; r++) {
-    let aBase = batch * params.aBatch + r * params.aReduce;
-    let bBase = batch * params.bBatch + r * params.bReduce;
+    let aBase = params.aOff + batch * params.aBatch + r * params.aReduce;
+    let bBase = params.bOff + batch * params.bBatch + r * params.bReduce;
     var k = 0u;
     ${loops.join('\n    ')}
   }
-  let cBase = batch * params.cBatch;
+  let cBase = params.cOff + batch * params.cBatch;
   ${stores.join('\n  ')}
 }`,
   );
