@@ -16,3 +16,4 @@ export type { AdamWConfig, StepReport } from './optim/adamw.js';
 export * from './nn/index.js';
 export * from './generate/index.js';
 export * from './hf/index.js';
+export * from './lora/index.js';

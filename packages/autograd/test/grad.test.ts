@@ -99,6 +99,11 @@ describe('gradient rules', () => {
       checkRule('matmul', ([a, b]) => ag.matmul(a!, b!), [rand([2, 3, 5]), rand([5, 4])]),
       checkRule('matmul tB', ([a, b]) => ag.matmul(a!, b!, { transposeB: true }), [rand([3, 5]), rand([4, 5])]),
     ]));
+  it('dropout (the same Philox mask on both backends)', () =>
+    Promise.all([
+      checkRule('dropout', ([x]) => ag.dropout(x!, 0.3, { seed: 5, offset: 2 }), [rand([4, 9])]),
+      checkRule('dropout p=0', ([x]) => ag.scale(ag.dropout(x!, 0, { seed: 5 }), 2), [rand([3])]),
+    ]));
   it('layer norm and RMS norm', () =>
     Promise.all([
       checkRule('layerNorm', ([x, g, b]) => ag.layerNorm(x!, g!, b!), [rand([4, 6], -2, 2), rand([6]), rand([6])]),

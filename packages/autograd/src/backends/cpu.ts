@@ -135,6 +135,13 @@ export class CpuBackend implements Backend<CpuStorage> {
   slice(x: CpuStorage, axis: number, start: number, length: number) {
     return of(K.viewReference(x, K.sliceView(x.shape, axis, start, length)), x.dtype);
   }
+  dropout(x: CpuStorage, p: number, stream: { seed: number; offset: number }) {
+    const r = K.dropoutReference(x, p, stream);
+    return { y: of(r.y), mask: of(r.mask) };
+  }
+  dropoutBackward(dy: CpuStorage, mask: CpuStorage, p: number) {
+    return of(K.dropoutBackwardReference(dy, mask, p));
+  }
   concat(xs: readonly CpuStorage[], axis: number) {
     const first = xs[0]!;
     const total = xs.reduce((s, x) => s + x.shape[axis]!, 0);

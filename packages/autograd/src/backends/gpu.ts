@@ -159,4 +159,10 @@ export class GpuBackend implements Backend<GpuArray> {
   concat(xs: readonly GpuArray[], axis: number) {
     return K.concat(this.rt, xs, axis);
   }
+  dropout(x: GpuArray, p: number, stream: { seed: number; offset: number }) {
+    return K.dropout(this.rt, x, p, stream);
+  }
+  dropoutBackward(dy: GpuArray, mask: GpuArray, p: number) {
+    return K.dropoutBackward(this.rt, dy, mask, p);
+  }
 }

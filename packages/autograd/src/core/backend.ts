@@ -69,6 +69,10 @@ export interface Backend<S extends Storage = Storage> {
   // optimizer: updates param, m and v in place
   adamw(param: S, grad: S, m: S, v: S, options: AdamWOptions): void;
 
+  // dropout (Philox stream of @repirl/kernels): y = x·mask/(1 − p), mask 1 where kept
+  dropout(x: S, p: number, stream: { seed: number; offset: number }): { y: S; mask: S };
+  dropoutBackward(dy: S, mask: S, p: number): S;
+
   // layout
   permute(x: S, axes: readonly number[]): S;
   slice(x: S, axis: number, start: number, length: number): S;

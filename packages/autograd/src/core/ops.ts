@@ -40,7 +40,21 @@ const matmulPrim: Primitive<MatmulFlags> = {
   name: 'matmul',
   forward: (b, [x, y], a) => ({ outputs: [b.matmul(x!.storage, y!.storage, a)] }),
   backward: (ctx, [dC], needs) => {
-    const { dA, dB } = ctx.backend.matmulBackward(ctx.inputs[0]!.storage, ctx.inputs[1]!.storage, dC!, ctx.attrs);
+    const [x, y] = ctx.inputs as [Tensor, Tensor];
+    // One side frozen (a Linear under LoRA, a frozen LM head) with plain 2-D operands: only the
+    // other side's gradient is computed, as one matmul of the same shapes the full rule would run.
+    if (x.rank === 2 && y.rank === 2 && needs[0] !== needs[1]) {
+      const b = ctx.backend;
+      const tA = !!ctx.attrs.transposeA;
+      const tB = !!ctx.attrs.transposeB;
+      if (needs[0]) {
+        // dA [M, K] = dC · op(B)ᵀ; with transposeA, dA [K, M] = op(B) · dCᵀ.
+        return [tA ? b.matmul(y.storage, dC!, { transposeA: tB, transposeB: true }) : b.matmul(dC!, y.storage, { transposeB: !tB }), null];
+      }
+      // dB [K, N] = op(A)ᵀ · dC; with transposeB, dB [N, K] = dCᵀ · op(A).
+      return [null, tB ? b.matmul(dC!, x.storage, { transposeA: true, transposeB: tA }) : b.matmul(x.storage, dC!, { transposeA: !tA })];
+    }
+    const { dA, dB } = ctx.backend.matmulBackward(x.storage, y.storage, dC!, ctx.attrs);
     return [keepIf(ctx.backend, dA, needs[0]!), keepIf(ctx.backend, dB, needs[1]!)];
   },
 };
@@ -158,6 +172,15 @@ const concatPrim: Primitive<{ axis: number }> = {
   },
 };
 
+const dropoutPrim: Primitive<{ p: number; seed: number; offset: number }> = {
+  name: 'dropout',
+  forward: (b, [x], a) => {
+    const { y, mask } = b.dropout(x!.storage, a.p, { seed: a.seed, offset: a.offset });
+    return { outputs: [y], saved: [mask] };
+  },
+  backward: (ctx, [dy]) => [ctx.backend.dropoutBackward(dy!, ctx.saved[0]!.storage, ctx.attrs.p)],
+};
+
 /** The gradient rule table, by primitive name (what tinygrad calls pm_gradient). */
 export const PRIMITIVES = {
   unary: unaryPrim,
@@ -174,6 +197,7 @@ export const PRIMITIVES = {
   permute: permutePrim,
   slice: slicePrim,
   concat: concatPrim,
+  dropout: dropoutPrim,
 } as const;
 
 function keepIf(b: Backend, s: Storage, needed: boolean): Storage | null {
@@ -289,4 +313,14 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 }
 export const permute = (x: Tensor, axes: readonly number[]) => apply1(permutePrim, [x], { axes });
 export const slice = (x: Tensor, axis: number, start: number, length: number) => apply1(slicePrim, [x], { axis: axis < 0 ? axis + x.rank : axis, start, length });
+/**
+ * Inverted dropout: each element kept with probability 1 − p (scaled by 1/(1 − p)) or zeroed, by
+ * the Philox stream (seed, offset) of @repirl/kernels, so the same (seed, offset) drops the same
+ * elements on both backends. p = 0 returns x itself.
+ */
+export function dropout(x: Tensor, p: number, stream: { seed: number; offset?: number }): Tensor {
+  if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
+  if (p === 0) return x;
+  return apply1(dropoutPrim, [x], { p, seed: stream.seed, offset: stream.offset ?? 0 });
+}
 export const concat = (xs: readonly Tensor[], axis: number) => apply1(concatPrim, xs, { axis: axis < 0 ? axis + xs[0]!.rank : axis });

@@ -12,3 +12,4 @@ export {
   type LoadedHfModel,
   type SaveHfModelOptions,
 } from './model.js';
+export { HF_COPIED_FILES, exportHfModel, exportPeftAdapter, type ExportHfModelOptions, type ExportedHfModel } from './export.js';

@@ -196,6 +196,8 @@ export interface SaveHfModelOptions {
   architecture?: HfArchitecture;
   /** config.json of the model this one came from (LoadedHfModel.hf.raw): its other keys are kept. */
   baseConfig?: Record<string, unknown>;
+  /** The parameters to write instead of the model's own (e.g. LoraAdapters.mergedStateDict()). */
+  state?: Record<string, { shape: readonly number[]; data: Float32Array }>;
 }
 
 /**
@@ -208,10 +210,14 @@ export async function saveHfModel(model: DecoderLM, dir: string, options: SaveHf
   if (!['F32', 'BF16', 'F16'].includes(dtype)) throw new HfModelError(`saveHfModel: dtype must be F32, BF16 or F16, got ${JSON.stringify(dtype)}`);
   const torchDtype = { F32: 'float32', BF16: 'bfloat16', F16: 'float16' }[dtype];
   const hfConfig = toHfConfig(model.config, { ...(options.architecture ? { architecture: options.architecture } : {}), ...(options.baseConfig ? { base: options.baseConfig } : {}), torchDtype });
-  const state = await model.stateDict();
+  const state = options.state ?? (await model.stateDict());
   const tensors: Record<string, TensorInput> = {};
   for (const entry of hfTensorTable(model.config)) {
-    for (const t of oursToHf(entry, state[entry.ours]!.data)) tensors[t.name] = { dtype, shape: t.shape, data: t.data };
+    const value = state[entry.ours];
+    if (!value || value.shape.length !== entry.shape.length || value.shape.some((n, i) => n !== entry.shape[i])) {
+      throw new HfModelError(`saveHfModel: the state has ${value ? `shape [${value.shape.join(', ')}] for` : 'no'} '${entry.ours}' (the model's is [${entry.shape.join(', ')}])`);
+    }
+    for (const t of oursToHf(entry, value.data)) tensors[t.name] = { dtype, shape: t.shape, data: t.data };
   }
   await mkdir(dir, { recursive: true });
   const weightsPath = join(dir, SINGLE_FILE);

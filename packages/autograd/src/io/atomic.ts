@@ -6,8 +6,8 @@
 // stageFile() exposes the two halves (write, then commit) so that a pair of files can be written
 // fully before either is renamed into place (see saveCheckpoint in safetensors.ts).
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { type FileHandle, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 
 /**
  * What can be written: a string (UTF-8), one byte array, or a sequence of byte chunks (written in
@@ -111,4 +111,40 @@ async function syncDirectory(dir: string): Promise<void> {
 
 async function removeQuietly(path: string): Promise<void> {
   await unlink(path).catch(() => undefined);
+}
+
+/**
+ * Creates the directory `dir` atomically: `fill` writes its files into a temp directory beside it
+ * (`.<name>.<pid>-<random>.tmp`), which is then renamed to `dir`, so `dir` appears complete or not
+ * at all. `dir` must not exist yet (a rename does not replace a non-empty directory; refusing
+ * first keeps an earlier export intact). On any failure the temp directory is removed.
+ */
+export async function writeDirectoryAtomic<T>(dir: string, fill: (tempDir: string) => Promise<T>): Promise<T> {
+  const target = resolve(dir);
+  if (await pathExists(target)) throw new Error(`${dir} already exists; choose a new output directory (nothing was written)`);
+  await mkdir(dirname(target), { recursive: true });
+  const tempDir = join(dirname(target), `.${basename(target)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+  await mkdir(tempDir);
+  try {
+    const result = await fill(tempDir);
+    try {
+      await rename(tempDir, target);
+    } catch (err) {
+      throw new Error(`cannot move the finished directory into place at ${dir}: ${(err as Error).message}`, { cause: err });
+    }
+    await syncDirectory(dirname(target));
+    return result;
+  } catch (err) {
+    await rm(tempDir, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function pathExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -47,6 +47,12 @@ export interface LinearConfig {
 export class Linear extends Module<LinearConfig> {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
+  /**
+   * A term added to the output, computed from the same input: y = x·W (+ b) + adapter(x). LoRA
+   * (src/lora) installs one; its parameters belong to the adapter's module, not to this one, so
+   * parameters(), stateDict() and copy() of the model are unchanged by it.
+   */
+  adapter: ((x: Tensor) => Tensor) | null = null;
   constructor(backend: Backend, config: LinearConfig, init?: InitOptions | Init) {
     super(backend, config, init);
     checkPositiveInt('Linear', 'inFeatures', config.inFeatures);
@@ -56,8 +62,9 @@ export class Linear extends Module<LinearConfig> {
   }
   forward(x: Tensor): Tensor {
     checkLastDim('Linear', x, this.config.inFeatures);
-    const y = matmulRows(x, this.weight);
-    return this.bias ? add(y, this.bias) : y;
+    const xw = matmulRows(x, this.weight);
+    const y = this.bias ? add(xw, this.bias) : xw;
+    return this.adapter ? add(y, this.adapter(x)) : y;
   }
 }
 
