@@ -83,7 +83,7 @@ export async function heldOutSet(policy: DecoderLM, e: EvalSettings, codec: Task
 export async function evaluateAndWrite(prm: ProcessRewardModel, set: EvalSet, ns: number[], seed: number, file: string, codec: TaskCodec): Promise<PrmEvalReport> {
   const report = await evaluatePrm(prm, set, { codec, ns, seed });
   const samples = set.samples.map((s, i) => ({
-    problem: set.problems[s.problem]!.id, response: s.response, correct: s.correct, step_labels: s.labels.global, step_scores: report.stepScores[i],
+    problem: set.problems[s.problem]!.id, response: s.response, correct: s.correct, step_labels: s.labels?.global ?? null, step_scores: report.stepScores[i],
   }));
   await writeFileAtomic(file, `${JSON.stringify({ metrics: report.metrics, product: report.product, samples }, null, 1)}\n`);
   return report;
