@@ -274,8 +274,9 @@ describe('loadHfModel refuses bad weights before any device work, naming file an
     await writeFile(join(dir, 'model.safetensors'), bytes.subarray(0, bytes.length - 100));
     await expect(load(dir)).rejects.toThrow(/truncated\/model\.safetensors: truncated file: tensor '.*' ends at byte/);
   });
-  it('a device dtype other than f32', async () => {
-    await expect(loadHfModel(untouchable, join(FIXTURES, 'llama'), { dtype: 'f16' as 'f32' })).rejects.toThrow(/dtype "f16" is not supported yet/);
+  it('a device dtype other than f32 or f16, and f16 on a backend that cannot hold it', async () => {
+    await expect(loadHfModel(untouchable, join(FIXTURES, 'llama'), { dtype: 'bf16' as 'f32' })).rejects.toThrow(/dtype must be 'f32' or 'f16', got "bf16"/);
+    await expect(loadHfModel(untouchable, join(FIXTURES, 'llama'), { dtype: 'f16' })).rejects.toThrow(/dtype 'f16'.*not a GPU backend/);
   });
 });
 

@@ -7,12 +7,16 @@
 // every tensor the config implies is present with its shape and a float dtype (F32, F16, BF16,
 // F64), and no tensor is left over. Only then is the model built and filled, one file at a time
 // (a file's bytes are dropped once its tensors are on the device). Weights are float32 on the
-// device (BF16 widens exactly, F16 too); the matmul kernels take float32 only today.
+// device (BF16 widens exactly, F16 too), or with `dtype: 'f16'` the projection matrices (q/k/v/o,
+// gate/up/down, an untied lm_head) are kept in f16 and frozen, for inference and as a LoRA base
+// (needs shader-f16; the matmul kernel widens them to f32 as it loads them). The embedding table
+// (and so a tied head), norms and biases stay f32.
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Backend } from '../core/backend.js';
 import { DecoderLM, resolveDecoderConfig, type DecoderConfig } from '../nn/transformer.js';
-import { assign } from '../nn/module.js';
+import { assign, type WeightStorage } from '../nn/module.js';
+import { GpuBackend } from '../backends/gpu.js';
 import { kernelHeadDim } from '../nn/attention.js';
 import {
   checkFinite,
@@ -128,8 +132,11 @@ function checkWeights(table: readonly HfTensorEntry[], weights: HfWeightFiles, h
 }
 
 export interface LoadHfModelOptions {
-  /** Storage dtype of the weights on the device: only 'f32' today (see the file header). */
-  dtype?: 'f32';
+  /**
+   * Storage of the projection matrices on the device: 'f32' (default) or 'f16' (frozen; needs the
+   * device's shader-f16 feature). See the file header for which tensors.
+   */
+  dtype?: WeightStorage;
   /** Longest sequence the model will take (sizes the RoPE tables); default max_position_embeddings. */
   maxSeqLen?: number;
 }
@@ -143,8 +150,11 @@ export interface LoadedHfModel {
 
 /** Loads a Hugging Face model directory (config.json + safetensors weights) into a DecoderLM. */
 export async function loadHfModel(backend: Backend, dir: string, options: LoadHfModelOptions = {}): Promise<LoadedHfModel> {
-  if (options.dtype !== undefined && options.dtype !== 'f32') {
-    throw new HfModelError(`loadHfModel: dtype ${JSON.stringify(options.dtype)} is not supported yet; weights are float32 on the device (the matmul kernels take f32)`);
+  const storage = options.dtype ?? 'f32';
+  if (storage !== 'f32' && storage !== 'f16') throw new HfModelError(`loadHfModel: dtype must be 'f32' or 'f16', got ${JSON.stringify(options.dtype)}`);
+  if (storage === 'f16' && !(backend instanceof GpuBackend && backend.rt.hasFeature('shader-f16'))) {
+    const why = backend instanceof GpuBackend ? 'this device lacks the shader-f16 feature (or it was disabled)' : 'this is not a GPU backend (the CPU backend holds float64 values)';
+    throw new HfModelError(`loadHfModel: dtype 'f16' keeps weights in half precision on a GPU, but ${why}; load with dtype 'f32'`);
   }
   const configPath = join(dir, 'config.json');
   const hf = await readHfConfig(dir);
@@ -161,7 +171,7 @@ export async function loadHfModel(backend: Backend, dir: string, options: LoadHf
   // Which parameter each HF tensor feeds, to assemble a parameter once all its parts are read.
   const owner = new Map<string, HfTensorEntry>();
   for (const entry of table) for (const part of entry.hf) owner.set(part.name, entry);
-  const model = new DecoderLM(backend, resolved, { empty: true });
+  const model = new DecoderLM(backend, resolved, { empty: true, weights: storage });
   try {
     const params = model.parameters();
     const pending = new Map<HfTensorEntry, Map<string, Float32Array>>();
@@ -236,18 +246,30 @@ export interface HfModelDescription {
   parameters: number;
   /** Bytes of the weight files' tensors, per dtype. */
   bytesByDtype: Partial<Record<SafetensorsDtype, number>>;
-  /** Bytes of the weights on the device (float32). */
+  /** Storage of the projection matrices on the device (the `dtype` option of loadHfModel). */
+  weights: WeightStorage;
+  /** Bytes of the weights on the device: f32 and, with weights 'f16', f16 (the projection matrices). */
   deviceBytes: number;
+  deviceBytesByDtype: { f32: number; f16: number };
   /** KV-cache bytes per token of one sequence: 2 (k, v) · layers · kv heads · kernel head size · 4 (f32). */
   kvCacheBytesPerToken: number;
   files: string[];
 }
 
-export async function describeHfModel(dir: string): Promise<HfModelDescription> {
+export async function describeHfModel(dir: string, options: Pick<LoadHfModelOptions, 'dtype'> = {}): Promise<HfModelDescription> {
   const hf = await readHfConfig(dir);
   const config = resolveDecoderConfig(hf.config);
   const weights = await readHfWeightFiles(dir);
-  checkWeights(hfTensorTable(config), weights, hf, join(dir, 'config.json'));
+  const table = hfTensorTable(config);
+  checkWeights(table, weights, hf, join(dir, 'config.json'));
+  const storage = options.dtype ?? 'f32';
+  const deviceBytesByDtype = { f32: 0, f16: 0 };
+  for (const entry of table) {
+    const size = entry.shape.reduce((a, b) => a * b, 1);
+    // The projection matrices are the table's `linear` entries with rank 2 (their biases are rank 1).
+    if (storage === 'f16' && entry.linear && entry.shape.length === 2) deviceBytesByDtype.f16 += 2 * size;
+    else deviceBytesByDtype.f32 += 4 * size;
+  }
   let parameters = 0;
   const bytesByDtype: Partial<Record<SafetensorsDtype, number>> = {};
   for (const [name, { entry }] of weights.tensors) {
@@ -261,7 +283,9 @@ export async function describeHfModel(dir: string): Promise<HfModelDescription> 
     config,
     parameters,
     bytesByDtype,
-    deviceBytes: parameters * 4,
+    weights: storage,
+    deviceBytes: deviceBytesByDtype.f32 + deviceBytesByDtype.f16,
+    deviceBytesByDtype,
     kvCacheBytesPerToken: 2 * config.nLayers * config.nKvHeads * kernelHeadDim(config.headDim) * 4,
     files: weights.files,
   };

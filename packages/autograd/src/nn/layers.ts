@@ -57,7 +57,7 @@ export class Linear extends Module<LinearConfig> {
     super(backend, config, init);
     checkPositiveInt('Linear', 'inFeatures', config.inFeatures);
     checkPositiveInt('Linear', 'outFeatures', config.outFeatures);
-    this.weight = this.param('weight', [config.inFeatures, config.outFeatures], { normal: config.std ?? INIT_STD });
+    this.weight = this.weightParam('weight', [config.inFeatures, config.outFeatures], { normal: config.std ?? INIT_STD });
     this.bias = config.bias ? this.param('bias', [config.outFeatures], 'zeros') : null;
   }
   forward(x: Tensor): Tensor {

@@ -38,17 +38,36 @@ export interface InitOptions {
   seed?: number;
   rng?: Rng;
   empty?: boolean;
+  /**
+   * Storage of the weight matrices that only feed matmuls (Linear weights), on the GPU: 'f32'
+   * (default), or 'f16' for frozen weights (inference, a LoRA base): half the memory and half the
+   * bytes each matmul reads, values rounded to nearest even, products and sums still f32. Such a
+   * weight is frozen (requiresGrad false; the matmul kernel computes no gradient for an f16
+   * operand). Needs the device's shader-f16 feature. Vectors (norms, biases) and the embedding
+   * table stay f32.
+   */
+  weights?: WeightStorage;
 }
+
+export type WeightStorage = 'f32' | 'f16';
 
 /** The resolved form passed to children. */
 export interface Init {
   rng: Rng;
   empty: boolean;
+  weights: WeightStorage;
 }
 
 function resolveInit(init: InitOptions | Init | undefined): Init {
   const seed = init && 'seed' in init ? init.seed : undefined;
-  return { rng: init?.rng ?? new Rng(seed ?? 0), empty: init?.empty ?? false };
+  const weights = init?.weights ?? 'f32';
+  if (weights !== 'f32' && weights !== 'f16') throw new Error(`weights must be 'f32' or 'f16', got ${JSON.stringify(weights)}`);
+  return { rng: init?.rng ?? new Rng(seed ?? 0), empty: init?.empty ?? false, weights };
+}
+
+/** Whether a tensor's storage is half precision (a frozen f16 weight on the GPU). */
+export function isHalfStorage(t: Tensor): boolean {
+  return t.backend instanceof GpuBackend && (t.storage as GpuArray).dtype === 'f16';
 }
 
 export type ParamFill = { normal: number } | 'zeros' | 'ones';
@@ -100,19 +119,53 @@ export abstract class Module<C = unknown> {
 
   /** Registers a parameter (persistent, requires grad) initialised by `fill`. */
   protected param(name: string, shape: readonly number[], fill: ParamFill): Tensor {
-    if (this.ownParams.has(name) || this.children.has(name)) throw new Error(`${this.constructor.name}: '${name}' is registered twice`);
-    const size = shape.reduce((a, b) => a * b, 1);
+    this.checkFreeName(name);
+    const random = this.randomValues(shape, fill);
     let storage;
-    if (this.init.empty || fill === 'zeros') storage = this.backend.fill(shape, 0);
-    else if (fill === 'ones') storage = this.backend.fill(shape, 1);
-    else {
-      const data = new Float32Array(size);
-      for (let i = 0; i < size; i++) data[i] = this.init.rng.normal(0, fill.normal);
-      storage = this.backend.upload(data, shape, 'f32');
-    }
+    if (random) storage = this.backend.upload(random, shape, 'f32');
+    else storage = this.backend.fill(shape, this.init.empty || fill === 'zeros' ? 0 : 1);
     const t = new Tensor(new StorageRef(this.backend, storage), shape, 'f32', true, true);
     this.ownParams.set(name, t);
     return t;
+  }
+
+  /**
+   * Registers a weight matrix that only feeds matmuls: a parameter like param(), except that when
+   * the init asks for f16 weights (InitOptions.weights) it is stored in f16 and frozen. Its
+   * Tensor's dtype stays 'f32' (the values it stands for); only the storage is half precision.
+   */
+  protected weightParam(name: string, shape: readonly number[], fill: ParamFill): Tensor {
+    if (this.init.weights === 'f32') return this.param(name, shape, fill);
+    if (!(this.backend instanceof GpuBackend)) {
+      throw new Error(`${this.constructor.name}: weights 'f16' is a GPU storage option; the ${this.backend.name} backend holds float64 values (use weights 'f32')`);
+    }
+    const rt = this.backend.rt;
+    if (!rt.hasFeature('shader-f16')) {
+      throw new Error(`${this.constructor.name}: weights 'f16' needs the shader-f16 feature, which this device lacks (or it was disabled); use weights 'f32'`);
+    }
+    this.checkFreeName(name);
+    const random = this.randomValues(shape, fill);
+    const size = shape.reduce((a, b) => a * b, 1);
+    let storage: GpuArray;
+    if (random) storage = rt.upload(random, shape, 'f16');
+    else if (this.init.empty || fill === 'zeros') storage = rt.zeros(shape, 'f16');
+    else storage = rt.upload(new Float32Array(size).fill(1), shape, 'f16');
+    const t = new Tensor(new StorageRef(this.backend, storage), shape, 'f32', false, true);
+    this.ownParams.set(name, t);
+    return t;
+  }
+
+  private checkFreeName(name: string): void {
+    if (this.ownParams.has(name) || this.children.has(name)) throw new Error(`${this.constructor.name}: '${name}' is registered twice`);
+  }
+
+  /** The initial values of a normal fill, drawn from the shared Rng (null for zeros, ones or an empty init). */
+  private randomValues(shape: readonly number[], fill: ParamFill): Float32Array | null {
+    if (this.init.empty || typeof fill === 'string') return null;
+    const size = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(size);
+    for (let i = 0; i < size; i++) data[i] = this.init.rng.normal(0, fill.normal);
+    return data;
   }
 
   /** Registers a sub-module under `name` (its parameters become `name.<its names>`). */
@@ -147,6 +200,9 @@ export abstract class Module<C = unknown> {
 
   /** Sets requiresGrad on every parameter (false freezes the module). */
   setRequiresGrad(requiresGrad: boolean): this {
+    for (const [name, t] of this.parameters()) {
+      if (requiresGrad && isHalfStorage(t)) throw new Error(`${this.constructor.name}: '${name}' is an f16 weight, which stays frozen (load with weights 'f32' to train it)`);
+    }
     for (const t of this.parameters().values()) t.requiresGrad = requiresGrad;
     return this;
   }
@@ -192,7 +248,9 @@ export abstract class Module<C = unknown> {
   async copy(options: CopyOptions = {}): Promise<this> {
     const backend = options.backend ?? this.backend;
     const Ctor = this.constructor as ModuleClass<C, this>;
-    const copy = new Ctor(backend, structuredClone(this.config), { empty: true });
+    // A GPU copy keeps f16 weights in f16; a CPU copy holds their (f16-exact) values in float64.
+    const weights = backend instanceof GpuBackend ? this.init.weights : 'f32';
+    const copy = new Ctor(backend, structuredClone(this.config), { empty: true, weights });
     const mine = this.parameters();
     for (const [name, dst] of copy.parameters()) {
       const src = mine.get(name)!;
@@ -223,8 +281,10 @@ export function assign(t: Tensor, data: ArrayLike<number>): void {
   if (backend instanceof GpuBackend) {
     // Upload to a temporary and copy in the command stream, so the write is ordered after any
     // queued kernel that still reads the old values.
-    const tmp = backend.upload(data, t.shape, t.dtype);
-    backend.rt.copy(tmp, t.storage as GpuArray);
+    const storage = t.storage as GpuArray;
+    // An f16 weight takes the values rounded once to nearest even (toHalf in the upload).
+    const tmp = storage.dtype === 'f16' ? backend.rt.upload(data, t.shape, 'f16') : backend.upload(data, t.shape, t.dtype);
+    backend.rt.copy(tmp, storage);
     tmp.dispose();
   } else {
     (t.storage as CpuStorage).data.set(data instanceof Float64Array ? data : Float64Array.from(data));

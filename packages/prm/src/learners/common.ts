@@ -2,9 +2,11 @@
 // R and R̄ from token rewards, and averaging of per-update statistics.
 import { mul, sum, tensor, type Tensor } from '@repirl/autograd';
 import {
-  RlTrainer, U32_MAX, optimizerSchema, permutation, resolveConfig, s, type OnlineRewardModel, type OptimizerConfig, type PackedBatch,
-  type RlConfig, type RlConfigInput, type RlTrainerOptions, type SchemaSource,
+  RlTrainer, TaskCodec, U32_MAX, optimizerSchema, permutation, resolveConfig, s, type OnlineRewardModel, type OptimizerConfig, type PackedBatch,
+  type RlConfig, type RlConfigInput, type RlTrainerOptions, type SchemaSource, type DeepPartial,
 } from '@repirl/rl';
+import type { EvalSet } from '../eval/evaluate.js';
+import { ValidatedRewardModel, prmValidationSchema, type OnlineLearner, type PrmValidationConfig } from './validation.js';
 
 /**
  * Indices 0…n−1 shuffled by `seed` and split into `count` near-equal mini-batches (sizes differ by
@@ -54,6 +56,7 @@ export function prmUpdateFields(defaults: { lr: number }) {
     epochs: s.integer("passes over each step's PRM batch", { default: 1, min: 1, max: 64 }),
     miniBatches: s.integer('PRM optimizer steps per pass (the batch is shuffled and split)', { default: 1, min: 1 }),
     scoreBatchSize: s.integer('sequences per forward when scoring the batch (0: all at once)', { default: 0, min: 0 }),
+    validation: prmValidationSchema,
   };
 }
 
@@ -64,6 +67,7 @@ export interface PrmUpdateConfig {
   epochs: number;
   miniBatches: number;
   scoreBatchSize: number;
+  validation: PrmValidationConfig;
 }
 
 /**
@@ -84,7 +88,7 @@ export interface OnlineConfig<P> {
 /** What a caller gives: the RL section (the method's defaults apply under it) and any PRM keys. */
 export interface OnlineConfigInput<P> {
   rl?: RlConfigInput;
-  prm?: Partial<Omit<P, 'optim'>> & { optim?: Partial<OptimizerConfig> };
+  prm?: DeepPartial<P>;
 }
 
 /** What the online learners' factories return: the RL trainer around a learner, and their config. */
@@ -92,31 +96,57 @@ export interface OnlineRun<L, C> {
   trainer: RlTrainer;
   learner: L;
   config: C;
+  /** The PRM's validation (prm.validation.problems > 0), else null. */
+  validation: ValidatedRewardModel | null;
+  /**
+   * Call after trainer.run(): with prm.validation.keepBest, puts the best validation's PRM weights
+   * into learner.prm. Returns the best validation (null without PRM validation).
+   */
+  finish(): { step: number; value: number } | null;
   /** Frees the trainer, the learner and its PRM (not the policy). */
   dispose(): void;
 }
 
 /** The RL trainer options a learner factory passes through (everything but the reward wiring). */
-export type OnlineTrainerOptions = Omit<RlTrainerOptions, 'config' | 'denseRewards' | 'rewardModel'>;
+export type OnlineTrainerOptions = Omit<RlTrainerOptions, 'config' | 'denseRewards' | 'rewardModel'> & {
+  /**
+   * The PRM's validation set when prm.validation.problems > 0: samples of the starting policy on
+   * validation-split problems (sampleEvalSet of eval/evaluate.ts), scored at each validation point.
+   */
+  prmValidationSet?: EvalSet;
+};
 
 /**
  * Builds the RlTrainer with `learner` as its reward model (the dual loop of rePIRL, AIRL-S and
  * PRIME); the learner is freed if the trainer cannot be built.
  */
-export async function onlineRun<L extends OnlineRewardModel & { dispose(): void }, C extends { rl: RlConfig }>(
+export async function onlineRun<L extends OnlineLearner & { dispose(): void }, C extends { rl: RlConfig; prm: { validation: PrmValidationConfig } }>(
   learner: L, config: C, options: OnlineTrainerOptions,
 ): Promise<OnlineRun<L, C>> {
+  const { prmValidationSet, ...trainerOptions } = options;
   let trainer: RlTrainer;
+  let validation: ValidatedRewardModel | null = null;
   try {
-    trainer = await RlTrainer.create({ ...options, config: config.rl, rewardModel: learner });
+    const v = config.prm.validation;
+    if (v.problems > 0) {
+      if (!prmValidationSet) throw new Error(`prm.validation.problems is ${v.problems} but no PRM validation set was given (prmValidationSet)`);
+      if ((options.validation ?? []).length === 0) {
+        throw new Error('prm.validation runs at the policy\'s validation points, but the trainer has no validation problems; give some (rl.validation) or set prm.validation.problems to 0');
+      }
+      validation = await ValidatedRewardModel.create(learner, prmValidationSet, v, options.codec ?? new TaskCodec());
+    }
+    trainer = await RlTrainer.create({ ...trainerOptions, config: config.rl, rewardModel: validation ?? learner });
   } catch (error) {
+    validation?.dispose();
     learner.dispose();
     throw error;
   }
   return {
-    trainer, learner, config,
+    trainer, learner, config, validation,
+    finish: () => validation?.finish() ?? null,
     dispose() {
       trainer.dispose();
+      validation?.dispose();
       learner.dispose();
     },
   };

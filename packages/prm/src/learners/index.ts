@@ -23,3 +23,6 @@ export {
   IMPLICIT_OFFLINE_LOSSES, dpoPairs, implicitOfflineConfigSchema, resolveImplicitOfflineConfig, trainImplicitPrm, type ImplicitOfflineConfig, type ImplicitOfflineConfigInput,
   type ImplicitOfflineLoss, type ImplicitOfflineTrainOptions,
 } from './implicit-offline.js';
+export {
+  PRM_VALIDATION_METRICS, ValidatedRewardModel, prmValidationSchema, type OnlineLearner, type PrmValidationConfig, type PrmValidationMetric,
+} from './validation.js';

@@ -56,6 +56,9 @@ export interface RunOptions {
   stopAtStep?: number;
 }
 
+/** Why a run may end before its step count (see RunSummary.endedEarly). */
+export type EarlyEnd = 'budget' | 'converged';
+
 export interface RunSummary {
   trainer: 'sft' | 'rl';
   /** The last step done. */
@@ -80,8 +83,12 @@ export interface RunSummary {
    * (the RL trainer's sampled sequences and tokens, filter oversampling included; a reward model's own).
    */
   compute: Record<string, number>;
-  /** True when the run ended at its compute budget (rl's budget.*) before totalSteps. */
-  budgetReached: boolean;
+  /**
+   * Why the run ended before totalSteps without a stop request: 'budget' (rl's budget.*: the
+   * compute budget was spent) or 'converged' (an online reward model's validation stopped improving);
+   * null otherwise.
+   */
+  endedEarly: EarlyEnd | null;
 }
 
 /**
@@ -244,11 +251,12 @@ export abstract class Trainer {
   }
 
   /**
-   * True when the run has spent its compute budget (checked after each step; RL: budget.*), counting
-   * the records so far and `pending`, the metrics of a step not yet recorded.
+   * Whether the run ends now, before its step count (checked after each step): the compute budget
+   * is spent (RL: budget.*, counting the records so far and `pending`, the metrics of a step not yet
+   * recorded), or what it trains has converged. Null: go on.
    */
-  protected budgetReached(_pending: Record<string, number> = {}): boolean {
-    return false;
+  protected earlyEnd(_pending: Record<string, number> = {}): EarlyEnd | null {
+    return null;
   }
 
   /** Totals of the per-step `compute/*` metrics over this run's records (every session) and `pending`. */
@@ -328,7 +336,7 @@ export abstract class Trainer {
     }
     let checkpointedAt = -1;
     let stopped = false;
-    while (this.step < config.steps && !this.budgetReached()) {
+    while (this.step < config.steps && this.earlyEnd() === null) {
       if (options.signal?.aborted || (options.stopAtStep !== undefined && this.step >= options.stopAtStep)) {
         stopped = true;
         break;
@@ -338,7 +346,7 @@ export abstract class Trainer {
       metrics['timing/step_s'] = (performance.now() - started) / 1000;
       this.currentStep++;
       const every = config.validation.every;
-      const last = this.step === config.steps || this.budgetReached(metrics);
+      const last = this.step === config.steps || this.earlyEnd(metrics) !== null;
       const validateNow = hasValidation && ((every > 0 && this.step % every === 0) || last);
       await this.record({ ...metrics, ...(validateNow ? await this.validate() : {}) });
       checkSkips(this.trainerName.toUpperCase(), this.records, this.step, config.steps, config.maxSkippedSteps);
@@ -378,7 +386,7 @@ export abstract class Trainer {
       skippedSteps: this.records.filter(stepSkipped).length,
       policyDir,
       compute: this.computeTotals(),
-      budgetReached: !stopped && this.step < this.resolvedConfig.steps && this.budgetReached(),
+      endedEarly: !stopped && this.step < this.resolvedConfig.steps ? this.earlyEnd() : null,
     };
   }
 }

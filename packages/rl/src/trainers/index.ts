@@ -12,7 +12,7 @@ export { loadPolicy, loadTrainingCheckpoint, saveModel, savePolicy, saveTraining
 /** The records of the trainers' 'metrics' events are metrics.jsonl's lines. */
 export type { MetricsRecord } from '../run/index.js';
 export {
-  Trainer, summaryResults, type CheckpointSink, type RunOptions, type RunSummary, type SampleRecord, type TrainerCommonOptions, type TrainerEvent,
+  Trainer, summaryResults, type CheckpointSink, type EarlyEnd, type RunOptions, type RunSummary, type SampleRecord, type TrainerCommonOptions, type TrainerEvent,
   type TrainerListener,
 } from './base.js';
 export { SftTrainer, sftExamplesFromProblems, sftExamplesFromTrajectories, type SftExample, type SftTrainerOptions } from './sft.js';

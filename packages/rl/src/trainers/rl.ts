@@ -32,7 +32,7 @@ import { packSequences, padRows, responseLayout, responseLogProbs, unpadRows, ty
 import { attachDenseRewards, splitGroups, type DenseRewardFn, type RolloutBatch, type RolloutSample } from '../rollout/rollout.js';
 import { ShuffledStream, deriveSeed, permutation } from '../rollout/seeds.js';
 import type { Problem } from '../tasks/task.js';
-import { Trainer, type TrainerCommonOptions } from './base.js';
+import { Trainer, type EarlyEnd, type TrainerCommonOptions } from './base.js';
 import { resolveRlConfig, type RlConfig, type RlConfigInput } from './config.js';
 import { makeOptimizer } from './optim.js';
 import { bytesPerSequence, fittingRows, withBatchHint } from './faults.js';
@@ -63,6 +63,10 @@ export interface OnlineRewardModel {
   /** Models and optimizers (names must not clash with 'policy' / 'critic') and JSON state for the checkpoint. */
   checkpointContent(): TrainingCheckpoint;
   restoreState(state: Record<string, unknown>): void;
+  /** Held-out metrics of the reward model (`val/prm/…`), computed at the trainer's validation points. */
+  validate?(step: number): Promise<Record<string, number>>;
+  /** True when the trainer should end the run now (its validation stopped improving). */
+  converged?(): boolean;
 }
 
 /** Per-sample host arrays the update needs, one value per response token. */
@@ -128,10 +132,19 @@ export class RlTrainer extends Trainer {
     return this.config;
   }
 
-  /** The run ends early once it has sampled budget.sampledSequences sequences (0: no budget). */
-  protected override budgetReached(pending: Record<string, number> = {}): boolean {
+  /**
+   * The run ends early once it has sampled budget.sampledSequences sequences (0: no budget), or when
+   * the reward model says its validation stopped improving.
+   */
+  protected override earlyEnd(pending: Record<string, number> = {}): EarlyEnd | null {
     const budget = this.config.budget.sampledSequences;
-    return budget > 0 && (this.computeTotals(pending)['compute/sampled_sequences'] ?? 0) >= budget;
+    if (budget > 0 && (this.computeTotals(pending)['compute/sampled_sequences'] ?? 0) >= budget) return 'budget';
+    return this.rewardModel?.converged?.() === true ? 'converged' : null;
+  }
+
+  /** The reward model's own validation (its held-out metrics), at the policy's validation points. */
+  protected override async extraValidationMetrics(_problems: readonly Problem[]): Promise<Record<string, number>> {
+    return (await this.rewardModel?.validate?.(this.step)) ?? {};
   }
 
   /** Validation generates up to the rollout's budget unless validation.maxNewTokens says otherwise. */
