@@ -207,7 +207,7 @@ describe('checkpoint and resume', () => {
     const summary = await d.trainer.run();
     d.trainer.dispose();
     d.policy.dispose();
-    expect(summary).toMatchObject({ step: last, stopped: false, budgetReached: true, compute: { 'compute/sampled_sequences': prefix[last - 1] } });
+    expect(summary).toMatchObject({ step: last, stopped: false, endedEarly: 'budget', compute: { 'compute/sampled_sequences': prefix[last - 1] } });
     expect(records.at(-1)!['val/acc']).toBeDefined(); // the last step validates
   });
 
