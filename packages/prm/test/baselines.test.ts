@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime } from '@repirl/kernels';
 import { GpuBackend, Rng, type DecoderLM } from '@repirl/autograd';
-import { ConfigError, arithChain, type RolloutSample } from '@repirl/rl';
+import { ConfigError, arithChain, hasCompleteAnswerLine, type RolloutSample } from '@repirl/rl';
 import {
   epochLosses, monteCarloStepLabels, outcomeSamples, policyCompletionSampler, resolveOrmConfig, resolveShepherdConfig, stepPrefixes, trainOrm,
   trainShepherd, type CompletionSampler, type PrefixQuery,
@@ -93,9 +93,12 @@ describe('ORM and Math-Shepherd', () => {
   });
 
   it('Math-Shepherd: MC labels agree with the exact labels, the BCE goes down, step AUROC above 0.5', async () => {
-    const { prm, metrics, labels } = await trainShepherd({
+    const { prm, metrics, labels, completions } = await trainShepherd({
       policy, samples: train, codec, verify, config: { seed: 1, epochs: 6, miniBatchSize: 32, completions: 4, maxNewTokens: 12, optim: { lr: 1e-3 } },
     });
+    // The compute it spent: N = 4 completions of every step prefix that does not already hold the answer line.
+    expect(completions).toBe(train.reduce((n, s) => n + stepPrefixes(s.response).filter((p) => !hasCompleteAnswerLine(p)).length * 4, 0));
+    expect(completions).toBeGreaterThan(0);
     // Hard MC labels against the exact global step labels: they should mostly agree.
     let agree = 0;
     let total = 0;

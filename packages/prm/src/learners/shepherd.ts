@@ -132,11 +132,20 @@ export interface ShepherdTrainOptions {
   sampler?: CompletionSampler;
 }
 
-export async function trainShepherd(options: ShepherdTrainOptions): Promise<OfflineResult<OutcomeHeadPrm> & { config: ShepherdConfig; labels: McStepLabels[] }> {
+/**
+ * `completions`: the sequences the Monte-Carlo labelling sampled (N per step prefix that holds no
+ * complete answer line yet; 0 with precomputed labels) — the compute to count beside the rollouts.
+ */
+export async function trainShepherd(options: ShepherdTrainOptions): Promise<OfflineResult<OutcomeHeadPrm> & { config: ShepherdConfig; labels: McStepLabels[]; completions: number }> {
   const config = resolveShepherdConfig(options.config ?? {});
   const codec = options.codec ?? new TaskCodec();
-  const sampler = options.sampler
+  const base = options.sampler
     ?? policyCompletionSampler(options.policy, { codec, ...(options.verify ? { verify: options.verify } : {}), maxNewTokens: config.maxNewTokens, temperature: config.temperature });
+  let completions = 0;
+  const sampler: CompletionSampler = (queries, n, seed) => {
+    completions += queries.filter((q) => !hasCompleteAnswerLine(q.prefix)).length * n;
+    return base(queries, n, seed);
+  };
   const labels = options.labels ? [...options.labels] : await monteCarloStepLabels(options.samples, sampler, { completions: config.completions, seed: deriveSeed(config.seed, 'shepherd-labels'), stepRule: codec.stepRule });
   if (labels.length !== options.samples.length) throw new Error(`trainShepherd: ${labels.length} label sets for ${options.samples.length} samples`);
   const prm = OutcomeHeadPrm.fromPolicy(options.policy, { read: 'step-ends', freezeBackbone: config.freezeBackbone, seed: config.seed });
@@ -149,5 +158,5 @@ export async function trainShepherd(options: ShepherdTrainOptions): Promise<Offl
     });
     return shepherdBceLoss({ stepScores: prm.logits(packed, positions), labels: part.flatMap((e) => e.labels) }).loss;
   }, config, codec.padId);
-  return { prm, metrics, config, labels };
+  return { prm, metrics, config, labels, completions };
 }
