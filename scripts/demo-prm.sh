@@ -21,7 +21,10 @@ const { metrics: m } = JSON.parse(fs.readFileSync(out + "/prm/prm_eval.json", "u
 const f = (x) => (x === null || x === undefined ? "n/a" : x.toFixed(3));
 console.log("");
 console.log(`[demo] rePIRL PRM on ${m["prm_eval/samples"]} held-out samples of the SFT policy (sampled accuracy ${f(m["prm_eval/policy_acc"])}):`);
-console.log(`[demo]   step AUROC ${f(m["prm_eval/step_auroc"])} (0.5 = chance), first-error F1 ${f(m["prm_eval/first_error_f1"])}`);
-console.log(`[demo]   best-of-16: PRM-weighted vote ${f(m["prm_eval/bo16/weighted"])}, PRM best (min step) ${f(m["prm_eval/bo16/min"])}, majority vote ${f(m["prm_eval/bo16/majority"])}`);
+const ci = (k) => `${f(m[k])} [${f(m[k + "/lo"])}, ${f(m[k + "/hi"])}]`;
+console.log(`[demo]   step AUROC ${ci("prm_eval/step_auroc")} pooled (0.5 = chance; 95% bootstrap interval over problems)`);
+console.log(`[demo]   position-controlled step AUROC ${ci("prm_eval/step_auroc_position_controlled/sum")} vs length-only baseline ${f(m["prm_eval/step_auroc_position_controlled/baseline-length"])} (position-only: 0.5)`);
+console.log(`[demo]   first-error F1 ${f(m["prm_eval/first_error_f1"])}`);
+console.log(`[demo]   best-of-16: PRM-weighted vote ${ci("prm_eval/bo16/weighted/official")}, PRM best (min step) ${f(m["prm_eval/bo16/min"])}, majority vote ${ci("prm_eval/bo16/majority")}`);
 console.log(`[demo] every number: ${out}/prm/prm_eval.json; the comparison of all learners: EXPERIMENTS.md`);
 ' "$OUT"

@@ -34,32 +34,51 @@ export const PRM_EVAL_SEED_OFFSET = 2_000_003;
 /** The largest best-of-N the report has (-Infinity when none). */
 const largestN = (metrics: Record<string, number>, ns: readonly number[]) => Math.max(...ns.filter((x) => metrics[`prm_eval/bo${x}/majority`] !== undefined));
 
-/** The headline numbers of an evaluation, for summaries and the terminal. */
+/**
+ * The headline numbers of an evaluation, for summaries and the terminal, each with its bootstrap
+ * interval (…/lo, …/hi) where it has one: the pooled step AUROC, the position-controlled one (mean of
+ * the per-position AUROCs; step scores as sums and as means of token rewards) beside the
+ * length-only baseline's (the position-only baseline is 0.5 there by construction), the local one,
+ * first-error F1, response AUROC (min), and at the largest best-of-N the min-aggregated pick, both
+ * weighted votes and majority vote, with the official weighted vote's paired difference to majority.
+ */
 export function headline(report: PrmEvalReport, ns: readonly number[]): Record<string, number> {
   const m = report.metrics;
-  const out: Record<string, number> = {
-    'prm_eval/step_auroc': m['prm_eval/step_auroc']!,
-    'prm_eval/first_error_f1': m['prm_eval/first_error_f1'] ?? Number.NaN,
-    'prm_eval/response_auroc/min': m['prm_eval/response_auroc/min']!,
-  };
   const n = largestN(m, ns);
-  if (Number.isFinite(n)) {
-    out[`prm_eval/bo${n}/min`] = m[`prm_eval/bo${n}/min`]!;
-    out[`prm_eval/bo${n}/weighted`] = m[`prm_eval/bo${n}/weighted`]!;
-    out[`prm_eval/bo${n}/majority`] = m[`prm_eval/bo${n}/majority`]!;
+  const keys = [
+    'prm_eval/step_auroc', 'prm_eval/step_auroc_position_controlled/sum', 'prm_eval/step_auroc_position_controlled/mean',
+    'prm_eval/step_auroc_position_controlled/baseline-length', 'prm_eval/step_auroc_local', 'prm_eval/first_error_f1', 'prm_eval/response_auroc/min',
+    ...(Number.isFinite(n)
+      ? [`prm_eval/bo${n}/min`, `prm_eval/bo${n}/weighted/official`, `prm_eval/bo${n}/weighted/step-mean`, `prm_eval/bo${n}/majority`, `prm_eval/diff/bo${n}/weighted-official-minus-majority`]
+      : []),
+  ];
+  const out: Record<string, number> = {};
+  for (const key of keys) {
+    if (m[key] === undefined) continue;
+    out[key] = m[key];
+    for (const suffix of ['lo', 'hi', 'separated']) if (m[`${key}/${suffix}`] !== undefined) out[`${key}/${suffix}`] = m[`${key}/${suffix}`]!;
   }
   return out;
 }
 
-/** One line for the terminal: step AUROC, F1 and best-of-N against majority vote. */
+/** One line for the terminal: the headline with intervals, baselines beside the PRM's numbers. */
 export function headlineText(report: PrmEvalReport, ns: readonly number[]): string {
   const h = headline(report, ns);
   const f = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(3));
+  const ci = (key: string) => (h[`${key}/lo`] === undefined ? f(h[key]) : `${f(h[key])} [${f(h[`${key}/lo`])}, ${f(h[`${key}/hi`])}]`);
+  const parts: string[] = [];
+  if (h['prm_eval/step_auroc'] !== undefined) {
+    parts.push(`step AUROC ${ci('prm_eval/step_auroc')} pooled, position-controlled ${ci('prm_eval/step_auroc_position_controlled/sum')} (sums) / ${f(h['prm_eval/step_auroc_position_controlled/mean'])} (means) vs length-only ${f(h['prm_eval/step_auroc_position_controlled/baseline-length'])}, local ${f(h['prm_eval/step_auroc_local'])}`);
+    parts.push(`first-error F1 ${f(h['prm_eval/first_error_f1'])}`);
+  }
+  parts.push(`response AUROC (min) ${ci('prm_eval/response_auroc/min')}`);
   const n = largestN(h, ns);
-  const bo = Number.isFinite(n)
-    ? `; best-of-${n}: min-aggregated ${f(h[`prm_eval/bo${n}/min`])}, PRM-weighted vote ${f(h[`prm_eval/bo${n}/weighted`])}, majority vote ${f(h[`prm_eval/bo${n}/majority`])}`
-    : '';
-  return `step AUROC ${f(h['prm_eval/step_auroc'])}, first-error F1 ${f(h['prm_eval/first_error_f1'])}, response AUROC (min) ${f(h['prm_eval/response_auroc/min'])}${bo}`;
+  if (Number.isFinite(n)) {
+    const d = `prm_eval/diff/bo${n}/weighted-official-minus-majority`;
+    const verdict = h[`${d}/separated`] === undefined ? '' : h[`${d}/separated`] === 1 ? ', separated' : ', not separated';
+    parts.push(`best-of-${n}: min-aggregated ${f(h[`prm_eval/bo${n}/min`])}, weighted vote ${ci(`prm_eval/bo${n}/weighted/official`)} (official) / ${f(h[`prm_eval/bo${n}/weighted/step-mean`])} (step-mean), majority vote ${ci(`prm_eval/bo${n}/majority`)}; weighted − majority ${ci(d)}${verdict}`);
+  }
+  return parts.join('; ');
 }
 
 interface EvalSettings {
