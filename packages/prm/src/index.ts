@@ -9,3 +9,4 @@ export * from './search/index.js';
 export * from './losses/index.js';
 export * from './models/index.js';
 export * from './learners/index.js';
+export * from './data/index.js';
