@@ -94,7 +94,7 @@ const expectClose = (actual: ArrayLike<number>, expected: ArrayLike<number>, tol
 
 describe('PRM_LOSSES registry', () => {
   it('names every loss with a doc and a function', () => {
-    expect(PRM_LOSS_NAMES).toEqual(['repirl-is-mle', 'airl-s-discriminator', 'implicit-prm-ce', 'implicit-prm-dpo', 'orm-bce', 'shepherd-bce']);
+    expect(PRM_LOSS_NAMES).toEqual(['repirl-is-mle', 'airl-s-discriminator', 'implicit-prm-ce', 'implicit-prm-dpo', 'orm-bce', 'shepherd-bce', 'supervised-step-bce']);
     for (const name of PRM_LOSS_NAMES) {
       expect(PRM_LOSSES[name].doc.length).toBeGreaterThan(20);
       expect(typeof PRM_LOSSES[name].fn).toBe('function');

@@ -24,5 +24,9 @@ export {
   type ImplicitOfflineLoss, type ImplicitOfflineTrainOptions,
 } from './implicit-offline.js';
 export {
+  isHeldOutPrompt, resolveSupervisedConfig, splitByPrompt, supervisedConfigSchema, trainSupervisedPrm, type SupervisedConfig, type SupervisedConfigInput,
+  type SupervisedResult, type SupervisedTrainOptions, type SupervisedValidation,
+} from './supervised.js';
+export {
   PRM_VALIDATION_METRICS, ValidatedRewardModel, prmValidationSchema, type OnlineLearner, type PrmValidationConfig, type PrmValidationMetric,
 } from './validation.js';

@@ -32,7 +32,8 @@ export interface OfflineRecord {
 
 /**
  * Trains `prm` on `examples`: per epoch a seeded shuffle into mini-batches of miniBatchSize, each
- * one optimizer step on `loss(prm, packed, part)`. Returns a record per update.
+ * one optimizer step on `loss(prm, packed, part)`; `afterEpoch` (e.g. a validation pass) runs at
+ * the end of each epoch. Returns a record per update.
  */
 export async function trainOffline<E extends SequencePart>(
   prm: ProcessRewardModel,
@@ -40,6 +41,7 @@ export async function trainOffline<E extends SequencePart>(
   loss: (packed: PackedBatch, part: readonly E[]) => Tensor,
   config: OfflineConfig,
   padId: number,
+  afterEpoch?: (epoch: number) => Promise<void>,
 ): Promise<OfflineRecord[]> {
   if (examples.length === 0) throw new Error('trainOffline: no training examples');
   const perEpoch = Math.ceil(examples.length / config.miniBatchSize);
@@ -60,6 +62,7 @@ export async function trainOffline<E extends SequencePart>(
         const report = await optimizer.step();
         records.push({ epoch, step: records.length + 1, loss: lossValue, gradNorm: report.gradNorm, lr: report.lr });
       }
+      await afterEpoch?.(epoch);
     }
   } finally {
     optimizer.dispose();

@@ -37,6 +37,10 @@ export const PRM_LOSSES = {
     doc: 'Math-Shepherd: BCE of step-end logits against Monte-Carlo labels (hard 1[any completion correct] or soft fraction correct).',
     fn: shepherdBceLoss,
   },
+  'supervised-step-bce': {
+    doc: "Supervised PRM (TRL's PRMTrainer): BCE of step-end logits against the step labels of a labelled file (the Math-Shepherd BCE with given labels).",
+    fn: shepherdBceLoss,
+  },
 } as const;
 
 export type PrmLossName = keyof typeof PRM_LOSSES;
