@@ -16,3 +16,7 @@ export {
   REPORTED_AGGREGATIONS, STEP_SCORERS, evaluatePrm, sampleEvalSet, type EvalSet, type EvaluatePrmOptions, type LabelledSample, type PrmEvalReport,
   type ReportedAggregation, type SampleEvalSetOptions,
 } from './evaluate.js';
+export {
+  PROCESSBENCH_THRESHOLD, evaluateProcessBench, prmContextLength, processBenchMetrics, processBenchText, scoreProcessBench, type EvaluateProcessBenchOptions,
+  type ProcessBenchReport, type ProcessBenchScored, type ProcessBenchSubsetResult,
+} from './processbench.js';
