@@ -16,8 +16,8 @@
 // newest `checkpoint.keep`, the final policy, summary.json/md), locked while run() is in progress;
 // resume() continues it. Or, when the caller keeps its own run directory (the CLI), give a
 // CheckpointSink, forward the 'metrics' events, and call restore(checkpointDir) to continue a run.
-import type { DecoderLM } from '@repirl/autograd';
-import type { CheckpointConfig, ValidationConfig } from './config.js';
+import { applyLora, type DecoderLM, type LoraAdapters, type Module, type Tensor } from '@repirl/autograd';
+import { loraOf, type CheckpointConfig, type LoraSection, type ValidationConfig } from './config.js';
 import { evaluatePolicy } from './evaluate.js';
 import type { Problem } from '../tasks/task.js';
 import { TaskCodec } from '../rollout/codec.js';
@@ -138,6 +138,8 @@ export abstract class Trainer {
   /** Records of this run so far (restored from metrics.jsonl on resume). */
   protected records: MetricsRecord[] = [];
   private currentStep = 0;
+  /** The policy's LoRA adapters when the config's lora.rank > 0 (the policy itself is then frozen). */
+  protected lora: LoraAdapters | null = null;
 
   protected constructor(options: TrainerCommonOptions) {
     this.policy = options.policy;
@@ -150,6 +152,33 @@ export abstract class Trainer {
     if (this.policy.config.vocabSize < this.codec.tokenizer.vocabSize) {
       throw new Error(`the policy's vocabSize (${this.policy.config.vocabSize}) is smaller than the tokenizer's (${this.codec.tokenizer.vocabSize})`);
     }
+  }
+
+  /** The policy's LoRA adapters (attached to it) when training with LoRA, else null. */
+  get loraAdapters(): LoraAdapters | null {
+    return this.lora;
+  }
+
+  /**
+   * With LoRA settings (lora.rank > 0): attaches fresh adapters to the policy (seeded from the run
+   * seed), freezes the policy's own weights and returns the adapters' parameters; else the policy's.
+   * What the optimizer trains.
+   */
+  protected trainableParameters(section: LoraSection, seed: number): ReadonlyMap<string, Tensor> {
+    const lora = loraOf(section);
+    if (!lora) return this.policy.parameters();
+    this.lora = applyLora(this.policy, lora, { seed: deriveSeed(seed, 'lora-init') }, 'lora');
+    return this.lora.parameters();
+  }
+
+  /** Keys this step's LoRA dropout masks by (seed, step), so a resumed run draws the same ones. */
+  protected loraStep(seed: number, step: number): void {
+    this.lora?.setDropoutSeed(deriveSeed(seed, 'lora-dropout', step));
+  }
+
+  /** The models a checkpoint holds for the policy: its adapters alone under LoRA (the frozen base is the run's starting policy). */
+  protected policyModels(): Record<string, Module<unknown>> {
+    return this.lora ? { lora: this.lora } : { policy: this.policy };
   }
 
   protected abstract readonly trainerName: 'sft' | 'rl';
@@ -312,7 +341,7 @@ export abstract class Trainer {
     try {
       const summary = await this.loop(options);
       if (dir) {
-        if (!summary.stopped) await savePolicy(dir.path, this.policy);
+        if (!summary.stopped) await savePolicy(dir.path, this.policy, { lora: this.lora });
         await dir.writeSummary({ status: summary.stopped ? 'stopped' : 'finished', step: this.step, total: config.steps, results: summaryResults(summary) });
       }
       await this.emit({ type: 'done', summary });
@@ -435,7 +464,8 @@ function checkSameConfig(saved: Record<string, unknown> | undefined, current: ob
   const walk = (a: unknown, b: unknown, path: string) => {
     if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
       for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) walk((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], path ? `${path}.${key}` : key);
-    } else if (a !== b && path !== 'steps' && !path.startsWith('checkpoint.')) {
+    } else if (a !== b && path !== 'steps' && !path.startsWith('checkpoint.') && !(path === 'lora' && a === undefined && (b as { rank?: number } | null)?.rank === 0)) {
+      // (A checkpoint from before the lora section existed was a full fine-tune: lora.rank 0.)
       differences.push(`${path}: ${JSON.stringify(a)} → ${JSON.stringify(b)}`);
     }
   };

@@ -3,9 +3,10 @@
 // loadPolicy rebuilds), and trainer.{safetensors,json} with every optimizer's moments and step
 // counters and the trainer's JSON state. Where the folders live (checkpoints/step-N/ of a run
 // directory) and when one counts as complete is the run directory's business (../run/run-dir.ts).
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  DecoderLM, loadCheckpoint, saveCheckpoint, tensorToFloat32, type AdamW, type Backend, type Module, type TensorInput,
+  DecoderLM, loadCheckpoint, saveCheckpoint, savePeftAdapter, tensorToFloat32, type AdamW, type Backend, type LoraAdapters, type Module, type TensorInput,
 } from '@repirl/autograd';
 
 /** What a training checkpoint holds besides its step. */
@@ -65,9 +66,23 @@ export async function saveModel(dir: string, name: string, model: Module<unknown
   await saveCheckpoint(dir, { tensors, config: { kind, model: model.config as Record<string, unknown> } }, { name });
 }
 
-/** Saves a policy (a DecoderLM) so that loadPolicy can rebuild it: <dir>/<name>.{safetensors,json}. */
-export async function savePolicy(dir: string, policy: DecoderLM, options: { name?: string } = {}): Promise<void> {
-  await saveModel(dir, options.name ?? 'policy', policy);
+/** Where savePolicy puts a LoRA policy's adapters (PEFT's layout), inside the policy's directory. */
+export const ADAPTER_DIR = 'adapter';
+
+/**
+ * Saves a policy (a DecoderLM) so that loadPolicy can rebuild it: <dir>/<name>.{safetensors,json}.
+ * With `lora` (its adapters, attached to it), the saved weights are the merged ones (W + (α/r)·B·A),
+ * and the adapters alone are written beside them in PEFT's layout, in <dir>/adapter/.
+ */
+export async function savePolicy(dir: string, policy: DecoderLM, options: { name?: string; lora?: LoraAdapters | null } = {}): Promise<void> {
+  const name = options.name ?? 'policy';
+  if (!options.lora) {
+    await saveModel(dir, name, policy);
+    return;
+  }
+  const tensors = await options.lora.mergedStateDict(policy);
+  await saveCheckpoint(dir, { tensors, config: { kind: 'DecoderLM', model: policy.config as Record<string, unknown>, lora: options.lora.lora } }, { name });
+  await savePeftAdapter(options.lora, join(dir, ADAPTER_DIR));
 }
 
 /**
@@ -77,6 +92,10 @@ export async function savePolicy(dir: string, policy: DecoderLM, options: { name
  */
 export async function loadPolicy(backend: Backend, dir: string, options: { name?: string } = {}): Promise<DecoderLM> {
   const name = options.name ?? 'policy';
+  if (name === 'policy' && !(await exists(join(dir, 'policy.json'))) && (await exists(join(dir, 'lora.json')))) {
+    throw new Error(`${dir} holds LoRA adapters only (lora.safetensors, a checkpoint of a LoRA run); the policy is the run's starting policy with them: ` +
+      `take the run directory's final policy, or merge them with repirl export --set from=${dir} --set base=<the starting policy>`);
+  }
   const loaded = await loadCheckpoint(dir, { name });
   const config = loaded.config as { kind?: string; model?: unknown };
   if (config.kind !== 'DecoderLM' || typeof config.model !== 'object' || config.model === null) {
@@ -90,4 +109,8 @@ export async function loadPolicy(backend: Backend, dir: string, options: { name?
     throw err;
   }
   return policy;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
 }

@@ -10,6 +10,7 @@
 // Defaults are sized for this project's small byte-level policies (d = 32–256), not for 7B models:
 // learning rates are higher than verl's 1e-6. The RL defaults depend on `algorithm`, a preset:
 // rlConfigSchema(algorithm) is the schema with that preset's defaults (RL_PRESETS).
+import { LORA_TARGET_MODULES, type LoraConfig } from '@repirl/autograd';
 import { ADVANTAGE_ESTIMATOR_NAMES } from '../advantages/estimate.js';
 import { choose, resolveConfig, type Given } from '../config/load.js';
 import { s, withDefaults, type Infer, type Issue, type ObjectSchema } from '../config/schema.js';
@@ -83,6 +84,31 @@ export function checkpointSchema(d: { every: number }) {
 }
 export type CheckpointConfig = Infer<ReturnType<typeof checkpointSchema>>;
 
+/**
+ * LoRA, off by default (rank 0); alpha, dropout and targets default to PEFT's (lora_alpha 8, no
+ * dropout, q_proj and v_proj). The policy's own weights stay frozen and only the adapters train
+ * (and are checkpointed); the final policy is saved merged, with the adapters beside it in PEFT's
+ * layout (adapter/).
+ */
+export function loraSchema() {
+  return s.object("LoRA: train low-rank adapters on the chosen projections, the policy's own weights frozen (rank 0: full fine-tuning)", {
+    rank: s.integer('r: rank of the adapters (0: no LoRA, every weight trains)', { default: 0, min: 0, max: 4096 }),
+    alpha: s.number('lora_alpha: the adapters\' update is scaled by alpha / rank', { default: 8, min: 0, minExclusive: true }),
+    dropout: s.number("lora_dropout: dropout on the adapters' input while training", { default: 0, min: 0, max: 0.99 }),
+    targetModules: s.array('adapted projections in every layer, by their Hugging Face names', s.enum('a projection', LORA_TARGET_MODULES), {
+      default: ['q_proj', 'v_proj'], minItems: 1, maxItems: LORA_TARGET_MODULES.length,
+    }),
+  }, {
+    check: (c) => (new Set(c.targetModules).size < c.targetModules.length ? [{ path: 'targetModules', message: 'lists a projection twice' }] : []),
+  });
+}
+export type LoraSection = Infer<ReturnType<typeof loraSchema>>;
+
+/** The LoRA settings of a trainer config, or null for full fine-tuning (rank 0). */
+export function loraOf(section: LoraSection): LoraConfig | null {
+  return section.rank === 0 ? null : { rank: section.rank, alpha: section.alpha, dropout: section.dropout, targetModules: [...section.targetModules] };
+}
+
 export const seedSchema = () => s.integer('seed of everything random in the run (same seed, same backend: same run)', { default: 0, min: 0, max: U32_MAX });
 
 export const maxSkippedStepsSchema = () =>
@@ -129,6 +155,7 @@ const rlFields = {
   }, {
     check: (f) => (f.low > f.high ? [{ path: 'low', message: `${f.low} is above filter.high (${f.high}): no group would pass` }] : []),
   }),
+  lora: loraSchema(),
   actor: s.object('the policy update', {
     ...optimizerSchema('', { lr: 1e-4 }).fields,
     ppoEpochs: s.integer('passes over each rollout batch (1: on-policy; more makes the clip matter)', { default: 1, min: 1, max: 64 }),
@@ -244,6 +271,7 @@ const sftFields = {
   microBatchSize: s.integer('sequences per forward/backward pass (gradient accumulation, one token normaliser over the batch; 0: the whole batch)', { default: 0, min: 0 }),
   maxSkippedSteps: maxSkippedStepsSchema(),
   optim: optimizerSchema('the optimisation', { lr: 1e-3, schedule: 'cosine', warmupSteps: 20, weightDecay: 0.01 }),
+  lora: loraSchema(),
   validation: validationSchema({ every: 100 }),
   checkpoint: checkpointSchema({ every: 100 }),
 };

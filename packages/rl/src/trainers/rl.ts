@@ -106,7 +106,7 @@ export class RlTrainer extends Trainer {
     this.reference = reference;
     this.critic = config.advantage.estimator === 'gae' ? ValueModel.fromPolicy(this.policy) : null;
     const updatesPerStep = config.actor.ppoEpochs * config.actor.miniBatches;
-    this.actorOptimizer = makeOptimizer(this.policy.parameters(), config.actor, config.steps * updatesPerStep);
+    this.actorOptimizer = makeOptimizer(this.trainableParameters(config.lora, config.seed), config.actor, config.steps * updatesPerStep);
     this.criticOptimizer = this.critic ? makeOptimizer(this.critic.trainableParameters(), config.critic, config.steps * updatesPerStep) : null;
     this.kl = config.kl.target > 0 ? new AdaptiveKlController(config.kl.coef, config.kl.target, config.kl.horizon) : new FixedKlController(config.kl.coef);
   }
@@ -157,6 +157,7 @@ export class RlTrainer extends Trainer {
     const c = this.config;
     const metrics: Record<string, number> = {};
     if (this.reference) metrics['actor/kl_coef'] = this.kl.value;
+    this.loraStep(c.seed, step);
 
     // 1. Rollout (with the accuracy filter when enabled).
     let t = performance.now();
@@ -444,7 +445,7 @@ export class RlTrainer extends Trainer {
   protected checkpointContent(): TrainingCheckpoint {
     const rm = this.rewardModel?.checkpointContent();
     return {
-      models: { policy: this.policy, ...(this.critic ? { critic: this.critic } : {}), ...rm?.models },
+      models: { ...this.policyModels(), ...(this.critic ? { critic: this.critic } : {}), ...rm?.models },
       optimizers: { policy: this.actorOptimizer, ...(this.criticOptimizer ? { critic: this.criticOptimizer } : {}), ...rm?.optimizers },
       state: { promptCursor: this.promptCursor, klCoef: this.kl.value, buffer: this.buffer, ...(rm ? { rewardModel: rm.state } : {}) },
     };

@@ -79,7 +79,7 @@ export class SftTrainer extends Trainer {
       return part;
     });
     this.stream = new ShuffledStream(this.parts.length, this.config.seed, 'sft-examples');
-    this.optimizer = makeOptimizer(this.policy.parameters(), this.config.optim, this.config.steps);
+    this.optimizer = makeOptimizer(this.trainableParameters(this.config.lora, this.config.seed), this.config.optim, this.config.steps);
     this.autoMaxNewTokens = this.parts.reduce((m, p) => Math.max(m, p.responseIds.length), 0) + 8;
   }
 
@@ -98,6 +98,7 @@ export class SftTrainer extends Trainer {
     const batch = this.stream.slice(this.step * batchSize, batchSize).map((i) => this.parts[i]!);
     const tokens = batch.reduce((n, p) => n + p.responseIds.length, 0);
     const micro = microBatchSize > 0 ? microBatchSize : batchSize;
+    this.loraStep(this.config.seed, this.step);
     let loss = 0;
     for (let start = 0; start < batch.length; start += micro) {
       const packed = packSequences(batch.slice(start, start + micro), this.codec.padId);
@@ -143,7 +144,7 @@ export class SftTrainer extends Trainer {
 
   protected checkpointContent(): TrainingCheckpoint {
     // The data order is a function of (seed, step): no state beyond the step and the optimizer.
-    return { models: { policy: this.policy }, optimizers: { policy: this.optimizer }, state: {} };
+    return { models: this.policyModels(), optimizers: { policy: this.optimizer }, state: {} };
   }
 
   protected restoreState(): void {}
