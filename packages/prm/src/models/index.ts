@@ -6,3 +6,4 @@ export { OUTCOME_HEAD_READS, OutcomeHeadPrm, type OutcomeHeadPrmConfig, type Out
 export { loadPrm, type SavedPrm } from './load.js';
 export { ImplicitPrm, type ImplicitPrmConfig } from './implicit.js';
 export { StepHeadPrm, type StepHeadPrmConfig, type StepHeadPrmOptions } from './step-head.js';
+export { PRM_HEAD_FORMAT, PRM_HEAD_JSON, PRM_HEAD_WEIGHTS, PRM_REFERENCE_DIR, exportPrm, loadExportedPrm, type ExportPrmOptions, type PrmHeadFile, type PrmHeadLayer } from './export.js';
