@@ -155,7 +155,6 @@ const rlFields = {
   }, {
     check: (f) => (f.low > f.high ? [{ path: 'low', message: `${f.low} is above filter.high (${f.high}): no group would pass` }] : []),
   }),
-  lora: loraSchema(),
   actor: s.object('the policy update', {
     ...optimizerSchema('', { lr: 1e-4 }).fields,
     ppoEpochs: s.integer('passes over each rollout batch (1: on-policy; more makes the clip matter)', { default: 1, min: 1, max: 64 }),
@@ -204,6 +203,7 @@ const rlFields = {
   }),
   validation: validationSchema({ every: 20 }),
   checkpoint: checkpointSchema({ every: 100 }),
+  lora: loraSchema(),
 };
 
 function checkRl(c: Infer<ObjectSchema<typeof rlFields>>): Issue[] {
@@ -271,9 +271,9 @@ const sftFields = {
   microBatchSize: s.integer('sequences per forward/backward pass (gradient accumulation, one token normaliser over the batch; 0: the whole batch)', { default: 0, min: 0 }),
   maxSkippedSteps: maxSkippedStepsSchema(),
   optim: optimizerSchema('the optimisation', { lr: 1e-3, schedule: 'cosine', warmupSteps: 20, weightDecay: 0.01 }),
-  lora: loraSchema(),
   validation: validationSchema({ every: 100 }),
   checkpoint: checkpointSchema({ every: 100 }),
+  lora: loraSchema(),
 };
 
 export const sftTrainerSchema = s.object('supervised fine-tuning on solutions (cross-entropy on the response tokens)', sftFields, {
