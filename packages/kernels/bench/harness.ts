@@ -11,6 +11,14 @@ import { tfWasm, tfWebgpu } from './peers.js';
 type MaybePromise<T> = T | Promise<T>;
 export type Runner = (() => MaybePromise<unknown>) | { before?: () => MaybePromise<unknown>; run: () => MaybePromise<unknown>; after?: () => MaybePromise<unknown> };
 
+/**
+ * A peer that times itself in another process (PyTorch in scripts/bench/torch-decoder.py) and
+ * reports its median; null when it cannot run here (it prints why), and the case goes on without it.
+ */
+export interface ExternalPeer {
+  external: () => Promise<{ median_ms: number; samples: number } | null>;
+}
+
 export interface BenchCase {
   name: string;
   params: Record<string, number | string | boolean>;
@@ -18,11 +26,16 @@ export interface BenchCase {
   work: number;
   unit: 'GFLOP/s' | 'GB/s' | 'Melem/s' | 'tokens/s';
   ours: Runner;
-  peers: Record<string, Runner>;
+  peers: Record<string, Runner | ExternalPeer>;
   extra?: () => Record<string, number | string>;
   dispose?: () => unknown;
   /** Minimum timed iterations for this case (default: the run's); lower it for cases that take seconds. */
   minIterations?: number;
+  /**
+   * Run each runner once untimed first (default true). Cases that take minutes turn it off and
+   * compile their pipelines in `before` with a small run instead.
+   */
+  warmup?: boolean;
 }
 
 export interface BenchContext {
@@ -79,11 +92,11 @@ function asHooks(r: Runner) {
   return typeof r === 'function' ? { run: r } : r;
 }
 
-async function measure(label: string, runner: Runner, options: HarnessOptions): Promise<{ median: number; samples: number }> {
+async function measure(label: string, runner: Runner, options: HarnessOptions, warmup = true): Promise<{ median: number; samples: number }> {
   const { before, run, after } = asHooks(runner);
   await before?.();
   try {
-    await run(); // warm-up: compiles pipelines, fills pools and caches
+    if (warmup) await run(); // warm-up: compiles pipelines, fills pools and caches
     const bench = new Bench({ time: options.timeMs, iterations: options.minIterations, warmup: false, retainSamples: false });
     bench.add(label, async () => {
       await run();
@@ -118,12 +131,19 @@ export async function runSuite(suiteName: string, suite: Suite, ctx: BenchContex
   for (const c of cases) {
     try {
       const caseOptions = c.minIterations ? { ...options, minIterations: c.minIterations, timeMs: 0 } : options;
-      const ours = await measure(`${c.name} (ours)`, c.ours, caseOptions);
+      const ours = await measure(`${c.name} (ours)`, c.ours, caseOptions, c.warmup ?? true);
       const peers: PeerRecord[] = [];
       for (const [peer, runner] of Object.entries(c.peers)) {
         try {
-          const m = await measure(`${c.name} (${peer})`, runner, caseOptions);
-          peers.push({ peer, median_ms: m.median, throughput: throughputOf(c, m.median), ratio: m.median / ours.median });
+          let median: number;
+          if ('external' in runner) {
+            const m = await runner.external();
+            if (!m) continue;
+            median = m.median_ms;
+          } else {
+            median = (await measure(`${c.name} (${peer})`, runner, caseOptions, c.warmup ?? true)).median;
+          }
+          peers.push({ peer, median_ms: median, throughput: throughputOf(c, median), ratio: median / ours.median });
         } catch (err) {
           console.log(`  ${c.name}: peer ${peer} failed: ${(err as Error).message}`);
         }
