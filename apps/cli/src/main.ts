@@ -4,6 +4,7 @@ import type { OptionalFeature } from '@repirl/kernels';
 import { configCommand } from './commands/config.js';
 import { experimentUsage, runExperiment } from './commands/experiment.js';
 import { processIo, type CliIo } from './commands/io.js';
+import { exportCommand } from './commands/export.js';
 import { generateCommand } from './commands/generate.js';
 import { logprobsCommand } from './commands/logprobs.js';
 import { tasksCommand } from './commands/tasks.js';
@@ -23,6 +24,9 @@ commands:
                                          samples from a Hugging Face model (chat template, eos ids, sampling options)
   logprobs --set model=DIR --set data.path=FILE [--out FILE]
                                          each response token's log-prob under a Hugging Face model (JSONL in and out)
+  export --set from=RUN_OR_CHECKPOINT --set out=DIR [--set merge=true|false]
+                                         a trained policy as a Hugging Face model directory (LoRA merged), or its
+                                         PEFT adapter (merge=false); a PRM as its backbone plus prm_head.*
   tasks [show <task> ...]                the task families, their knobs, sample problems with step labels
   info [--json] [--no-features] [--set model=DIR]
                                          the WebGPU device repirl uses here, its limits and features; with a
@@ -33,7 +37,7 @@ Example configs: apps/cli/configs/*.json (repirl sft --config apps/cli/configs/s
 Kernel benchmarks: npx nx run kernels:bench [-- suite ...]
 Environment: REPIRL_WEBGPU_BACKEND=vulkan|opengles, REPIRL_DISABLE_FEATURES=shader-f16,subgroups,timestamp-query`;
 
-const COMMANDS = ['sft', 'rl', 'eval', 'prm', 'config', 'generate', 'logprobs', 'tasks', 'info', 'help'];
+const COMMANDS = ['sft', 'rl', 'eval', 'prm', 'config', 'generate', 'logprobs', 'export', 'tasks', 'info', 'help'];
 const PRM_SUBCOMMANDS = ['train', 'eval'];
 
 /**
@@ -88,6 +92,8 @@ export async function main(argv: readonly string[], print: (text: string) => voi
       return generateCommand(rest, cli);
     case 'logprobs':
       return logprobsCommand(rest, cli);
+    case 'export':
+      return exportCommand(rest, cli);
     case 'tasks':
       return tasksCommand(rest, cli);
     case 'info': {
