@@ -273,6 +273,20 @@ describe('LoRA on the tiny Qwen2 checkpoint: SFT, merged export, PEFT adapter (d
   });
 });
 
+describe('exportHfModel', () => {
+  it("keeps the source's max_position_embeddings for a model loaded with a shorter maxSeqLen, and its other keys", async () => {
+    const { model } = await loadHfModel(cpu, QWEN2, { maxSeqLen: 16 });
+    const out = join(tmp, 'short');
+    await exportHfModel(model, out, { source: QWEN2 });
+    const written = JSON.parse(await readFile(join(out, 'config.json'), 'utf8'));
+    const original = JSON.parse(await readFile(join(QWEN2, 'config.json'), 'utf8'));
+    expect(written.max_position_embeddings).toBe(32768);
+    expect(written.sliding_window).toBe(original.sliding_window);
+    expect(written.torch_dtype).toBe('float32');
+    model.dispose();
+  });
+});
+
 describe('PEFT layout', () => {
   it("writes PEFT's tensor names, shapes and adapter_config.json keys", async () => {
     const model = new DecoderLM(cpu, TOY, { seed: 1 });

@@ -232,7 +232,10 @@ export function toHfConfig(config: Required<DecoderConfig>, options: { architect
     num_key_value_heads: config.nKvHeads,
     head_dim: config.headDim,
     hidden_act: 'silu',
-    max_position_embeddings: config.maxSeqLen,
+    // A model loaded with a shorter maxSeqLen (loadHfModel's option only sizes the RoPE tables)
+    // keeps the context its base config declares.
+    max_position_embeddings: Number.isInteger(options.base?.max_position_embeddings) && (options.base!.max_position_embeddings as number) > config.maxSeqLen
+      ? options.base!.max_position_embeddings : config.maxSeqLen,
     rms_norm_eps: config.normEps,
     rope_theta: config.ropeBase,
     rope_scaling:
