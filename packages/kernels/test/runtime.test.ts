@@ -160,7 +160,7 @@ describe('runtime', () => {
     expect(profile.source).toBe(fx.rt.hasFeature('timestamp-query') ? 'timestamp' : 'wall');
     expect(profile.gpuMs).toBeGreaterThan(0);
     if (profile.source === 'timestamp') {
-      expect(profile.kernels).toEqual([{ name: 'add-one', count: 5, ms: expect.any(Number) }]);
+      expect(profile.kernels).toEqual([{ name: 'add-one', count: 5, ms: expect.any(Number), variants: { test: { count: 5, ms: expect.any(Number) } } }]);
       expect(profile.gpuMs).toBeLessThanOrEqual(profile.wallMs * 1.05);
     }
     x.dispose();

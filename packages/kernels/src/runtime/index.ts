@@ -1,6 +1,6 @@
 export { Runtime, getRuntime, resetRuntime, OPTIONAL_FEATURES } from './runtime.js';
 export { toHalf, fromHalf, narrowFloatBits } from './float16.js';
-export type { RuntimeOptions, OptionalFeature, ArrayRange, Bindable, DispatchArgs, Profile, KernelTiming } from './runtime.js';
+export type { RuntimeOptions, OptionalFeature, ArrayRange, Bindable, DispatchArgs, Profile, KernelTiming, RuntimeCounters, HostTiming } from './runtime.js';
 export { GpuArray, sizeOf, byteLengthOf, BYTES_PER_ELEMENT } from './array.js';
 export type { DType, HostArray } from './array.js';
 export { BufferPool, sizeClass } from './pool.js';

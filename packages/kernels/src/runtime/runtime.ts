@@ -64,14 +64,60 @@ export interface KernelTiming {
   name: string;
   count: number;
   ms: number;
+  /** The same split by the program's variant (tile config, width, path…). */
+  variants?: Record<string, { count: number; ms: number }>;
+}
+
+/**
+ * What the runtime has done since it was created (always counted: plain integer increments).
+ * Runtime.counters() reads them; profile() reports the difference over its function.
+ */
+export interface RuntimeCounters {
+  /** Compute dispatches encoded (one compute pass each). */
+  dispatches: number;
+  /** queue.submit calls. */
+  submits: number;
+  /** Read-backs to the host (read(): one staging copy + mapAsync each) and their bytes. */
+  readbacks: number;
+  readbackBytes: number;
+  /** Host → device writes of array data (upload()) and their bytes; uniforms are not counted here. */
+  uploads: number;
+  uploadBytes: number;
+  /** Arrays allocated (empty/zeros/upload: a buffer taken from the pool). */
+  arrays: number;
+  /** New GPU buffers the pool had to create (pool misses: arrays, staging and uniform buffers). */
+  buffersCreated: number;
+  /** Waits for the whole queue (sync(); profile() itself excluded). */
+  syncs: number;
+}
+
+/** Host (JavaScript thread) time inside the runtime while profiling, in ms. */
+export interface HostTiming {
+  /** Validating, binding and encoding dispatches (dispatch()). */
+  encodeMs: number;
+  /** Finishing and submitting command buffers (submit()). */
+  submitMs: number;
+  /** Waiting for the GPU: read-backs' mapAsync and sync(). */
+  waitMs: number;
 }
 
 export interface Profile {
-  /** GPU time: summed timestamp-query durations, or wall time when the device has no timestamps. */
+  /**
+   * GPU time: summed timestamp-query durations; without timestamps ('wall'), the sum of the
+   * host-measured per-kernel times (see kernels) or, with no dispatch, the wall time.
+   */
   gpuMs: number;
   wallMs: number;
+  /**
+   * 'timestamp': per-pass GPU timestamps. 'wall': the device has no timestamp-query, so each
+   * dispatch was submitted alone and timed on the host from its submit (or the previous
+   * completion) to its completion callback: an upper bound that includes the callback latency.
+   */
   source: 'timestamp' | 'wall';
   kernels: KernelTiming[];
+  /** Counts over fn (the profiler's own query resolves and read-backs are not counted). */
+  counts: RuntimeCounters;
+  host: HostTiming;
 }
 
 interface CachedPipeline {
@@ -80,11 +126,28 @@ interface CachedPipeline {
   error: KernelError | null;
 }
 
-interface Profiling {
-  querySet: GPUQuerySet;
-  capacity: number;
+interface TimestampChunk {
+  /** Resolved timestamps of `names` (2 per pass), copied into a mappable buffer. */
+  staging: GPUBuffer;
+  resolve: GPUBuffer;
   names: string[];
 }
+
+interface Profiling {
+  /** Timestamps: the query set, its capacity in passes, the passes written since the last resolve. */
+  querySet: GPUQuerySet | null;
+  capacity: number;
+  names: string[];
+  chunks: TimestampChunk[];
+  /** Without timestamps: host-timed completion of each dispatch, submitted alone. */
+  wallTimes: Promise<{ name: string; ms: number }>[];
+  lastDone: number;
+  host: HostTiming;
+}
+
+const NO_COUNTS: RuntimeCounters = {
+  dispatches: 0, submits: 0, readbacks: 0, readbackBytes: 0, uploads: 0, uploadBytes: 0, arrays: 0, buffersCreated: 0, syncs: 0,
+};
 
 function scalarOf(type: StorageType): DType {
   const m = /(f32|f16|i32|u32)/.exec(type);
@@ -105,6 +168,7 @@ export class Runtime {
   private uncaptured: Error | null = null;
   private profiling: Profiling | null = null;
   private profilingQuerySet: GPUQuerySet | null = null;
+  private counts: RuntimeCounters = { ...NO_COUNTS };
   private destroyed = false;
 
   private constructor(
@@ -211,6 +275,7 @@ export class Runtime {
       throw new DeviceLimitError('empty', 'shape', 'maxBufferSize', bytes, this.limits.maxBufferSize, `${shapeString(shape)} ${dtype}`);
     }
     const buffer = this.pool.acquire(bytes, STORAGE_USAGE);
+    this.counts.arrays++;
     return new GpuArray(this, buffer, [...shape], dtype);
   }
 
@@ -230,6 +295,8 @@ export class Runtime {
     if (count > 0) {
       const bytes = toBytes(data, dtype, array.byteLength);
       this.device.queue.writeBuffer(array.buffer, 0, bytes.buffer, bytes.byteOffset, array.byteLength);
+      this.counts.uploads++;
+      this.counts.uploadBytes += array.byteLength;
     }
     return array;
   }
@@ -244,8 +311,13 @@ export class Runtime {
     const staging = this.pool.acquire(byteLength, USAGE.MAP_READ | USAGE.COPY_DST);
     this.commandEncoder().copyBufferToBuffer(array.buffer, byteOffset, staging, 0, byteLength);
     this.submit();
+    this.counts.readbacks++;
+    this.counts.readbackBytes += byteLength;
     try {
+      const p = this.profiling;
+      const t0 = p ? performance.now() : 0;
       await this.guard(staging.mapAsync(MAP_READ_MODE, 0, byteLength));
+      if (p) p.host.waitMs += performance.now() - t0;
       const copy = staging.getMappedRange(0, byteLength).slice(0);
       staging.unmap();
       await this.raiseCollectedErrors();
@@ -288,6 +360,18 @@ export class Runtime {
   }
 
   dispatch(program: KernelProgram, args: DispatchArgs): void {
+    const p = this.profiling;
+    if (!p) return this.encodeDispatch(program, args);
+    const t0 = performance.now();
+    try {
+      this.encodeDispatch(program, args);
+    } finally {
+      p.host.encodeMs += performance.now() - t0;
+    }
+    if (!p.querySet) this.submitTimed(program.name); // no timestamps: time each dispatch alone
+  }
+
+  private encodeDispatch(program: KernelProgram, args: DispatchArgs): void {
     this.assertUsable(program.name);
     const { bindings, workgroups } = args;
     if (bindings.length !== program.bindings.length) {
@@ -326,19 +410,39 @@ export class Runtime {
     this.device.queue.writeBuffer(uniformBuffer, 0, uniformData);
     entries.push({ binding: program.bindings.length, resource: { buffer: uniformBuffer, size: uniformData.byteLength } });
     const bindGroup = this.device.createBindGroup({ layout: cached.layout, entries, label: program.name });
-    const pass = this.commandEncoder().beginComputePass({ label: program.name, ...this.timestampWrites(program.name) });
+    const pass = this.commandEncoder().beginComputePass({ label: program.name, ...this.timestampWrites(program) });
     pass.setPipeline(cached.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     pass.end();
     this.pool.release(uniformBuffer); // reusable after this batch is submitted
+    this.counts.dispatches++;
     this.batchKernels.push(program.name);
     if (this.batchKernels.length >= this.submitBatch) this.submit();
+  }
+
+  /** Profiling without timestamps: submits the dispatch just encoded and times it to its completion on the host. */
+  private submitTimed(name: string): void {
+    const p = this.profiling!;
+    if (!this.encoder) return; // an empty grid encodes nothing
+    this.submit();
+    const submitted = performance.now();
+    p.wallTimes.push(
+      this.device.queue.onSubmittedWorkDone().then(() => {
+        const done = performance.now();
+        const ms = done - Math.max(submitted, p.lastDone);
+        p.lastDone = done;
+        return { name, ms };
+      }),
+    );
   }
 
   /** Sends the batched commands to the GPU (does not wait). */
   submit(): void {
     if (!this.encoder) return;
+    const p = this.profiling;
+    const t0 = p ? performance.now() : 0;
+    this.counts.submits++;
     const encoder = this.encoder;
     const kernels = this.batchKernels;
     this.encoder = null;
@@ -358,84 +462,129 @@ export class Runtime {
       }),
     );
     this.pool.recycle();
+    if (p) p.host.submitMs += performance.now() - t0;
   }
 
   /** Submits and waits for the GPU to finish; throws the first collected GPU error. */
   async sync(): Promise<void> {
     this.assertUsable('sync');
     this.submit();
+    this.counts.syncs++;
+    const p = this.profiling;
+    const t0 = p ? performance.now() : 0;
     await this.guard(this.device.queue.onSubmittedWorkDone());
+    if (p) p.host.waitMs += performance.now() - t0;
     await this.raiseCollectedErrors();
+  }
+
+  /** What the runtime has done since it was created (see RuntimeCounters). */
+  counters(): RuntimeCounters {
+    return { ...this.counts, buffersCreated: this.pool.stats().created };
   }
 
   // ---------------------------------------------------------------- timing
 
   /**
-   * Runs fn and measures the GPU time of every dispatch it makes, per kernel, with timestamp
-   * queries (unquantized); without the timestamp-query feature the GPU time is the wall time.
+   * Runs fn and measures what it costs: the GPU time of every dispatch per kernel (timestamp
+   * queries written by each compute pass, unquantized), the host time inside the runtime, and
+   * the counts of dispatches, submits, read-backs, uploads and allocations. Without the
+   * timestamp-query feature each dispatch is submitted alone and timed on the host to its
+   * completion (source 'wall'; see Profile.source). Nothing is timed or counted differently
+   * when no profile is running: the only cost outside profile() is the counters' increments.
    */
   async profile(fn: () => void | Promise<void>): Promise<Profile> {
-    await this.sync();
+    if (this.profiling) throw new Error('[profile] a profile is already running on this runtime');
+    await this.sync(); // submits what came before fn (counted: it is the caller's work)
+    this.counts.syncs--; // the wait itself is the profiler's
     const useTimestamps = this.hasFeature('timestamp-query');
-    if (useTimestamps) {
-      const capacity = 2048; // pairs; 4096 queries is the maximum query-set size
-      this.profilingQuerySet ??= this.device.createQuerySet({ type: 'timestamp', count: capacity * 2 });
-      this.profiling = { querySet: this.profilingQuerySet, capacity, names: [] };
-    }
+    const capacity = 2048; // passes per query set: 4096 queries is the maximum query-set size
+    if (useTimestamps) this.profilingQuerySet ??= this.device.createQuerySet({ type: 'timestamp', count: capacity * 2 });
+    const p: Profiling = {
+      querySet: useTimestamps ? this.profilingQuerySet : null,
+      capacity,
+      names: [],
+      chunks: [],
+      wallTimes: [],
+      lastDone: 0,
+      host: { encodeMs: 0, submitMs: 0, waitMs: 0 },
+    };
+    const before = this.counters();
+    this.profiling = p;
     const start = performance.now();
+    let after: RuntimeCounters;
     try {
       await fn();
       this.submit();
+      after = this.counters();
       await this.guard(this.device.queue.onSubmittedWorkDone());
     } finally {
       this.profiling = null;
     }
     const wallMs = performance.now() - start;
     await this.raiseCollectedErrors();
-    if (!useTimestamps) return { gpuMs: wallMs, wallMs, source: 'wall', kernels: [] };
-    return this.readTimestamps(this.profilingQuerySet!, this.lastProfileNames, wallMs);
+    const counts = { ...after };
+    for (const k of Object.keys(counts) as (keyof RuntimeCounters)[]) counts[k] -= before[k];
+    if (!useTimestamps) {
+      const times = await Promise.all(p.wallTimes);
+      const kernels = new Map<string, KernelTiming>();
+      for (const { name, ms } of times) add(kernels, name, undefined, ms);
+      const gpuMs = times.length > 0 ? times.reduce((sum, t) => sum + t.ms, 0) : wallMs;
+      return { gpuMs, wallMs, source: 'wall', kernels: [...kernels.values()], counts, host: p.host };
+    }
+    this.resolveTimestamps(p);
+    if (this.encoder) {
+      this.submit();
+      this.counts.submits--; // the profiler's own resolve
+    }
+    const kernels = new Map<string, KernelTiming>();
+    let gpuMs = 0;
+    try {
+      for (const chunk of p.chunks) {
+        const bytes = chunk.names.length * 16;
+        await this.guard(chunk.staging.mapAsync(MAP_READ_MODE, 0, bytes));
+        const stamps = new BigUint64Array(chunk.staging.getMappedRange(0, bytes).slice(0));
+        chunk.staging.unmap();
+        chunk.names.forEach((key, i) => {
+          const ms = Math.max(0, Number(stamps[2 * i + 1]! - stamps[2 * i]!)) / 1e6;
+          gpuMs += ms;
+          const cut = key.indexOf('\u0000');
+          add(kernels, key.slice(0, cut), key.slice(cut + 1), ms);
+        });
+      }
+    } finally {
+      for (const chunk of p.chunks) {
+        chunk.staging.destroy();
+        chunk.resolve.destroy();
+      }
+    }
+    return { gpuMs, wallMs, source: 'timestamp', kernels: [...kernels.values()], counts, host: p.host };
   }
 
-  private lastProfileNames: string[] = [];
-
-  private timestampWrites(name: string): { timestampWrites?: GPUComputePassTimestampWrites } {
+  private timestampWrites(program: KernelProgram): { timestampWrites?: GPUComputePassTimestampWrites } {
     const p = this.profiling;
-    if (!p || p.names.length >= p.capacity) return {};
+    if (!p?.querySet) return {};
+    if (p.names.length >= p.capacity) this.resolveTimestamps(p);
     const i = p.names.length;
-    p.names.push(name);
-    this.lastProfileNames = p.names;
+    p.names.push(`${program.name}\u0000${program.variant}`);
     return { timestampWrites: { querySet: p.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } };
   }
 
-  private async readTimestamps(querySet: GPUQuerySet, names: string[], wallMs: number): Promise<Profile> {
-    const count = names.length * 2;
-    if (count === 0) return { gpuMs: 0, wallMs, source: 'timestamp', kernels: [] };
-    const resolve = this.pool.acquire(count * 8, USAGE.QUERY_RESOLVE | USAGE.COPY_SRC);
-    const staging = this.pool.acquire(count * 8, USAGE.MAP_READ | USAGE.COPY_DST);
+  /**
+   * Encodes the resolve of the passes written so far into a buffer of their own, so the query set
+   * can be written again by later passes (queue order keeps the two apart); read after fn.
+   * The profiler's buffers come from the device, not the pool, so the counts stay fn's own.
+   */
+  private resolveTimestamps(p: Profiling): void {
+    const n = p.names.length;
+    if (n === 0 || !p.querySet) return;
+    const bytes = n * 16;
+    const resolve = this.device.createBuffer({ size: bytes, usage: USAGE.QUERY_RESOLVE | USAGE.COPY_SRC, label: 'profile-resolve' });
+    const staging = this.device.createBuffer({ size: bytes, usage: USAGE.MAP_READ | USAGE.COPY_DST, label: 'profile-staging' });
     const encoder = this.commandEncoder();
-    encoder.resolveQuerySet(querySet, 0, count, resolve, 0);
-    encoder.copyBufferToBuffer(resolve, 0, staging, 0, count * 8);
-    this.submit();
-    try {
-      await this.guard(staging.mapAsync(MAP_READ_MODE, 0, count * 8));
-      const stamps = new BigUint64Array(staging.getMappedRange(0, count * 8).slice(0));
-      staging.unmap();
-      const perKernel = new Map<string, KernelTiming>();
-      let gpuMs = 0;
-      names.forEach((name, i) => {
-        const ns = Number(stamps[2 * i + 1]! - stamps[2 * i]!);
-        const ms = Math.max(0, ns) / 1e6;
-        gpuMs += ms;
-        const entry = perKernel.get(name) ?? { name, count: 0, ms: 0 };
-        entry.count++;
-        entry.ms += ms;
-        perKernel.set(name, entry);
-      });
-      return { gpuMs, wallMs, source: 'timestamp', kernels: [...perKernel.values()] };
-    } finally {
-      this.pool.release(resolve);
-      this.pool.release(staging);
-    }
+    encoder.resolveQuerySet(p.querySet, 0, 2 * n, resolve, 0);
+    encoder.copyBufferToBuffer(resolve, 0, staging, 0, bytes);
+    p.chunks.push({ staging, resolve, names: p.names });
+    p.names = [];
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -537,6 +686,19 @@ export class Runtime {
     if (dtype === 'f16' && !this.hasFeature('shader-f16')) {
       throw new ArgumentError(kernel, 'dtype', 'f16 arrays need the shader-f16 feature, which this device lacks (or it was disabled)');
     }
+  }
+}
+
+function add(kernels: Map<string, KernelTiming>, name: string, variant: string | undefined, ms: number): void {
+  let entry = kernels.get(name);
+  if (!entry) kernels.set(name, (entry = { name, count: 0, ms: 0 }));
+  entry.count++;
+  entry.ms += ms;
+  if (variant !== undefined) {
+    entry.variants ??= {};
+    const v = (entry.variants[variant] ??= { count: 0, ms: 0 });
+    v.count++;
+    v.ms += ms;
   }
 }
 
