@@ -1,13 +1,13 @@
 // Step-labelled files (TRL stepwise, Math-Shepherd tags, PRM800K records, ProcessBench) and
 // ProcessBench-format files, JSONL and Parquet, on small files written here (the layouts of the
 // real data sets, with text of our own); the steps written back as the response a PRM reads.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetWriteFile } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataFormatError, TaskCodec, segmentSteps } from '@repirl/rl';
-import { detectStepLabelLayout, encodeSteps, loadProcessBench, loadStepLabelledFile, renderSteps, type ReadStepLabelsOptions } from '../src/index.js';
+import { detectStepLabelLayout, encodeSteps, loadProcessBench, loadStepLabelledFile, renderSteps, subsetOfFile, type ReadStepLabelsOptions } from '../src/index.js';
 
 let dir = '';
 let count = 0;
@@ -207,6 +207,25 @@ describe('ProcessBench files', () => {
     ]);
     const { samples: labelled } = await load(path);
     expect(labelled.map((x) => [x.steps.length, x.labels])).toEqual([[2, [true, false]], [2, [true, true]]]);
+  });
+
+  it('reads a JSON array file (rows by index), and takes the subset from a shard\'s folder', async () => {
+    await mkdir(join(dir, 'math'), { recursive: true });
+    const path = join(dir, 'math', 'test-00000-of-00001.json');
+    await writeFile(path, `\uFEFF ${JSON.stringify(rows)}`);
+    const samples = await loadProcessBench(path);
+    expect(samples.map((x) => [x.id, x.subset])).toEqual([['g-0', 'math'], ['g-1', 'math']]);
+    expect(subsetOfFile('/d/omnimath-00000-of-00002.parquet')).toBe('omnimath');
+    expect(subsetOfFile('/d/olympiadbench/0000.parquet')).toBe('olympiadbench');
+    expect(subsetOfFile('gsm8k.jsonl')).toBe('gsm8k');
+    const bad = join(dir, 'bad-array.json');
+    await writeFile(bad, JSON.stringify([rows[0], { ...rows[1], steps: 'one' }]));
+    const e = await failure(loadProcessBench(bad));
+    expect(e.message).toMatch(/bad-array\.json: row 1: field "steps" must be a list of strings/);
+    expect(e.row).toBe(1);
+    const jsonLines = join(dir, 'lines.json');
+    await writeFile(jsonLines, rows.map((r) => JSON.stringify(r)).join('\n'));
+    expect(await loadProcessBench(jsonLines)).toHaveLength(2);
   });
 
   it('names file:line and field of a bad label, and refuses a file of another layout', async () => {

@@ -6,4 +6,4 @@ export {
 } from './step-labelled.js';
 export { loadProcessBench, readProcessBenchFile, subsetOfFile, type ProcessBenchSample } from './processbench.js';
 export { encodeSteps, renderSteps, type StepSequence } from './render.js';
-export { fileFormat, type DataFileFormat } from './records.js';
+export { DATA_FILE_FORMATS, fileFormat, type DataFileFormat } from './records.js';

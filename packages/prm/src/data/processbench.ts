@@ -5,8 +5,9 @@
 // `label` is the index of the first wrong step, or -1 when every step is correct; `id`,
 // `generator` and `final_answer_correct` are optional here. The benchmark's subsets (gsm8k, math,
 // olympiadbench, omnimath) come one per file (the Hugging Face splits), so a record's subset is its
-// `subset` column when it has one, else the file's name without its extension.
-import { basename, extname } from 'node:path';
+// `subset` column when it has one, else the file's name (subsetOfFile). JSONL, a JSON array or
+// Parquet (data/records.ts).
+import { basename, dirname, extname } from 'node:path';
 import { DataFormatError } from '@repirl/rl';
 import { columnsText, fieldError, fileError, fileFormat, fileRecords, idOf, whereOf, typeName, type DataFileFormat } from './records.js';
 import { processBenchFields } from './step-labelled.js';
@@ -22,12 +23,24 @@ export interface ProcessBenchSample {
   finalAnswerCorrect?: boolean;
 }
 
-/** The subset of a file's records without a `subset` column: the file name without its extension. */
-export const subsetOfFile = (path: string): string => basename(path, extname(path));
+/**
+ * The subset of a file's records without a `subset` column: the file name without its extension
+ * and without a shard suffix ("gsm8k-00000-of-00001" → gsm8k); a shard or split name alone
+ * ("0000", "test", "train-00000-of-00002": the Hugging Face Parquet layout <config>/<split>/0000.parquet)
+ * gives the folder's name.
+ */
+export function subsetOfFile(path: string): string {
+  const name = basename(path, extname(path)).replace(/-\d{5}-of-\d{5}$/, '');
+  if (/^\d+$/.test(name) || ['train', 'test', 'validation', 'dev', 'data'].includes(name)) {
+    const folder = basename(dirname(path));
+    if (folder !== '' && folder !== '.' && folder !== '/') return folder;
+  }
+  return name;
+}
 
 /** The samples of a ProcessBench-format file, one at a time. */
 export async function* readProcessBenchFile(path: string, options: { format?: 'auto' | DataFileFormat } = {}): AsyncIterable<ProcessBenchSample> {
-  const format = fileFormat(path, options.format);
+  const format = await fileFormat(path, options.format);
   const name = basename(path);
   const fileSubset = subsetOfFile(path);
   const seen = new Map<string, string>();

@@ -1,23 +1,63 @@
 // What the step-labelled and ProcessBench readers share: records of a JSONL or Parquet file with
 // where they are (rl's streamJsonl / streamParquet), and errors that name file:line (JSONL) or the
 // Parquet row and the field.
+import { open, readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { DataFormatError, streamJsonl, streamParquet, type SourceRecord } from '@repirl/rl';
 
-export type DataFileFormat = 'jsonl' | 'parquet';
+/** jsonl: one object per line; json: one JSON array of objects (read whole); parquet. */
+export type DataFileFormat = 'jsonl' | 'json' | 'parquet';
+export const DATA_FILE_FORMATS = ['auto', 'jsonl', 'json', 'parquet'] as const;
 
-/** 'auto': .parquet / .pq is Parquet, anything else JSONL. */
-export function fileFormat(path: string, format: 'auto' | DataFileFormat = 'auto'): DataFileFormat {
-  if (format === 'jsonl' || format === 'parquet') return format;
-  if (format !== 'auto') throw new DataFormatError(`${path}: format must be auto, jsonl or parquet, got ${JSON.stringify(format)}`, path, null);
+/**
+ * 'auto': .parquet / .pq is Parquet; a .json file whose first character (after blanks) is "[" is
+ * a JSON array (how some benchmarks ship, e.g. ProcessBench's JSON files); anything else JSONL
+ * (many .json data files are JSON lines).
+ */
+export async function fileFormat(path: string, format: 'auto' | DataFileFormat = 'auto'): Promise<DataFileFormat> {
+  if (format === 'jsonl' || format === 'json' || format === 'parquet') return format;
+  if (format !== 'auto') throw new DataFormatError(`${path}: format must be auto, jsonl, json or parquet, got ${JSON.stringify(format)}`, path, null);
   const ext = extname(path).toLowerCase();
-  return ext === '.parquet' || ext === '.pq' ? 'parquet' : 'jsonl';
+  if (ext === '.parquet' || ext === '.pq') return 'parquet';
+  if (ext === '.json' && (await firstCharacter(path)) === '[') return 'json';
+  return 'jsonl';
 }
 
-/** The records of a file, JSONL line by line or Parquet row group by row group. */
+async function firstCharacter(path: string): Promise<string | null> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    throw new DataFormatError(`cannot read ${path}: ${(err as Error).message}`, path, null);
+  }
+  try {
+    const buffer = Buffer.alloc(4096);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    const text = buffer.subarray(0, bytesRead).toString('utf8').replace(/^\uFEFF/, '').trimStart();
+    return text === '' ? null : text[0]!;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The records of a file: JSONL line by line, Parquet row group by row group, a JSON array whole (its elements by 0-based row). */
 export async function* fileRecords(path: string, format: DataFileFormat): AsyncIterable<SourceRecord> {
   if (format === 'parquet') {
     yield* streamParquet(path);
+    return;
+  }
+  if (format === 'json') {
+    let value: unknown;
+    try {
+      value = JSON.parse((await readFile(path, 'utf8')).replace(/^\uFEFF/, ''));
+    } catch (err) {
+      throw new DataFormatError(`${path}: not a JSON array of records (${(err as Error).message})`, path, null);
+    }
+    if (!Array.isArray(value)) throw new DataFormatError(`${path}: a .json data file must hold an array of records [{...}, ...], got ${typeName(value)}`, path, null);
+    for (const [row, record] of value.entries()) {
+      if (!isObject(record)) throw new DataFormatError(`${path}: row ${row}: must be a JSON object {...}, got ${typeName(record)}`, path, null, null, row);
+      yield { value: record, line: null, row };
+    }
     return;
   }
   for await (const { line, value } of streamJsonl(path)) yield { value, line, row: null };

@@ -1,4 +1,5 @@
-// Step-labelled data from the files the field uses (issue 14), JSONL or Parquet, read incrementally:
+// Step-labelled data from the files the field uses (issue 14), JSONL or Parquet read incrementally
+// (or a JSON array, read whole; data/records.ts):
 // every record becomes one or more StepLabelledSample {prompt, steps, labels}.
 //
 //   layout          record                                            → samples
@@ -84,7 +85,7 @@ export function detectStepLabelLayout(r: Record<string, unknown>): StepLabelLayo
 
 /** The samples of a step-labelled file, one at a time (see the file comment). */
 export async function* readStepLabelledFile(path: string, options: ReadStepLabelsOptions = {}, onInfo?: (info: StepLabelFileInfo) => void): AsyncIterable<StepLabelledSample> {
-  const format = fileFormat(path, options.format);
+  const format = await fileFormat(path, options.format);
   const layoutOption = options.layout ?? 'auto';
   if (layoutOption !== 'auto' && !STEP_LABEL_LAYOUTS.includes(layoutOption)) {
     throw new DataFormatError(`${path}: layout must be auto, ${STEP_LABEL_LAYOUTS.join(', ')}; got ${JSON.stringify(layoutOption)}`, path, null);
