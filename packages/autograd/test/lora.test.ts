@@ -273,6 +273,33 @@ describe('LoRA on the tiny Qwen2 checkpoint: SFT, merged export, PEFT adapter (d
   });
 });
 
+describe('a PEFT adapter made by an independent script, against float64 PyTorch goldens (scripts/hf/lora-reference.py)', () => {
+  interface LoraGoldens { r: number; lora_alpha: number; sequences: { name: string; input_ids: number[]; next_token_logprobs: number[]; last_logits: number[] }[] }
+  const LORA = join(import.meta.dirname, 'fixtures', 'hf', 'qwen2-lora');
+  for (const [name, tol] of [['gpu', 1e-4], ['cpu', 1e-9]] as const) {
+    it(`${name}: qwen2 + the adapter (all seven projections, r 4, alpha 8) gives the golden log-probs (≤ ${tol}; merged on the CPU ≤ 1e-5), unmerged and merged`, async () => {
+      const backend = name === 'gpu' ? gpu : cpu;
+      const goldens = JSON.parse(await readFile(join(LORA, 'goldens.json'), 'utf8')) as LoraGoldens;
+      const { model } = await loadHfModel(backend, QWEN2);
+      const adapters = await loadPeftAdapter(model, LORA);
+      expect(adapters.lora).toEqual({ rank: goldens.r, alpha: goldens.lora_alpha, dropout: 0, targetModules: [...LORA_TARGET_MODULES] });
+      const merged = await model.copy();
+      merged.loadStateDict(await adapters.mergedStateDict());
+      for (const m of [model, merged]) {
+        for (const seq of goldens.sequences) {
+          const ids = ag.tensor(backend, seq.input_ids, [1, seq.input_ids.length], { dtype: 'i32' });
+          const logp = await ag.noGrad(() => ag.tidy(() => ag.sequenceLogProbs(m, ids).logp)).toArray();
+          // Merged weights are rounded to float32 once (as a saved model's are): on the float64 CPU
+          // that rounding, not the arithmetic, bounds the agreement.
+          const atol = m === merged && name === 'cpu' ? 1e-5 : tol;
+          assertClose(logp, seq.next_token_logprobs, { atol, rtol: 0, label: `${name} ${m === model ? 'unmerged' : 'merged'} ${seq.name}` });
+        }
+      }
+      for (const m of [adapters, merged, model]) m.dispose();
+    });
+  }
+});
+
 describe('exportHfModel', () => {
   it("keeps the source's max_position_embeddings for a model loaded with a shorter maxSeqLen, and its other keys", async () => {
     const { model } = await loadHfModel(cpu, QWEN2, { maxSeqLen: 16 });
