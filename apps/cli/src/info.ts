@@ -38,10 +38,13 @@ export interface ModelReport extends HfModelDescription {
   fits: boolean;
   /** Why not, when it does not fit. */
   limit?: string;
+  /** Device bytes with the projection matrices in f16 (loadHfModel's dtype 'f16'; needs shader-f16). */
+  deviceBytesF16Weights: number;
 }
 
 export async function modelReport(dir: string, limits: DeviceReport['limits']): Promise<ModelReport> {
   const d = await describeHfModel(dir);
+  const half = await describeHfModel(dir, { dtype: 'f16' });
   const c = d.config;
   const headDim = c.headDim;
   const candidates: [string, number][] = [
@@ -54,6 +57,7 @@ export async function modelReport(dir: string, limits: DeviceReport['limits']): 
   const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   return {
     ...d,
+    deviceBytesF16Weights: half.deviceBytes,
     largestTensor: { name, bytes },
     fits: bytes <= limit,
     ...(bytes <= limit ? {} : { limit: `its ${name} (${(bytes / 2 ** 20).toFixed(0)} MiB) is over the device's ${(limit / 2 ** 20).toFixed(0)} MiB per binding or buffer` }),
@@ -66,7 +70,7 @@ export function formatModelReport(m: ModelReport): string {
   return [
     `model        ${m.dir}: ${m.architecture}, ${c.nLayers} layers, hidden ${c.dModel}, ${c.nHeads} heads (${c.nKvHeads} kv) × ${c.headDim}, vocab ${c.vocabSize}`,
     `parameters   ${m.parameters.toLocaleString('en-US')} (files: ${Object.entries(m.bytesByDtype).map(([dtype, b]) => `${dtype} ${mib(b)}`).join(', ')})`,
-    `on device    ${mib(m.deviceBytes)} of float32 weights; KV cache ${(m.kvCacheBytesPerToken / 1024).toFixed(1)} KiB per token per sequence`,
+    `on device    ${mib(m.deviceBytes)} of float32 weights (${mib(m.deviceBytesF16Weights)} with the projection matrices in f16: dtype 'f16'); KV cache ${(m.kvCacheBytesPerToken / 1024).toFixed(1)} KiB per token per sequence`,
     `fits         ${m.fits ? `yes (largest tensor: ${m.largestTensor.name}, ${mib(m.largestTensor.bytes)})` : `no: ${m.limit}`}`,
   ].join('\n');
 }

@@ -60,6 +60,9 @@ describe('repirl info --set model=DIR', () => {
     const { modelReport } = await import('../src/info.js');
     const small = await modelReport(join(fixtures, 'qwen3'), { maxStorageBufferBindingSize: 4096, maxBufferSize: 2 ** 30 } as never);
     expect(small.fits).toBe(false);
+    // The projection matrices of qwen3 (2 layers of q 48→64, k/v 48→32, o 64→48, gate/up/down 48↔96; the untied head 48→384) in f16 save 2 bytes each.
+    expect(small.deviceBytes - small.deviceBytesF16Weights).toBe(2 * (2 * (48 * 128 + 64 * 48 + 3 * 48 * 96) + 48 * 384));
+    expect(r.out).toMatch(/on device\s+[\d.]+ MiB of float32 weights \([\d.]+ MiB with the projection matrices in f16: dtype 'f16'\)/);
     expect(small.limit).toMatch(/its embedding \(vocab × hidden\) \(0 MiB\) is over the device's 0 MiB per binding or buffer/);
     const missing = await makeCli().run('info', '--set', `model=${join(fixtures, 'nowhere')}`);
     expect(missing.code).toBe(1);
