@@ -117,19 +117,33 @@ export class KvCache {
    * the true head size when heads are zero-padded to one the kernel takes.
    */
   attendHeads(layer: number, q: Tensor, k: Tensor, v: Tensor, options: { scale?: number } = {}): Tensor {
-    const kc = this.layerKeys('attendHeads', layer);
-    const vc = this.values[layer]!;
     const { batch: B, heads: H, headDim: D } = this.config;
-    const Tn = q.shape[2]!;
-    const want = (heads: number) => `[${B}, ${heads}, ${Tn}, ${D}]`;
     if (q.rank !== 4 || q.shape[0] !== B || q.shape[1] !== H || q.shape[3] !== D) throw new Error(`KvCache.attendHeads: q must be [${B}, ${H}, Tn, ${D}], got [${q.shape.join(', ')}]`);
+    this.writeRows('attendHeads', layer, k, v, q.shape[2]!);
+    return apply1(attentionDecodePrim, [q, this.keys[layer]!, this.values[layer]!, this.pastTensor], options.scale !== undefined ? { scale: options.scale } : {});
+  }
+
+  /**
+   * Writes keys and values k, v [B, Hkv, Tn, D] (heads split, position-encoded) into the cache of
+   * `layer` at past_b + t, without attending: how a cache is filled from keys and values computed
+   * elsewhere (e.g. a prefix tree's stored segments). Rows past the capacity are dropped. The
+   * caller declares the filled positions with setPast afterwards.
+   */
+  write(layer: number, k: Tensor, v: Tensor): void {
+    this.writeRows('write', layer, k, v, k.shape[2]!);
+  }
+
+  private writeRows(method: string, layer: number, k: Tensor, v: Tensor, Tn: number): void {
+    const kc = this.layerKeys(method, layer);
+    const vc = this.values[layer]!;
+    const { batch: B, headDim: D } = this.config;
     for (const [name, t] of [['k', k], ['v', v]] as const) {
       if (t.rank !== 4 || t.shape[0] !== B || t.shape[1] !== this.kvHeads || t.shape[2] !== Tn || t.shape[3] !== D) {
-        throw new Error(`KvCache.attendHeads: ${name} must be ${want(this.kvHeads)}, got [${t.shape.join(', ')}]`);
+        throw new Error(`KvCache.${method}: ${name} must be [${B}, ${this.kvHeads}, ${Tn}, ${D}], got [${t.shape.join(', ')}]`);
       }
-      if (isGradEnabled() && t.requiresGrad) throw new Error('KvCache.attendHeads: writing a KV cache has no gradient; run generation under noGrad()');
+      if (isGradEnabled() && t.requiresGrad) throw new Error(`KvCache.${method}: writing a KV cache has no gradient; run generation under noGrad()`);
     }
-    this.checkRoom('attendHeads', Tn);
+    this.checkRoom(method, Tn);
     for (const [cache, rows] of [[kc, k], [vc, v]] as const) {
       if (this.backend instanceof GpuBackend) K.writeKvCache(this.backend.rt, cache.storage as GpuArray, rows.storage as GpuArray, this.pastTensor.storage as GpuArray);
       else {
@@ -137,7 +151,6 @@ export class KvCache {
         c.data.set(K.writeKvCacheReference(c, rows.storage as CpuStorage, this.pastHost).data);
       }
     }
-    return apply1(attentionDecodePrim, [q, kc, vc, this.pastTensor], options.scale !== undefined ? { scale: options.scale } : {});
   }
 
   private layerKeys(method: string, layer: number): Tensor {

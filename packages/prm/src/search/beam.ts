@@ -1,25 +1,25 @@
 // PRM-guided step-level beam search (docs/DESIGN.md §5).
 //
 // Per problem we keep `beams` partial responses, starting from one empty response. Each round every
-// unfinished beam is extended by `expansions` sampled next steps — a step is one line: the policy
-// generates from prompt + partial response until the next '\n', an <eos>, a completed answer line
-// (TaskCodec's stops) or the beam's token budget. Every candidate partial response is scored by
-// the PRM (scoreSamples: step scores = sums of token rewards per line) and ranked by an aggregation
-// of its step scores ('last', the newest step's score, by default); the top `beams` of the
-// candidates and the already finished beams are kept (ties → the earliest, in beam order then
-// expansion order). A beam is finished when its response holds a complete answer line, ended in
-// <eos>, used maxNewTokens tokens or took maxSteps steps. When every kept beam is finished the
-// best one is the answer.
+// unfinished beam is extended by `expansions` sampled next steps (StepTree.expand: a step ends at
+// the codec's step rule, an end-of-sequence id, a completed answer line or a budget). Every
+// candidate partial response is scored by the PRM (scoreSamples: step scores = sums of token
+// rewards per step) and ranked by an aggregation of its step scores ('last', the newest step's
+// score, by default); the top `beams` of the candidates and the already finished beams are kept
+// (ties → the earliest, in beam order then expansion order). A beam is finished when its response
+// holds a complete answer line, ended in an end-of-sequence id, used maxNewTokens tokens, took
+// maxSteps steps or ran out of the problem's budget of generated tokens. When every kept beam is
+// finished the best one is the answer.
 //
-// One generate() call per round serves all beams of all problems (split only when the rows'
-// prompt + budget would pass the model's maxSeqLen), seeded by deriveSeed(seed, 'beam', round,
-// call), so a search is a function of its seed and problems. `generatedTokens` counts the tokens
-// sampled into candidates — the compute budget to compare with best-of-N's summed response
-// lengths (tokens a shared call samples past one beam's own budget are dropped and not counted).
-import { generate, type DecoderLM } from '@repirl/autograd';
-import { deriveSeed, finalAnswer, hasCompleteAnswerLine, type Problem, type TaskCodec, type Verifier } from '@repirl/rl';
+// All beams of all problems share one batched decode per round over the StepTree's KV prefix tree
+// (a beam's prefix is never prefilled again), seeded by deriveSeed(seed, 'step-tree', round), so a
+// search is a function of its seed and problems. `generatedTokens` counts the tokens sampled into
+// candidates — the compute budget to compare with best-of-N's summed response lengths.
+import type { DecoderLM } from '@repirl/autograd';
+import { finalAnswer, type Problem, type TaskCodec, type Verifier } from '@repirl/rl';
 import { aggregateSteps, aggregationModes, type Aggregation } from '../eval/aggregate.js';
 import { scoreSamples, type ProcessRewardModel } from '../models/prm.js';
+import { StepTree, isTerminal, type StepFinish, type StepNode, type StepTreeStats } from './step-tree.js';
 
 export interface BeamSearchOptions {
   prm: ProcessRewardModel;
@@ -40,6 +40,10 @@ export interface BeamSearchOptions {
   aggregation?: Aggregation;
   /** Sequences per PRM forward pass (default 32; 0 = all at once). */
   prmBatchSize?: number;
+  /** Generated tokens per problem (default: unlimited): a round that would pass it cuts the steps short. */
+  budget?: number;
+  /** Reuse the KV prefix tree (default true; false re-prefills every beam, for comparison). */
+  reuse?: boolean;
 }
 
 export interface BeamSearchResult {
@@ -55,23 +59,23 @@ export interface BeamSearchResult {
   generatedTokens: number;
   /** Rounds until every kept beam of this problem was finished. */
   rounds: number;
+  /** The finished beams kept at the end, best first (the chosen one first). */
+  finals: { response: string; answer: string | null; score: number; stepScores: number[]; finish: StepFinish; tokens: number }[];
 }
 
 export interface BeamSearchOutput {
   results: BeamSearchResult[];
   /** Σ over problems of their generatedTokens. */
   generatedTokens: number;
+  /** The prefix tree's accounting: tokens prefilled, generated and copied. */
+  stats: StepTreeStats;
 }
 
 interface Beam {
-  responseIds: number[];
-  steps: number;
-  finished: boolean;
+  node: StepNode;
   stepScores: number[];
   score: number;
 }
-
-const STEP_STOP = '\n';
 
 function check(options: BeamSearchOptions, policy: DecoderLM, problems: readonly Problem[]) {
   const positive = (name: string, value: number) => {
@@ -102,81 +106,58 @@ function check(options: BeamSearchOptions, policy: DecoderLM, problems: readonly
 export async function beamSearch(policy: DecoderLM, problems: readonly Problem[], options: BeamSearchOptions): Promise<BeamSearchOutput> {
   const { temperature, aggregation, maxSteps } = check(options, policy, problems);
   const { codec, prm, beams: width, expansions, maxNewTokens } = options;
-  const { maxSeqLen } = policy.config;
-  const stops = codec.generateStops();
-  const eos = codec.tokenizer.specialTokens.eos;
-  const prompts = problems.map((p) => codec.encodePrompt(p.prompt));
-  const kept: Beam[][] = problems.map(() => [{ responseIds: [], steps: 0, finished: false, stepScores: [], score: -Infinity }]);
-  const tokens = problems.map(() => 0);
-  const rounds = problems.map(() => 0);
-
-  for (let round = 0; kept.some((bs) => bs.some((b) => !b.finished)); round++) {
-    // Rows to extend: `expansions` copies of every unfinished beam, problem by problem.
-    const rows = kept.flatMap((bs, problem) =>
-      bs.flatMap((beam) => (beam.finished ? [] : Array.from({ length: expansions }, () => ({ problem, beam, ids: [...prompts[problem]!, ...beam.responseIds] })))),
-    );
-    kept.forEach((bs, problem) => {
-      if (bs.some((b) => !b.finished)) rounds[problem]!++;
-    });
-    // Consecutive rows share a call while its longest row + largest remaining budget fits maxSeqLen.
-    const remaining = (r: (typeof rows)[number]) => maxNewTokens - r.beam.responseIds.length;
-    const calls: (typeof rows)[] = [];
-    for (const row of rows) {
-      const call = calls.at(-1);
-      const fits = call && Math.max(row.ids.length, maxOf(call, (r) => r.ids.length)) + Math.max(remaining(row), maxOf(call, remaining)) <= maxSeqLen;
-      if (fits) call.push(row);
-      else calls.push([row]);
-    }
-    const candidates: { problem: number; beam: Beam }[] = [];
-    const children = new Map<Beam, Beam[]>();
-    for (const [c, call] of calls.entries()) {
-      const outputs = await generate(policy, call.map((r) => r.ids), {
-        maxNewTokens: maxOf(call, remaining),
-        temperature,
-        seed: deriveSeed(options.seed, 'beam', round, c),
-        stop: [...stops.stop, STEP_STOP],
-        tokenizer: stops.tokenizer,
-      });
-      outputs.forEach((out, i) => {
-        const { problem, beam: parent } = call[i]!;
-        const step = out.tokens.slice(0, remaining(call[i]!));
-        tokens[problem]! += step.length;
-        const responseIds = [...parent.responseIds, ...step];
-        const steps = parent.steps + 1;
-        const finished =
-          step.at(-1) === eos || hasCompleteAnswerLine(codec.decodeResponse(responseIds)) || responseIds.length >= maxNewTokens || steps >= maxSteps;
-        const beam: Beam = { responseIds, steps, finished, stepScores: [], score: -Infinity };
-        candidates.push({ problem, beam });
-        children.set(parent, [...(children.get(parent) ?? []), beam]);
-      });
-    }
-    const scored = await scoreSamples(prm, candidates.map((c) => ({ promptIds: prompts[c.problem]!, responseIds: c.beam.responseIds })), codec, options.prmBatchSize ?? 32);
-    candidates.forEach(({ beam }, i) => {
-      beam.stepScores = scored[i]!.steps;
-      beam.score = beam.stepScores.length === 0 ? -Infinity : aggregateSteps(beam.stepScores, aggregation);
-    });
-    // Per problem: finished beams stay in place, unfinished ones give way to their expansions; a
-    // stable sort keeps the earliest on ties.
-    kept.forEach((bs, problem) => {
-      const pool = bs.flatMap((b) => (b.finished ? [b] : children.get(b)!));
-      kept[problem] = pool.sort((a, b) => (a.score === b.score ? 0 : b.score - a.score)).slice(0, width);
-    });
-  }
-
-  const results = kept.map((bs, problem): BeamSearchResult => {
-    const best = bs[0]!;
-    const response = codec.decodeResponse(best.responseIds);
-    return {
-      response,
-      responseIds: best.responseIds,
-      answer: finalAnswer(response).answer,
-      score: best.score,
-      stepScores: best.stepScores,
-      generatedTokens: tokens[problem]!,
-      rounds: rounds[problem]!,
-    };
+  const tree = await StepTree.create(policy, problems.map((p) => codec.encodePrompt(p.prompt)), {
+    codec, maxNewTokens, temperature, seed: options.seed, ...(Number.isFinite(maxSteps) ? { maxSteps } : {}),
+    ...(options.budget !== undefined ? { budget: options.budget } : {}), reuse: options.reuse ?? true,
   });
-  return { results, generatedTokens: tokens.reduce((a, b) => a + b, 0) };
+  try {
+    const finished = (b: Beam) => isTerminal(b.node);
+    const kept: Beam[][] = tree.roots.map((node) => [{ node, stepScores: [], score: -Infinity }]);
+    const rounds = problems.map(() => 0);
+    while (kept.some((bs, p) => tree.left(p) > 0 && bs.some((b) => !finished(b)))) {
+      const open = kept.flatMap((bs, p) => (tree.left(p) > 0 ? bs.filter((b) => !finished(b)) : []));
+      kept.forEach((bs, p) => {
+        if (tree.left(p) > 0 && bs.some((b) => !finished(b))) rounds[p]!++;
+      });
+      const grown = await tree.expand(open.map((b) => ({ node: b.node, k: expansions })));
+      if (grown.every((g) => g.length === 0)) break; // every open beam's problem ran out of budget
+      const candidates = grown.flat().map((node): Beam => ({ node, stepScores: [], score: -Infinity }));
+      const scored = await scoreSamples(prm, candidates.map((c) => ({ promptIds: tree.roots[c.node.problem]!.ids, responseIds: c.node.responseIds })), codec, options.prmBatchSize ?? 32);
+      candidates.forEach((c, i) => {
+        c.stepScores = scored[i]!.steps;
+        c.score = c.stepScores.length === 0 ? -Infinity : aggregateSteps(c.stepScores, aggregation);
+      });
+      const byNode = new Map(candidates.map((c) => [c.node, c]));
+      // Per problem: finished beams stay in place, unfinished ones give way to their expansions (a
+      // beam the budget left without children stays as it is); a stable sort keeps the earliest on ties.
+      kept.forEach((bs, p) => {
+        if (!bs.some((b) => !finished(b))) return;
+        const pool = bs.flatMap((b) => (finished(b) ? [b] : b.node.children.length > 0 ? b.node.children.map((c) => byNode.get(c)!) : [b]));
+        kept[p] = pool.sort((a, b) => (a.score === b.score ? 0 : b.score - a.score)).slice(0, width);
+      });
+    }
+    const results = kept.map((bs, problem): BeamSearchResult => {
+      const finals = bs.map((b) => {
+        const response = codec.decodeResponse(b.node.responseIds);
+        return { response, answer: finalAnswer(response).answer, score: b.score, stepScores: b.stepScores, finish: b.node.finish ?? 'step', tokens: b.node.responseIds.length };
+      });
+      const best = bs[0];
+      const first = finals[0];
+      return {
+        response: first?.response ?? '',
+        responseIds: best === undefined ? [] : [...best.node.responseIds],
+        answer: first?.answer ?? null,
+        score: best?.score ?? -Infinity,
+        stepScores: best?.stepScores ?? [],
+        generatedTokens: tree.stats.generatedTokens[problem]!,
+        rounds: rounds[problem]!,
+        finals,
+      };
+    });
+    return { results, generatedTokens: tree.stats.generatedTokens.reduce((a, b) => a + b, 0), stats: tree.stats };
+  } finally {
+    tree.dispose();
+  }
 }
 
 export interface BeamSearchAccuracy extends BeamSearchOutput {
@@ -194,11 +175,4 @@ export async function beamSearchAccuracy(
   const output = await beamSearch(policy, problems, options);
   const correct = output.results.map((r, i) => options.verify(problems[i]!, r.response).correct);
   return { ...output, accuracy: correct.filter(Boolean).length / correct.length, correct };
-}
-
-/** The largest f(x) over xs (−∞ for none), without spreading a call's rows into Math.max's arguments. */
-function maxOf<T>(xs: readonly T[], f: (x: T) => number): number {
-  let m = -Infinity;
-  for (const x of xs) m = Math.max(m, f(x));
-  return m;
 }
