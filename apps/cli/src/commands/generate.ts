@@ -9,7 +9,7 @@
 // model's chat template with the generation prompt; 'raw' encodes the text as it is (the
 // tokenizer's bos first when add_bos_token says so); 'auto' is 'chat' when the tokenizer has a template.
 import { eosIdsOf, generate, type ChatMessage, type HfTokenizer } from '@repirl/autograd';
-import { U32_MAX, readJsonl, s, type Infer } from '@repirl/rl';
+import { U32_MAX, decodeKnown, readJsonl, s, type Infer } from '@repirl/rl';
 import { promptIds, recordId, runHfCommand } from './hf-command.js';
 import { UsageError, type CliIo } from './io.js';
 
@@ -91,21 +91,3 @@ export const generateCommand = (argv: readonly string[], io: CliIo): Promise<num
     return lines;
   },
 }, argv, io);
-
-/**
- * The text of generated ids. A model's embedding may be padded past the tokenizer's vocabulary
- * (Qwen2's is): such ids have no text and are written as �.
- */
-function decodeKnown(tokenizer: HfTokenizer, ids: readonly number[]): string {
-  let text = '';
-  let run: number[] = [];
-  for (const id of ids) {
-    if (id < tokenizer.vocabSize) {
-      run.push(id);
-      continue;
-    }
-    text += tokenizer.decode(run) + '\uFFFD';
-    run = [];
-  }
-  return text + tokenizer.decode(run);
-}

@@ -1,8 +1,8 @@
 // Whether a checkpoint folder is intact. When a checkpoint is committed, the run directory writes
-// its manifest.json: every file with its size and SHA-256. A folder is intact when every listed
-// file is there with that size and hash. Folders from before manifests (older runs) are checked
-// by structure instead: each .json parses, and each .safetensors file is as long as its header
-// says. This is what lets --resume fall back from a truncated or corrupted latest checkpoint to
+// its manifest.json: every file with its size and SHA-256 (those in subfolders too, as "sub/name",
+// e.g. hf/tokenizer.json). A folder is intact when every listed file is there with that size and
+// hash. Folders from before manifests (older runs) are checked by structure instead: each .json
+// parses, and each .safetensors file is as long as its header says. This is what lets --resume fall back from a truncated or corrupted latest checkpoint to
 // the one before it.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -66,9 +66,17 @@ export async function checkpointProblem(dir: string): Promise<string | null> {
   return null;
 }
 
-async function checkpointFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  return entries.filter((e) => e.isFile() && !e.name.startsWith('.') && e.name !== MANIFEST_FILE).map((e) => e.name).sort();
+/** The files of a checkpoint folder, those in its subfolders as "sub/name" (e.g. hf/tokenizer.json); hidden ones and the manifest left out. */
+async function checkpointFiles(dir: string, prefix = ''): Promise<string[]> {
+  const entries = await readdir(join(dir, prefix), { withFileTypes: true });
+  const names: string[] = [];
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const name = prefix === '' ? e.name : `${prefix}/${e.name}`;
+    if (e.isDirectory()) names.push(...(await checkpointFiles(dir, name)));
+    else if (e.isFile() && name !== MANIFEST_FILE) names.push(name);
+  }
+  return names.sort();
 }
 
 async function sha256File(path: string): Promise<string> {
