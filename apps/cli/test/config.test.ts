@@ -165,7 +165,7 @@ describe('experiment configs: the promised errors', () => {
     expect(errorOf(() => sft([], { model: { dmodel: 32 } }))).toBe(
       'invalid config: model.dmodel: unknown key (did you mean "dModel"?); valid keys in "model": dModel, nLayers, nHeads, dFF, maxSeqLen, norm, mlp [from test.json]',
     );
-    expect(errorOf(() => sft([], { optm: { lr: 3 } }))).toMatch(/optm: unknown key \(did you mean "optim"\?\); valid keys: init, task, model, data, seed, steps, batchSize, microBatchSize, maxSkippedSteps, optim, validation, checkpoint/);
+    expect(errorOf(() => sft([], { optm: { lr: 3 } }))).toMatch(/optm: unknown key \(did you mean "optim"\?\); valid keys: init, task, model, template, data, seed, steps, batchSize, microBatchSize, maxSkippedSteps, optim, validation, checkpoint/);
     // A key at the wrong level gets its full path suggested.
     expect(errorOf(() => sft([], { lr: 0.1 }))).toMatch(/lr: unknown key \(did you mean "optim\.lr"\?\)/);
     // No suggestion when nothing is close.
@@ -176,7 +176,7 @@ describe('experiment configs: the promised errors', () => {
     expect(errorOf(() => sft(['optim.lrr=0.1']))).toBe(
       'invalid --set: optim.lrr: unknown key "lrr" (did you mean "lr"?); valid keys in "optim": lr, schedule, warmupSteps, minLrRatio, weightDecay, maxGradNorm, beta1, beta2, eps [from --set optim.lrr=0.1]',
     );
-    expect(errorOf(() => sft(['train.lr=0.1']))).toMatch(/train\.lr: unknown key "train"; valid keys: init, task, model, data, seed, steps, batchSize, microBatchSize, maxSkippedSteps, optim, validation, checkpoint/);
+    expect(errorOf(() => sft(['train.lr=0.1']))).toMatch(/train\.lr: unknown key "train"; valid keys: init, task, model, template, data, seed, steps, batchSize, microBatchSize, maxSkippedSteps, optim, validation, checkpoint/);
     expect(errorOf(() => sft(['lr=0.1']))).toMatch(/unknown key "lr" \(did you mean "optim\.lr"\?\)/);
   });
 
@@ -223,7 +223,7 @@ describe('experiment configs: the promised errors', () => {
 
   it('a missing required key', () => {
     expect(errorOf(() => resolveConfig(rlSchema))).toBe(
-      'invalid config: init: is required (the starting policy: an SFT run directory (its latest checkpoint) or a checkpoint directory)',
+      'invalid config: init: is required: the starting policy is init=CHECKPOINT (a repirl run or checkpoint directory) or model=DIR (a Hugging Face model directory)',
     );
     expect(errorOf(() => resolveConfig<EvalConfig>(experiments.eval.schema))).toMatch(/checkpoint: is required/);
   });
@@ -273,7 +273,8 @@ describe('repirl config docs', () => {
     const schema = schemaOf(rlSchema);
     const text = formatSchemaDocs('repirl rl', schema);
     for (const path of leafPaths(schema)) expect(text).toContain(`  ${path} `);
-    expect(text).toMatch(/init\s+\(required\)\s+the starting policy/);
+    expect(text).toMatch(/init\s+null\s+the starting policy/);
+    expect(text).toMatch(/model\s+null\s+a Hugging Face model directory/);
     expect(text).toMatch(/algorithm\s+"grpo"\s+a preset of the defaults below .*\[one of "grpo", "dr-grpo"/);
     expect(text).toMatch(/kl\.estimator\s+"k3"/);
   });

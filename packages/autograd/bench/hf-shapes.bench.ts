@@ -7,8 +7,10 @@
 // on the same CPU (scripts/bench/torch-decoder.py, the same shapes and batch, float32, 1 thread and
 // its default threads) when /usr/bin/python3 imports torch; otherwise a printed note.
 //
-// Heavy: minutes for the 0.5B shape on 2 cores. Each runner makes one small untimed run first
-// (compiles the pipelines), then 1 timed run for the 0.5B shape and 2 for SmolLM2's.
+// Heavy: minutes for the 0.5B shape on 2 cores. Prefill and the training step make one untimed
+// full-size run first (pipelines, and the first allocation of every buffer, which costs lavapipe as
+// much as the run itself); decode a 2-token one (its buffers are small). Then 1 timed run for the
+// 0.5B shape and 2 for SmolLM2's. The PyTorch script warms up the same way.
 // REPIRL_BENCH_SHAPES=smollm2-135m (or qwen2.5-0.5b) runs one shape; REPIRL_BENCH_QUICK=1 runs
 // 2-layer versions at small sizes (a smoke test of the suite).
 import { execFile } from 'node:child_process';
@@ -131,11 +133,11 @@ export default async function (ctx: BenchContext): Promise<BenchCase[]> {
     };
     const weightBytes = (m: DecoderLM) => [...m.parameters().values()].reduce((n, t) => n + (t.storage as { byteLength: number }).byteLength, 0);
 
-    /** A runner of ours whose `before` makes a small untimed run (pipelines) and whose peak GPU bytes are kept. */
+    /** A runner of ours whose peak GPU bytes are kept; `warm` (a small untimed run) replaces the harness's full-size warm-up. */
     const peaks: Record<string, number> = {};
-    const ours = (key: string, warm: () => Promise<unknown>, timed: () => Promise<unknown>) => ({
+    const ours = (key: string, warm: (() => Promise<unknown>) | null, timed: () => Promise<unknown>) => ({
       before: async () => {
-        await warm();
+        await warm?.();
         rt.resetPeakMemory();
       },
       run: timed,
@@ -156,14 +158,13 @@ export default async function (ctx: BenchContext): Promise<BenchCase[]> {
       params: { ...params, T, batch: 1 },
       work: T,
       unit: 'tokens/s',
-      ours: ours('prefill', prefill('f32', 16), prefill('f32', T)),
+      ours: ours('prefill', null, prefill('f32', T)),
       peers: {
-        ...(f16 ? { 'ours, f16 weights': ours('prefill-f16', prefill('f16', 16), prefill('f16', T)) } : {}),
+        ...(f16 ? { 'ours, f16 weights': ours('prefill-f16', null, prefill('f16', T)) } : {}),
         'pytorch 1 thread': torchPeer('prefill', { ...torchShape, batch: 1 }, 1, iterations),
         [`pytorch ${threadsDefault} threads`]: torchPeer('prefill', { ...torchShape, batch: 1 }, threadsDefault, iterations),
       },
       minIterations: iterations,
-      warmup: false,
       extra: () => ({ weights_bytes: weightBytes(model('f32')), peak_gpu_bytes: peaks.prefill ?? NaN, ...(f16 ? { peak_gpu_bytes_f16_weights: peaks['prefill-f16'] ?? NaN } : {}) }),
     });
 
@@ -218,13 +219,12 @@ export default async function (ctx: BenchContext): Promise<BenchCase[]> {
       params: { ...params, T, batch: 1, loraRank: LORA.rank, loraTargets: 'q,k,v,o' },
       work: T,
       unit: 'tokens/s',
-      ours: ours('train', train(16), train(T)),
+      ours: ours('train', null, train(T)),
       peers: {
         'pytorch 1 thread': torchPeer('train', { ...torchShape, batch: 1 }, 1, iterations),
         [`pytorch ${threadsDefault} threads`]: torchPeer('train', { ...torchShape, batch: 1 }, threadsDefault, iterations),
       },
       minIterations: iterations,
-      warmup: false,
       extra: () => ({ peak_gpu_bytes: peaks.train ?? NaN }),
       dispose: () => {
         trainer?.dispose();

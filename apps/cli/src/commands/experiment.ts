@@ -143,7 +143,9 @@ async function missingInput(spec: ExperimentSpec<unknown>, config: unknown): Pro
     if (typeof path !== 'string') continue;
     try {
       if (input.kind === 'checkpoint') await resolveCheckpoint(path);
-      else if ((await stat(path).catch(() => null))?.isFile() !== true) throw new RunDirError(`no such file: ${path}`);
+      else if (input.kind === 'model') {
+        if ((await stat(join(path, 'config.json')).catch(() => null))?.isFile() !== true) throw new RunDirError(`no Hugging Face model directory at ${path} (no config.json there)`);
+      } else if ((await stat(path).catch(() => null))?.isFile() !== true) throw new RunDirError(`no such file: ${path}`);
     } catch (err) {
       if (!(err instanceof RunDirError)) throw err;
       return `${input.key}: ${err.message}`;

@@ -26,7 +26,10 @@ import {
 import type { OfflinePrmTrainConfig, PrmEvalConfig, PrmTrainConfig } from '../config/index.js';
 import { resolveCheckpoint, RunDirError } from '../run/index.js';
 import type { RunContext, RunOutcome } from './context.js';
-import { RL_TRAIN_PROBLEMS, VALIDATION_SEED_OFFSET, backend, loadInit, responseBudget, runTrainer, sinkInto, splitProblems } from './shared.js';
+import {
+  RL_TRAIN_PROBLEMS, VALIDATION_SEED_OFFSET, backend, checkpointCodec, loadStart, recordStart, responseBudget, runTrainer, sameTokenizer, sinkInto, splitProblems,
+  type StartingPolicy,
+} from './shared.js';
 
 /** Seed offset of the held-out PRM evaluation problems (disjoint from training and from policy validation). */
 export const PRM_EVAL_SEED_OFFSET = 2_000_003;
@@ -114,14 +117,24 @@ export async function evaluateAndWrite(prm: ProcessRewardModel, set: EvalSet, ns
 export async function runPrmEval(ctx: RunContext<PrmEvalConfig>): Promise<RunOutcome> {
   const c = ctx.config;
   const task = getTask(c.task.name);
-  const codec = new TaskCodec();
   const prmRef = await resolveCheckpoint(c.prm);
-  const policyPath = c.policy ?? (await initOfPrmRun(c.prm));
-  const gpu = await backend();
-  const prm = await loadPrm(gpu, prmRef.dir).catch((err: Error) => {
-    throw new Error(`${c.prm}: cannot load a PRM (${err.message})`);
-  });
-  const policy = await loadInit(policyPath);
+  // The PRM reads text as it was trained to (its checkpoint's codec.json and hf/, or bytes); the policy must write it the same way.
+  const trained = await checkpointCodec(prmRef.dir);
+  const source = c.model !== null ? { model: c.model } : c.policy !== null ? { init: c.policy } : await startOfPrmRun(c.prm);
+  const start = await loadStart({ ...source, template: trained.hf?.record.template ?? 'auto' });
+  const { policy, codec } = start;
+  let prm: Awaited<ReturnType<typeof loadPrm>>;
+  try {
+    await sameTokenizer(trained, start, `the PRM ${prmRef.dir}`, `the policy ${source.model ?? source.init}`);
+    prm = await loadPrm(await backend(), prmRef.dir).catch((err: Error) => {
+      throw new Error(`${c.prm}: cannot load a PRM (${err.message})`);
+    });
+  } catch (err) {
+    policy.dispose();
+    throw err;
+  }
+  // Step-head PRMs find step ends by decoding responses with their codec.
+  if ('codec' in prm) prm.codec = codec;
   try {
     await ctx.report(1, {});
     const set = await heldOutSet(policy, { ...c, difficulty: c.task.difficulty, task }, codec);
@@ -136,14 +149,13 @@ export async function runPrmEval(ctx: RunContext<PrmEvalConfig>): Promise<RunOut
   }
 }
 
-/** The `init` of a `repirl prm train` run directory (its config.json), for `prm eval` without `policy`. */
-async function initOfPrmRun(path: string): Promise<string> {
+/** The `init` or `model` of a `repirl prm train` run directory (its config.json), for `prm eval` without `policy` or `model`. */
+async function startOfPrmRun(path: string): Promise<{ init?: string; model?: string }> {
   const text = await readFile(join(path, 'config.json'), 'utf8').catch(() => null);
-  const init = text === null ? undefined : (JSON.parse(text) as { init?: unknown }).init;
-  if (typeof init !== 'string') {
-    throw new RunDirError(`${path} is not a \`repirl prm train\` run directory with an init policy in config.json: give the policy to sample with --set policy=DIR`);
-  }
-  return init;
+  const config = text === null ? {} : (JSON.parse(text) as { init?: unknown; model?: unknown });
+  if (typeof config.init === 'string') return { init: config.init };
+  if (typeof config.model === 'string') return { model: config.model };
+  throw new RunDirError(`${path} is not a \`repirl prm train\` run directory with an init policy or model in config.json: give the policy to sample with --set policy=DIR (or model=DIR)`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -155,7 +167,9 @@ interface OnlineRun {
   dispose(): void;
 }
 
-type OnlineFactory = (options: { policy: DecoderLM; train: Problem[]; validation: Problem[]; verify: Verifier; checkpoints: CheckpointSink; config: { rl: RlConfig; prm: Record<string, unknown> } }) => Promise<OnlineRun>;
+type OnlineFactory = (options: {
+  policy: DecoderLM; train: Problem[]; validation: Problem[]; verify: Verifier; codec: TaskCodec; checkpoints: CheckpointSink; config: { rl: RlConfig; prm: Record<string, unknown> };
+}) => Promise<OnlineRun>;
 
 /** The online learners: each builds its PRM from the policy, its learner, and the RlTrainer around them. */
 const ONLINE_LEARNERS: Record<'repirl' | 'prime' | 'airl-s', OnlineFactory> = {
@@ -171,7 +185,7 @@ const ONLINE_LEARNERS: Record<'repirl' | 'prime' | 'airl-s', OnlineFactory> = {
  * no checkpoint of a partial run).
  */
 async function trainOfflineMethod(
-  ctx: RunContext<PrmTrainConfig>, c: OfflinePrmTrainConfig, policy: DecoderLM, task: Task, verify: Verifier, codec: TaskCodec,
+  ctx: RunContext<PrmTrainConfig>, c: OfflinePrmTrainConfig, policy: DecoderLM, task: Task, verify: Verifier, codec: TaskCodec, start: Pick<StartingPolicy, 'hf'>,
 ): Promise<{ prm: ProcessRewardModel & Module<unknown> } | null> {
   const seed = c.prm.seed;
   const problems = splitProblems(task, 'train', seed, c.problems, c.task.difficulty);
@@ -202,6 +216,7 @@ async function trainOfflineMethod(
   // The checkpoint of a finished offline run: the PRM (what --resume would need; nothing is left to continue).
   const dir = await ctx.run.checkpointDir(c.prm.epochs);
   await saveModel(dir, 'prm', result.prm);
+  await recordStart(dir, start);
   await ctx.run.commitCheckpoint(c.prm.epochs);
   return { prm: result.prm };
 }
@@ -210,8 +225,8 @@ export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunO
   const c = ctx.config;
   const task = getTask(c.task.name);
   const verify = task.verify.bind(task) as Verifier;
-  const codec = new TaskCodec();
-  const policy = await loadInit(c.init);
+  const initial = await loadStart(c);
+  const { policy, codec } = initial;
   // The run's seed: the RL trainer's (online) or the offline learner's.
   const seed = 'rl' in c ? c.rl.seed : c.prm.seed;
   let outcome: RunOutcome;
@@ -224,14 +239,15 @@ export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunO
         train: splitProblems(task, 'train', seed, RL_TRAIN_PROBLEMS, c.task.difficulty),
         validation: splitProblems(task, 'validation', seed + VALIDATION_SEED_OFFSET, c.rl.validation.problems, c.task.difficulty),
         verify,
-        checkpoints: sinkInto(ctx),
+        codec,
+        checkpoints: sinkInto(ctx, initial),
         config: { rl: only(rlTrainerSchema, c.rl), prm: c.prm },
       });
       release = () => run.dispose();
       prm = run.learner.prm;
-      outcome = await runTrainer(ctx, run.trainer);
+      outcome = await runTrainer(ctx, run.trainer, initial);
     } else {
-      const trained = await trainOfflineMethod(ctx, c, policy, task, verify, codec);
+      const trained = await trainOfflineMethod(ctx, c, policy, task, verify, codec, initial);
       if (trained === null) return { status: 'stopped', step: 0 };
       prm = trained.prm;
       release = () => trained.prm.dispose();
@@ -239,9 +255,10 @@ export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunO
     }
     if (outcome.status === 'stopped') return outcome;
     await saveModel(ctx.run.path, 'prm', prm!);
+    await recordStart(ctx.run.path, initial);
     // The PRM is judged on samples of the starting policy, the same for every method of this seed:
     // the online methods trained `policy`, so they reload it; the offline ones left it as it was.
-    const start = 'rl' in c ? await loadInit(c.init) : policy;
+    const start = 'rl' in c ? (await loadStart(c)).policy : policy;
     const maxNewTokens = 'rl' in c ? c.rl.rollout.maxNewTokens : c.rollout.maxNewTokens;
     try {
       const set = await heldOutSet(start, { ...c.eval, task, difficulty: c.task.difficulty, seed, maxNewTokens }, codec);

@@ -14,9 +14,12 @@ import {
   RlTrainer, SftTrainer, TaskCodec, deriveSeed, evaluatePolicy, getTask, jsonlKind, loadProblems, loadTrajectories, only, rlTrainerSchema, sftExamplesFromProblems,
   sftExamplesFromTrajectories, sftTrainerSchema, type Problem, type SftExample, type Task, type Verifier,
 } from '@repirl/rl';
-import type { EvalConfig, RlConfig, SftConfig } from '../config/index.js';
+import type { EvalConfig, RlConfig, SftConfig, SftHfConfig } from '../config/index.js';
 import type { RunContext, RunOutcome } from './context.js';
-import { RL_TRAIN_PROBLEMS, VALIDATION_SEED_OFFSET, backend, loadInit, responseBudget, runTrainer, sinkInto, splitProblems } from './shared.js';
+import {
+  RL_TRAIN_PROBLEMS, VALIDATION_SEED_OFFSET, backend, checkSameHfModel, loadCheckpointStart, loadHfStart, loadStart, responseBudget, runTrainer, sinkInto, splitProblems,
+  type StartingPolicy,
+} from './shared.js';
 
 /** Problems per evaluatePolicy call of `repirl eval` (one progress update each). */
 const EVAL_CHUNK = 64;
@@ -31,7 +34,8 @@ function validationProblems(task: Task, c: { seed: number; task: { difficulty: R
 }
 
 export async function runSft(ctx: RunContext<SftConfig>): Promise<RunOutcome> {
-  const c = ctx.config;
+  // sftSchemaFor: `model` is the toy model section, or a Hugging Face directory.
+  const c = ctx.config as SftConfig | SftHfConfig;
   const { task, verify } = taskOf(c);
   const examples =
     c.data.source === 'jsonl'
@@ -41,19 +45,25 @@ export async function runSft(ctx: RunContext<SftConfig>): Promise<RunOutcome> {
           errorRate: c.data.source === 'task-noisy' ? c.data.errorRate : 0,
           seed: c.seed,
         });
-  const policy = c.init === null
-    ? new DecoderLM(await backend(), { vocabSize: new TaskCodec().tokenizer.vocabSize, ...c.model }, { seed: c.seed })
-    : checkModelSection(await loadInit(c.init), c);
-  const trainer = new SftTrainer({
-    policy,
-    examples,
-    validation: validationProblems(task, c),
-    verify,
-    config: only(sftTrainerSchema, c),
-    checkpoints: sinkInto(ctx),
-  });
+  const start = await sftStart(c);
+  const policy = start.policy;
+  let trainer: SftTrainer;
   try {
-    return await runTrainer(ctx, trainer);
+    trainer = new SftTrainer({
+      policy,
+      examples,
+      validation: validationProblems(task, c),
+      verify,
+      codec: start.codec,
+      config: only(sftTrainerSchema, c),
+      checkpoints: sinkInto(ctx, start),
+    });
+  } catch (err) {
+    policy.dispose();
+    throw err;
+  }
+  try {
+    return await runTrainer(ctx, trainer, start);
   } finally {
     trainer.dispose();
     policy.dispose();
@@ -61,21 +71,43 @@ export async function runSft(ctx: RunContext<SftConfig>): Promise<RunOutcome> {
 }
 
 /**
+ * The policy SFT starts from: a fresh toy model (the model section), a Hugging Face model
+ * (model=DIR), or with init a checkpoint, whose architecture the model section (toy dims, or the
+ * Hugging Face directory it started from) must describe.
+ */
+async function sftStart(c: SftConfig | SftHfConfig): Promise<StartingPolicy> {
+  if (c.init === null) {
+    if (typeof c.model === 'string') return loadHfStart(c.model, c.template);
+    if (c.template === 'chat') throw new Error('template is "chat" but the model section is a byte-level toy model (no chat template); give model=DIR, a Hugging Face model directory');
+    return { policy: new DecoderLM(await backend(), { vocabSize: new TaskCodec().tokenizer.vocabSize, ...c.model }, { seed: c.seed }), codec: new TaskCodec(), hf: null };
+  }
+  const start = await loadCheckpointStart(c.init, c.template);
+  try {
+    if (typeof c.model === 'string') await checkSameHfModel(start, c.model, c.init);
+    else if (start.hf !== null) {
+      throw new Error(`the init policy ${c.init} was started from the Hugging Face model ${start.hf.record.source}: set model=DIR to that model directory (the model section must describe the policy it continues)`);
+    } else checkModelSection(start.policy, c as SftConfig);
+  } catch (err) {
+    start.policy.dispose();
+    throw err;
+  }
+  return start;
+}
+
+/**
  * The policy an SFT run continues from, once its architecture is the one the model section names
  * (config.json then describes the model that was trained; a mismatch is an error, not ignored).
  */
-function checkModelSection(policy: DecoderLM, c: SftConfig): DecoderLM {
+function checkModelSection(policy: DecoderLM, c: SftConfig): void {
   const saved = policy.config as unknown as Record<string, unknown>;
   for (const [key, value] of Object.entries(c.model)) {
     if (saved[key] !== value) {
-      policy.dispose();
       throw new Error(
         `model.${key} is ${JSON.stringify(value)} but the init policy ${c.init} has ${JSON.stringify(saved[key])}: ` +
           `set --set model.${key}=${JSON.stringify(saved[key])} (the model section must describe the policy it continues)`,
       );
     }
   }
-  return policy;
 }
 
 /**
@@ -95,17 +127,25 @@ async function jsonlExamples(path: string, task: Task): Promise<SftExample[]> {
 export async function runRl(ctx: RunContext<RlConfig>): Promise<RunOutcome> {
   const c = ctx.config;
   const { task, verify } = taskOf(c);
-  const policy = await loadInit(c.init);
-  const trainer = await RlTrainer.create({
-    policy,
-    train: splitProblems(task, 'train', c.seed, RL_TRAIN_PROBLEMS, c.task.difficulty),
-    validation: validationProblems(task, c),
-    verify,
-    config: only(rlTrainerSchema, c),
-    checkpoints: sinkInto(ctx),
-  });
+  const start = await loadStart(c);
+  const policy = start.policy;
+  let trainer: RlTrainer;
   try {
-    return await runTrainer(ctx, trainer);
+    trainer = await RlTrainer.create({
+      policy,
+      train: splitProblems(task, 'train', c.seed, RL_TRAIN_PROBLEMS, c.task.difficulty),
+      validation: validationProblems(task, c),
+      verify,
+      codec: start.codec,
+      config: only(rlTrainerSchema, c),
+      checkpoints: sinkInto(ctx, start),
+    });
+  } catch (err) {
+    policy.dispose();
+    throw err;
+  }
+  try {
+    return await runTrainer(ctx, trainer, start);
   } finally {
     trainer.dispose();
     policy.dispose();
@@ -115,9 +155,9 @@ export async function runRl(ctx: RunContext<RlConfig>): Promise<RunOutcome> {
 export async function runEval(ctx: RunContext<EvalConfig>): Promise<RunOutcome> {
   const c = ctx.config;
   const { task, verify } = taskOf(c);
-  const policy = await loadInit(c.checkpoint);
+  const { policy, codec } = await loadStart(c, 'checkpoint');
   try {
-    return await evaluate(ctx, policy, task, verify);
+    return await evaluate(ctx, policy, codec, task, verify);
   } finally {
     policy.dispose();
   }
@@ -127,10 +167,9 @@ export async function runEval(ctx: RunContext<EvalConfig>): Promise<RunOutcome> 
  * Greedy pass@1 (and pass@k) in chunks of EVAL_CHUNK problems: the progress bar moves per chunk, a
  * stop request ends the run between chunks, and the metrics are the running averages.
  */
-async function evaluate(ctx: RunContext<EvalConfig>, policy: DecoderLM, task: Task, verify: Verifier): Promise<RunOutcome> {
+async function evaluate(ctx: RunContext<EvalConfig>, policy: DecoderLM, codec: TaskCodec, task: Task, verify: Verifier): Promise<RunOutcome> {
   const c = ctx.config;
   const problems = splitProblems(task, c.split, c.seed, c.problems, c.task.difficulty);
-  const codec = new TaskCodec();
   const maxNewTokens = responseBudget(policy, problems, codec, c.maxNewTokens);
   const sums: Record<string, number> = {};
   const samples: string[] = [];

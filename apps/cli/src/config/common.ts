@@ -42,3 +42,45 @@ export function fillDifficulty<C extends { task: { name: string; difficulty: Rec
 export function withValidationProblems<F extends Fields>(validation: ObjectSchema<F>, problems: number) {
   return extend(validation, { problems: s.integer('held-out validation problems (a seed disjoint from training)', { default: problems, min: 1 }) });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Where the policy starts (docs/config.md "Starting policy"): a repirl checkpoint (`init`, or
+// `checkpoint` for eval), or a Hugging Face model directory (`model=DIR`), and how problems become
+// prompt tokens (`template`).
+
+export const TEMPLATES = ['auto', 'chat', 'raw'] as const;
+export type TemplateChoice = (typeof TEMPLATES)[number];
+
+/** `model` as a Hugging Face model directory. */
+export function hfModelField(doc = 'a Hugging Face model directory (config.json, model.safetensors or its index, tokenizer.json): the policy, its reference and the PRM backbone start from its weights, and text is tokenized with its tokenizer') {
+  return s.string(doc, { nonEmpty: true });
+}
+
+export function templateField() {
+  return s.enum(
+    "how a problem becomes prompt tokens: 'chat' renders it as one user message through the model's chat template (with the generation prompt), 'raw' tokenizes the text as it is; 'auto': chat when the tokenizer has a chat template (never for the byte-level toy models). A checkpoint keeps the choice it was trained with",
+    TEMPLATES,
+    { default: 'auto' },
+  );
+}
+
+/**
+ * The rule of commands that start from `init` (a repirl checkpoint) or `model` (a Hugging Face
+ * directory): exactly one of them.
+ */
+export function checkOneStart(initKey: string) {
+  return (c: Record<string, unknown>): Issue[] => {
+    const init = c[initKey] ?? null;
+    const model = c.model ?? null;
+    if (init === null && model === null) {
+      return [{ path: initKey, message: `is required: the starting policy is ${initKey}=CHECKPOINT (a repirl run or checkpoint directory) or model=DIR (a Hugging Face model directory)` }];
+    }
+    if (init !== null && model !== null) {
+      return [{
+        path: 'model',
+        message: `and ${initKey} both say where the policy starts: ${initKey}=CHECKPOINT continues a repirl checkpoint (its architecture and tokenizer are recorded in it), model=DIR starts from a Hugging Face model's weights; give one`,
+      }];
+    }
+    return [];
+  };
+}

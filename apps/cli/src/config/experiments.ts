@@ -4,8 +4,8 @@
 // one default and one validator from the file to the optimizer. `repirl config <command>` prints
 // these declarations; `--dry-run` prints a resolved config.
 import { ATTENTION_MAX_HEAD_SIZE, ATTENTION_MIN_HEAD_SIZE } from '@repirl/kernels';
-import { SPLITS, U32_MAX, rlConfigFor, s, sftTrainerSchema, type Given, type Infer, type SchemaSource } from '@repirl/rl';
-import { fillDifficulty, taskSchema, withValidationProblems } from './common.js';
+import { SPLITS, U32_MAX, extend, rlConfigFor, s, sftTrainerSchema, type Given, type Infer, type ObjectSchema, type SchemaSource } from '@repirl/rl';
+import { checkOneStart, fillDifficulty, hfModelField, taskSchema, templateField, withValidationProblems } from './common.js';
 import { prmEvalSchema, prmTrainSchema, prmTrainSteps, type PrmEvalConfig, type PrmTrainConfig } from './prm.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -55,11 +55,22 @@ export const sftSchema = s.object('supervised fine-tuning of a small decoder LM 
   )),
   task: taskSchema(),
   model: modelSchema,
+  template: templateField(),
   data: dataSchema,
   ...sftTrainerSchema.fields,
   validation: withValidationProblems(sftTrainerSchema.fields.validation, 200),
 }, { check: (c, root) => sftTrainerSchema.check!(c, root) });
+/**
+ * `repirl sft --set model=DIR`: the same keys, with `model` a Hugging Face model directory (its
+ * weights start the policy, unless `init` continues a checkpoint of that architecture).
+ */
+export const sftHfSchema = extend(sftSchema, {
+  model: hfModelField('a Hugging Face model directory (config.json, model.safetensors or its index, tokenizer.json): the policy starts from its weights (or, with init, continues a checkpoint of this architecture and tokenizer) and text is tokenized with its tokenizer'),
+});
+/** The sft schema for what the user gave: a toy model section, or `model` a Hugging Face directory. */
+export const sftSchemaFor = (given: Given): ObjectSchema => (typeof given('model') === 'string' ? sftHfSchema : sftSchema);
 export type SftConfig = Infer<typeof sftSchema>;
+export type SftHfConfig = Infer<typeof sftHfSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // rl
@@ -69,10 +80,12 @@ export const rlSchema = (given: Given) => {
   const trainer = rlConfigFor(given);
   return s.object('policy-gradient RL from an SFT checkpoint with verifier rewards', {
     task: taskSchema(),
-    init: s.string('the starting policy: an SFT run directory (its latest checkpoint) or a checkpoint directory', { nonEmpty: true }),
+    init: s.optional(s.string('the starting policy: an SFT run directory (its latest checkpoint) or a checkpoint directory (or give model)', { nonEmpty: true })),
+    model: s.optional(hfModelField()),
+    template: templateField(),
     ...trainer.fields,
     validation: withValidationProblems(trainer.fields.validation, 200),
-  }, { check: (c, root) => trainer.check!(c, root) });
+  }, { check: (c, root) => [...checkOneStart('init')(c), ...trainer.check!(c, root)] });
 };
 export type RlConfig = Infer<ReturnType<typeof rlSchema>>;
 
@@ -80,7 +93,9 @@ export type RlConfig = Infer<ReturnType<typeof rlSchema>>;
 // eval
 
 export const evalSchema = s.object('accuracy of a checkpoint on held-out problems (greedy pass@1, pass@k)', {
-  checkpoint: s.string('a run directory (its latest checkpoint) or a checkpoint directory', { nonEmpty: true }),
+  checkpoint: s.optional(s.string('a run directory (its latest checkpoint) or a checkpoint directory (or give model)', { nonEmpty: true })),
+  model: s.optional(hfModelField('a Hugging Face model directory to evaluate as it is (instead of checkpoint)')),
+  template: templateField(),
   task: taskSchema(),
   split: s.enum('which problems: the task\'s train, validation or test split (disjoint by construction; test: never trained or validated on)', SPLITS, {
     default: 'test',
@@ -90,7 +105,7 @@ export const evalSchema = s.object('accuracy of a checkpoint on held-out problem
   temperature: s.number('sampling temperature of the pass@k samples', { default: 1, min: 0, max: 10, minExclusive: true }),
   maxNewTokens: s.integer('longest response in tokens (bytes)', { default: 64, min: 1 }),
   seed: s.integer('seed of the problems and samples (use one disjoint from training)', { default: 1_000_003, min: 0, max: U32_MAX }),
-});
+}, { check: checkOneStart('checkpoint') });
 export type EvalConfig = Infer<typeof evalSchema>;
 
 // ---------------------------------------------------------------------------------------------
@@ -99,6 +114,7 @@ export type EvalConfig = Infer<typeof evalSchema>;
 export type ExperimentName = 'sft' | 'rl' | 'eval' | 'prm-train' | 'prm-eval';
 
 export interface ConfigTypes {
+  /** sftSchemaFor's toy variant; a runner reads `model` as SftConfig | SftHfConfig. */
   sft: SftConfig;
   rl: RlConfig;
   eval: EvalConfig;
@@ -120,8 +136,8 @@ export interface ExperimentSpec<C> {
   resumableKeys: readonly string[];
   /** Metrics shown next to the progress bar, the key metric first. */
   displayMetrics: readonly string[];
-  /** Config keys holding paths that must exist before the run starts: a file, or a checkpoint (folder or run directory). */
-  inputPaths: readonly { key: string; kind: 'file' | 'checkpoint' }[];
+  /** Config keys holding paths that must exist before the run starts: a file, a checkpoint (folder or run directory), or a Hugging Face model directory. */
+  inputPaths: readonly { key: string; kind: 'file' | 'checkpoint' | 'model' }[];
   /** Fills in derived defaults after validation (e.g. the task's difficulty). */
   finalize(config: C): C;
 }
@@ -129,14 +145,14 @@ export interface ExperimentSpec<C> {
 export const experiments: { [K in ExperimentName]: ExperimentSpec<ConfigTypes[K]> } = {
   sft: {
     name: 'sft',
-    schema: sftSchema,
+    schema: sftSchemaFor,
     summary: 'supervised fine-tuning on expert or noisy solutions',
     totalSteps: (c) => c.steps,
     unit: 'step',
     // The trainers refuse a resume under any other change (validation.every included: validation is part of the run's record).
     resumableKeys: ['steps', 'checkpoint.every'],
     displayMetrics: ['val/acc', 'train/loss'],
-    inputPaths: [{ key: 'data.path', kind: 'file' }, { key: 'init', kind: 'checkpoint' }],
+    inputPaths: [{ key: 'data.path', kind: 'file' }, { key: 'init', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
     finalize: (c) => fillDifficulty(c),
   },
   rl: {
@@ -147,7 +163,7 @@ export const experiments: { [K in ExperimentName]: ExperimentSpec<ConfigTypes[K]
     unit: 'step',
     resumableKeys: ['steps', 'checkpoint.every'],
     displayMetrics: ['val/acc', 'critic/score/mean'],
-    inputPaths: [{ key: 'init', kind: 'checkpoint' }],
+    inputPaths: [{ key: 'init', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
     finalize: (c) => fillDifficulty(c),
   },
   eval: {
@@ -158,7 +174,7 @@ export const experiments: { [K in ExperimentName]: ExperimentSpec<ConfigTypes[K]
     unit: 'problem',
     resumableKeys: [],
     displayMetrics: ['val/acc'],
-    inputPaths: [{ key: 'checkpoint', kind: 'checkpoint' }],
+    inputPaths: [{ key: 'checkpoint', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
     finalize: fillDifficulty,
   },
   'prm-train': {
@@ -169,7 +185,7 @@ export const experiments: { [K in ExperimentName]: ExperimentSpec<ConfigTypes[K]
     unit: 'step',
     resumableKeys: ['rl.steps', 'rl.checkpoint.every'],
     displayMetrics: ['prm/loss', 'val/acc', 'critic/score/mean'],
-    inputPaths: [{ key: 'init', kind: 'checkpoint' }],
+    inputPaths: [{ key: 'init', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
     finalize: fillDifficulty,
   },
   'prm-eval': {
@@ -180,7 +196,7 @@ export const experiments: { [K in ExperimentName]: ExperimentSpec<ConfigTypes[K]
     unit: 'stage',
     resumableKeys: [],
     displayMetrics: ['prm_eval/step_auroc'],
-    inputPaths: [{ key: 'prm', kind: 'checkpoint' }],
+    inputPaths: [{ key: 'prm', kind: 'checkpoint' }, { key: 'policy', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
     finalize: fillDifficulty,
   },
 };

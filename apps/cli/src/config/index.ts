@@ -2,8 +2,10 @@
 // for the commands).
 export * from '@repirl/rl/config';
 export {
-  evalSchema, experiments, rlSchema, sftSchema, type ConfigTypes, type EvalConfig, type ExperimentName, type ExperimentSpec, type RlConfig, type SftConfig,
+  evalSchema, experiments, rlSchema, sftHfSchema, sftSchema, sftSchemaFor, type ConfigTypes, type EvalConfig, type ExperimentName, type ExperimentSpec, type RlConfig,
+  type SftConfig, type SftHfConfig,
 } from './experiments.js';
+export { TEMPLATES, type TemplateChoice } from './common.js';
 export {
   ONLINE_PRM_METHODS, PRM_METHODS, isOnline, prmEvalSchema, prmTrainSchema, type OfflinePrmTrainConfig, type OnlinePrmTrainConfig, type PrmEvalConfig,
   type PrmMethod, type PrmTrainConfig,

@@ -12,7 +12,7 @@ import {
   airlConfigSchema, implicitOfflineConfigSchema, ormConfigSchema, primeConfigSchema, repirlConfigSchema, shepherdConfigSchema,
 } from '@repirl/prm';
 import { U32_MAX, choose, extend, s, type Given, type Infer, type Issue, type ObjectSchema, type OptimizerConfig, type RlConfig } from '@repirl/rl';
-import { taskSchema, withValidationProblems } from './common.js';
+import { type TemplateChoice, checkOneStart, hfModelField, taskSchema, templateField, withValidationProblems } from './common.js';
 
 export const PRM_METHODS = ['repirl', 'airl-s', 'prime', 'orm', 'shepherd', 'implicit-offline'] as const;
 export type PrmMethod = (typeof PRM_METHODS)[number];
@@ -56,7 +56,9 @@ const prmTrainEval = () =>
 
 const commonFields = (method: PrmMethod) => ({
   task: taskSchema(),
-  init: s.string('the starting policy (and PRM backbone): an SFT run directory or a checkpoint directory', { nonEmpty: true }),
+  init: s.optional(s.string('the starting policy (and PRM backbone): an SFT run directory or a checkpoint directory (or give model)', { nonEmpty: true })),
+  model: s.optional(hfModelField()),
+  template: templateField(),
   method: s.enum('the PRM learner (it picks the schema: `repirl config prm-train --set method=…` lists its keys)', PRM_METHODS, { default: method }),
 });
 
@@ -71,7 +73,7 @@ export const prmTrainSchema = (given: Given): ObjectSchema => {
       rl: extend(rl, { validation: withValidationProblems(rl.fields.validation as ObjectSchema, 100) }),
       prm: learner.fields.prm!,
       eval: prmTrainEval(),
-    }, learner.check === undefined ? {} : { check: learner.check as never });
+    }, { check: (c, root) => [...checkOneStart('init')(c), ...(learner.check?.(c, root) ?? [])] });
   }
   return s.object(`learn a PRM with ${method} on a fixed rollout set of the starting (SFT) policy`, {
     ...commonFields(method),
@@ -83,12 +85,14 @@ export const prmTrainSchema = (given: Given): ObjectSchema => {
     }),
     prm: OFFLINE_SCHEMAS[method],
     eval: prmTrainEval(),
-  });
+  }, { check: checkOneStart('init') });
 };
 
 interface PrmTrainCommon {
   task: { name: string; difficulty: Record<string, number> };
-  init: string;
+  init: string | null;
+  model: string | null;
+  template: TemplateChoice;
   eval: { problems: number; samplesPerProblem: number; ns: number[]; temperature: number };
 }
 /** A resolved online `prm train` config: the learner's { rl, prm } (validated by its schema) and the command's keys. */
@@ -113,12 +117,18 @@ export const prmEvalSchema = s.object(
   'step-level evaluation of a trained PRM on held-out policy samples with exact step labels',
   {
     prm: s.string('a `repirl prm train` run directory (its final prm) or a checkpoint directory holding prm.safetensors', { nonEmpty: true }),
-    policy: s.optional(s.string('the policy whose samples are scored (default: the prm run\'s init, so every PRM is judged on the same samples)', { nonEmpty: true })),
+    policy: s.optional(s.string('the policy whose samples are scored (default: the prm run\'s init or model, so every PRM is judged on the same samples)', { nonEmpty: true })),
+    model: s.optional(hfModelField('a Hugging Face model directory whose samples are scored, instead of policy (same tokenizer as the PRM)')),
     task: taskSchema(),
     ...prmEvalFields({ problems: 100, samplesPerProblem: 64, ns: [4, 16, 64] }),
     maxNewTokens: s.integer('longest response in tokens (bytes)', { default: 32, min: 1 }),
     seed: s.integer('seed of the problems and samples (use one disjoint from training)', { default: 1_000_003, min: 0, max: U32_MAX }),
   },
-  { check: checkNs },
+  {
+    check: (c) => [
+      ...checkNs(c),
+      ...(c.policy !== null && c.model !== null ? [{ path: 'model', message: 'and policy both name the policy whose samples are scored; give one' }] : []),
+    ],
+  },
 );
 export type PrmEvalConfig = Infer<typeof prmEvalSchema>;
