@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime } from '@repirl/kernels';
 import { DecoderLM, GpuBackend, noGrad, readPeftConfig, tensor, tidy, type HostTensor } from '@repirl/autograd';
 import { arithChain } from '../src/tasks/index.js';
-import { RlTrainer, SftTrainer, loadPolicy, resolveSftConfig, sftExamplesFromProblems, type MetricsRecord, type SftConfigInput, type TrainerEvent } from '../src/trainers/index.js';
+import { RlTrainer, SftTrainer, loadPolicy, resolveSftConfig, saveModel, sftExamplesFromProblems, type MetricsRecord, type SftConfigInput, type TrainerEvent } from '../src/trainers/index.js';
 import { ConfigError } from '../src/config/index.js';
 
 let gpu: GpuBackend;
@@ -61,11 +61,20 @@ describe('trainers with LoRA', () => {
     // From a random base whose embeddings and head stay frozen the adapters only get so far
     // (measured 5.61 → 5.21 nats in 12 steps); a full fine-tune is not the comparison here.
     expect(losses.at(-1)!).toBeLessThan(losses[0]! - 0.25);
-    // The checkpoints hold the adapters and the optimizer over them, not the frozen base.
+    // The checkpoints hold the adapters and the optimizer over them (what resume reads), and the
+    // policy merged plus the PEFT adapter, so a checkpoint serves as a policy like any other.
     const checkpoints = await readdir(join(runDir, 'checkpoints'));
     const last = join(runDir, 'checkpoints', checkpoints.filter((c) => c.startsWith('step-')).sort().at(-1)!);
-    expect((await readdir(last)).filter((f) => !f.startsWith('.')).sort()).toEqual(['lora.json', 'lora.safetensors', 'manifest.json', 'trainer.json', 'trainer.safetensors']);
-    await expect(loadPolicy(gpu, last)).rejects.toThrow(/holds LoRA adapters only .*repirl export/);
+    expect((await readdir(last)).filter((f) => !f.startsWith('.')).sort()).toEqual([
+      'adapter', 'lora.json', 'lora.safetensors', 'manifest.json', 'policy.json', 'policy.safetensors', 'trainer.json', 'trainer.safetensors',
+    ]);
+    const fromCheckpoint = await loadPolicy(gpu, last);
+    expect(await logitsOf(fromCheckpoint)).toEqual(await logitsOf(await loadPolicy(gpu, runDir)));
+    fromCheckpoint.dispose();
+    // Adapters alone (a checkpoint from elsewhere): loadPolicy says what to do.
+    const only = join(tmp, 'adapters-only');
+    await saveModel(only, 'lora', trainer.loraAdapters!);
+    await expect(loadPolicy(gpu, only)).rejects.toThrow(/holds LoRA adapters only .*repirl export/);
     // The final policy: merged weights that reproduce the adapted model, and the PEFT adapter.
     const adapted = await logitsOf(p);
     const saved = await loadPolicy(gpu, runDir);

@@ -176,6 +176,15 @@ export abstract class Trainer {
     this.lora?.setDropoutSeed(deriveSeed(seed, 'lora-dropout', step));
   }
 
+  /**
+   * A LoRA checkpoint also holds the policy merged (policy.safetensors, loadPolicy's form) and the
+   * adapters in PEFT's layout (adapter/), so the checkpoint serves as a policy (init=, eval,
+   * export) like any other; resume reads only the adapters (lora.*) and the optimizer.
+   */
+  private async saveLoraPolicy(dir: string): Promise<void> {
+    if (this.lora) await savePolicy(dir, this.policy, { lora: this.lora });
+  }
+
   /** The models a checkpoint holds for the policy: its adapters alone under LoRA (the frozen base is the run's starting policy). */
   protected policyModels(): Record<string, Module<unknown>> {
     return this.lora ? { lora: this.lora } : { policy: this.policy };
@@ -318,10 +327,12 @@ export abstract class Trainer {
     if (dir) {
       path = await dir.checkpointDir(this.step);
       await saveTrainingCheckpoint(path, this.step, content);
+      await this.saveLoraPolicy(path);
       await dir.commitCheckpoint(this.step, { keep: this.resolvedConfig.checkpoint.keep });
     } else {
       path = await this.checkpointSink!.dirFor(this.step);
       await saveTrainingCheckpoint(path, this.step, content);
+      await this.saveLoraPolicy(path);
       await this.checkpointSink!.commit(this.step);
     }
     await this.emit({ type: 'checkpoint', step: this.step, dir: path });
