@@ -217,7 +217,7 @@ export async function runTrainer<C>(ctx: RunContext<C>, trainer: Trainer, start:
   if (ctx.resumeFrom !== null) await trainer.restore(ctx.resumeFrom.dir);
   const summary = await trainer.run({ signal: ctx.signal });
   if (summary.stopped) return { status: 'stopped', step: summary.step };
-  await savePolicy(ctx.run.path, trainer.policy);
+  await savePolicy(ctx.run.path, trainer.policy, { lora: trainer.loraAdapters }); // LoRA: merged, with adapter/
   if (start !== null) await recordStart(ctx.run.path, start);
   let out: Record<string, unknown> = summaryResults(summary);
   if (out['val/acc@start'] === undefined && ctx.resumeFrom !== null) {
