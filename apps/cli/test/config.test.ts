@@ -80,7 +80,11 @@ describe('experiment configs: defaults and merging', () => {
     const c = sft();
     expect(c).toEqual(defaultsOf(sftSchema));
     expect(c.model).toEqual({ dModel: 64, nLayers: 2, nHeads: 4, dFF: 256, maxSeqLen: 128, norm: 'rms', mlp: 'swiglu' });
-    expect(c.data).toEqual({ source: 'task-expert', errorRate: 0.2, problems: 2000, path: null });
+    expect(c.data).toEqual({
+      source: 'task-expert', errorRate: 0.2, problems: 2000, path: null,
+      train: null, validation: null, test: null, fractions: { validation: 0.1, test: 0.1 }, format: 'auto', layout: 'auto', columns: {}, steps: 'lines',
+    });
+    expect(c.verifier).toEqual({ rule: 'auto', percent: 'auto', relTol: 0, module: null });
     expect(c.microBatchSize).toBe(0);
     expect(c.task).toEqual({ name: 'arith-chain', difficulty: {} });
   });
@@ -165,7 +169,7 @@ describe('experiment configs: the promised errors', () => {
     expect(errorOf(() => sft([], { model: { dmodel: 32 } }))).toBe(
       'invalid config: model.dmodel: unknown key (did you mean "dModel"?); valid keys in "model": dModel, nLayers, nHeads, dFF, maxSeqLen, norm, mlp [from test.json]',
     );
-    expect(errorOf(() => sft([], { optm: { lr: 3 } }))).toMatch(/optm: unknown key \(did you mean "optim"\?\); valid keys: init, task, model, template, data, seed, steps, batchSize, microBatchSize, maxSkippedSteps, optim, validation, checkpoint/);
+    expect(errorOf(() => sft([], { optm: { lr: 3 } }))).toMatch(/optm: unknown key \(did you mean "optim"\?\); valid keys: init, task, model, template, data, verifier, seed, steps, batchSize, microBatchSize, maxSkippedSteps, optim, validation, checkpoint/);
     // A key at the wrong level gets its full path suggested.
     expect(errorOf(() => sft([], { lr: 0.1 }))).toMatch(/lr: unknown key \(did you mean "optim\.lr"\?\)/);
     // No suggestion when nothing is close.
@@ -176,7 +180,7 @@ describe('experiment configs: the promised errors', () => {
     expect(errorOf(() => sft(['optim.lrr=0.1']))).toBe(
       'invalid --set: optim.lrr: unknown key "lrr" (did you mean "lr"?); valid keys in "optim": lr, schedule, warmupSteps, minLrRatio, weightDecay, maxGradNorm, beta1, beta2, eps [from --set optim.lrr=0.1]',
     );
-    expect(errorOf(() => sft(['train.lr=0.1']))).toMatch(/train\.lr: unknown key "train"; valid keys: init, task, model, template, data, seed, steps, batchSize, microBatchSize, maxSkippedSteps, optim, validation, checkpoint/);
+    expect(errorOf(() => sft(['train.lr=0.1']))).toMatch(/train\.lr: unknown key "train" \(did you mean "data\.train"\?\); valid keys: init, task, model, template, data, verifier, seed, steps, batchSize, microBatchSize, maxSkippedSteps, optim, validation, checkpoint/);
     expect(errorOf(() => sft(['lr=0.1']))).toMatch(/unknown key "lr" \(did you mean "optim\.lr"\?\)/);
   });
 

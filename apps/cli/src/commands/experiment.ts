@@ -12,6 +12,7 @@ import { autoProgressMode, formatMetric, Progress, type ProgressMode } from '../
 import { readRunInfo, resolveCheckpoint, RunDir, RunDirError, RunFileError, type RunMode } from '../run/index.js';
 import { installStopHandler, StopRequested } from '../run/stop.js';
 import { parseOptions, type OptionSpec } from './args.js';
+import { DataError, checkResumedData, describeData, droppedDuplicates, prepareProblems, recordData, type ProblemSource } from './data.js';
 import { UsageError, type CliIo } from './io.js';
 import { runners, type RunContext, type RunOutcome, type Runner } from './runners.js';
 
@@ -41,7 +42,8 @@ ${spec.summary}
 
   --config FILE        a JSON config merged over the defaults (examples: apps/cli/configs/*.json)
   --set key.path=value override one key (repeatable; the value is JSON, or text)
-  --dry-run            print the resolved config as JSON and exit
+  --dry-run            print the resolved config as JSON and exit (problems from files are read
+                       and checked first: counts per split, duplicates and one example on stderr)
   --out DIR            the run directory (default runs/${name}-<date>-<time>): config.json,
                        metrics.jsonl, checkpoints/, summary.json, summary.md
   --resume             continue the run in --out DIR from its latest checkpoint${spec.resumableKeys.length === 0 ? ' (not for eval)' : `;
@@ -101,10 +103,19 @@ export async function runExperiment(name: ExperimentName, argv: readonly string[
     return reportSetupError(err, io, where, name);
   }
 
-  // 2. Inputs exist before anything is written (and before a dry run says the config is fine).
+  // 2. Inputs exist and the problems are read and checked before anything is written (and before a dry run says the config is fine).
   const missing = await missingInput(spec, config);
   if (missing !== null) return reportSetupError(new UsageError(`${where}: ${missing}`), io, where, name);
+  let data: ProblemSource;
+  try {
+    data = await prepareProblems(name, config);
+    if (mode === 'resume') await checkResumedData(data, join(out, 'data.json'));
+  } catch (err) {
+    if (!(err instanceof DataError)) throw err;
+    return reportSetupError(new UsageError(`${where}: ${err.message}`), io, where, name);
+  }
   if (dryRun) {
+    io.stderr(describeData(data));
     io.print(JSON.stringify(config, null, 2));
     return 0;
   }
@@ -125,7 +136,7 @@ export async function runExperiment(name: ExperimentName, argv: readonly string[
     return reportSetupError(err, io, where, name);
   }
   try {
-    return await runInDirectory(name, spec, runner, run, config, progressMode, io);
+    return await runInDirectory(name, spec, runner, run, config, data, progressMode, io);
   } catch (err) {
     // The run files could not be written (disk full, permissions): one line naming the file.
     if (!(err instanceof RunFileError)) throw err;
@@ -156,7 +167,8 @@ async function missingInput(spec: ExperimentSpec<unknown>, config: unknown): Pro
 
 /** Progress, Ctrl-C and the runner inside the open run directory; returns the exit code. */
 async function runInDirectory(
-  name: ExperimentName, spec: ExperimentSpec<unknown>, runner: Runner<unknown>, run: RunDir, config: unknown, progressMode: ProgressMode, io: CliIo,
+  name: ExperimentName, spec: ExperimentSpec<unknown>, runner: Runner<unknown>, run: RunDir, config: unknown, data: ProblemSource, progressMode: ProgressMode,
+  io: CliIo,
 ): Promise<number> {
   const where = `repirl ${commandLine(name)}`;
   const total = spec.totalSteps(config);
@@ -189,6 +201,7 @@ async function runInDirectory(
     config,
     run,
     resumeFrom: run.resumeFrom,
+    data,
     progress,
     signal: stop.signal,
     async report(step, metrics) {
@@ -200,7 +213,11 @@ async function runInDirectory(
 
   let outcome: RunOutcome;
   try {
+    // A run from files records what it read (data.json) and how many duplicates it dropped.
+    await recordData(data, run.file('data.json'));
     outcome = await runner(context);
+    for (const note of data.notes) notice(`${where}: note: ${note}`);
+    if (data.manifest !== null) outcome = { ...outcome, results: { ...outcome.results, 'data/duplicates': droppedDuplicates(data.manifest) } };
   } catch (err) {
     stop.dispose();
     progress.finish();

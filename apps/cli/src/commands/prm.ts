@@ -20,12 +20,13 @@ import {
   trainShepherd, type AirlTrainerOptions, type EvalSet, type PrimeTrainerOptions, type PrmEvalReport, type ProcessRewardModel, type RepirlTrainerOptions,
 } from '@repirl/prm';
 import {
-  TaskCodec, deriveSeed, getTask, only, rlTrainerSchema, rollout, saveModel, type CheckpointSink, type Problem, type RlConfig, type RlTrainer, type Task,
+  TaskCodec, deriveSeed, normaliseAnswer, only, rlTrainerSchema, rollout, saveModel, type CheckpointSink, type Problem, type RlConfig, type RlTrainer,
   type Verifier,
 } from '@repirl/rl';
 import type { OfflinePrmTrainConfig, PrmEvalConfig, PrmTrainConfig } from '../config/index.js';
 import { resolveCheckpoint, RunDirError } from '../run/index.js';
 import type { RunContext, RunOutcome } from './context.js';
+import type { ProblemSource } from './data.js';
 import {
   RL_TRAIN_PROBLEMS, VALIDATION_SEED_OFFSET, backend, checkpointCodec, loadStart, recordStart, responseBudget, runTrainer, sameTokenizer, sinkInto, splitProblems,
   type StartingPolicy,
@@ -85,8 +86,7 @@ export function headlineText(report: PrmEvalReport, ns: readonly number[]): stri
 }
 
 interface EvalSettings {
-  task: Task;
-  difficulty: Record<string, number>;
+  source: ProblemSource;
   seed: number;
   problems: number;
   samplesPerProblem: number;
@@ -94,11 +94,24 @@ interface EvalSettings {
   maxNewTokens: number;
 }
 
-/** Held-out problems and the policy's labelled samples on them. */
+/**
+ * Held-out problems and the policy's samples on them: labelled step by step when the problems are
+ * a task's; from files (no exact step labels) with their verdicts only. Best-of-N and the votes
+ * compare answers with answersMatch (numbers by value, else text), while a file's verifier is more
+ * lenient (\frac{1}{2} = 0.5, 1,000 = 1000 …): so each file sample's answer is recorded as the
+ * verifier judged it — a correct one as the reference answer, a wrong one normalised
+ * (normaliseAnswer) — and a pick is right exactly when the verifier said so.
+ */
 export async function heldOutSet(policy: DecoderLM, e: EvalSettings, codec: TaskCodec): Promise<EvalSet> {
-  const problems = splitProblems(e.task, 'test', e.seed + PRM_EVAL_SEED_OFFSET, e.problems, e.difficulty);
+  const problems = splitProblems(e.source, 'test', e.seed + PRM_EVAL_SEED_OFFSET, e.problems);
   const maxNewTokens = responseBudget(policy, problems, codec, e.maxNewTokens);
-  return sampleEvalSet(policy, problems, { task: e.task, codec, samplesPerProblem: e.samplesPerProblem, maxNewTokens, temperature: e.temperature, seed: e.seed, batchSize: 256 });
+  const set = await sampleEvalSet(policy, problems, {
+    task: e.source.task ?? { verify: e.source.verify }, codec, samplesPerProblem: e.samplesPerProblem, maxNewTokens, temperature: e.temperature, seed: e.seed, batchSize: 256,
+  });
+  if (e.source.kind === 'file') {
+    for (const s of set.samples) s.answer = s.correct ? set.problems[s.problem]!.answer : s.answer === null ? null : normaliseAnswer(s.answer);
+  }
+  return set;
 }
 
 /** Evaluates `prm` on the set, writes prm_eval.json (metrics + per-sample step scores and labels) atomically. */
@@ -116,13 +129,13 @@ export async function evaluateAndWrite(prm: ProcessRewardModel, set: EvalSet, ns
 
 export async function runPrmEval(ctx: RunContext<PrmEvalConfig>): Promise<RunOutcome> {
   const c = ctx.config;
-  const task = getTask(c.task.name);
   const prmRef = await resolveCheckpoint(c.prm);
   // The PRM reads text as it was trained to (its checkpoint's codec.json and hf/, or bytes); the policy must write it the same way.
   const trained = await checkpointCodec(prmRef.dir);
   const source = c.model !== null ? { model: c.model } : c.policy !== null ? { init: c.policy } : await startOfPrmRun(c.prm);
   const start = await loadStart({ ...source, template: trained.hf?.record.template ?? 'auto' });
-  const { policy, codec } = start;
+  const { policy } = start;
+  const codec = start.codec.withStepRule(ctx.data.stepRule);
   let prm: Awaited<ReturnType<typeof loadPrm>>;
   try {
     await sameTokenizer(trained, start, `the PRM ${prmRef.dir}`, `the policy ${source.model ?? source.init}`);
@@ -137,11 +150,11 @@ export async function runPrmEval(ctx: RunContext<PrmEvalConfig>): Promise<RunOut
   if ('codec' in prm) prm.codec = codec;
   try {
     await ctx.report(1, {});
-    const set = await heldOutSet(policy, { ...c, difficulty: c.task.difficulty, task }, codec);
+    const set = await heldOutSet(policy, { ...c, source: ctx.data }, codec);
     await ctx.report(2, { 'prm_eval/policy_acc': set.samples.filter((s) => s.correct).length / set.samples.length });
     const report = await evaluateAndWrite(prm, set, c.ns, c.seed, ctx.run.file('prm_eval.json'), codec);
     await ctx.report(3, report.metrics);
-    ctx.log(`${c.task.name}: ${headlineText(report, c.ns)} (${set.samples.length} samples of ${set.problems.length} problems)`);
+    ctx.log(`${ctx.data.name}: ${headlineText(report, c.ns)} (${set.samples.length} samples of ${set.problems.length} problems)`);
     return { status: 'finished', step: 3, results: headline(report, c.ns) };
   } finally {
     policy.dispose();
@@ -185,10 +198,11 @@ const ONLINE_LEARNERS: Record<'repirl' | 'prime' | 'airl-s', OnlineFactory> = {
  * no checkpoint of a partial run).
  */
 async function trainOfflineMethod(
-  ctx: RunContext<PrmTrainConfig>, c: OfflinePrmTrainConfig, policy: DecoderLM, task: Task, verify: Verifier, codec: TaskCodec, start: Pick<StartingPolicy, 'hf'>,
+  ctx: RunContext<PrmTrainConfig>, c: OfflinePrmTrainConfig, policy: DecoderLM, verify: Verifier, codec: TaskCodec, start: Pick<StartingPolicy, 'hf'>,
 ): Promise<{ prm: ProcessRewardModel & Module<unknown> } | null> {
   const seed = c.prm.seed;
-  const problems = splitProblems(task, 'train', seed, c.problems, c.task.difficulty);
+  // `problems` of the train split (a file's first ones): the rollout set's budget.
+  const problems = ctx.data.problems('train', seed, c.problems);
   const started = performance.now();
   const batch = await rollout(policy, problems, {
     k: c.rollout.k, maxNewTokens: c.rollout.maxNewTokens, temperature: c.rollout.temperature, seed: deriveSeed(seed, 'prm-offline-rollout'), codec, verify, batchSize: 256,
@@ -223,10 +237,12 @@ async function trainOfflineMethod(
 
 export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunOutcome> {
   const c = ctx.config;
-  const task = getTask(c.task.name);
-  const verify = task.verify.bind(task) as Verifier;
+  const source = ctx.data;
+  const verify = source.verify;
   const initial = await loadStart(c);
-  const { policy, codec } = initial;
+  const { policy } = initial;
+  // Every PRM model, learner and metric cuts responses into steps by the data's rule.
+  const codec = initial.codec.withStepRule(source.stepRule);
   // The run's seed: the RL trainer's (online) or the offline learner's.
   const seed = 'rl' in c ? c.rl.seed : c.prm.seed;
   let outcome: RunOutcome;
@@ -236,8 +252,8 @@ export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunO
     if ('rl' in c) {
       const run = await ONLINE_LEARNERS[c.method]({
         policy,
-        train: splitProblems(task, 'train', seed, RL_TRAIN_PROBLEMS, c.task.difficulty),
-        validation: splitProblems(task, 'validation', seed + VALIDATION_SEED_OFFSET, c.rl.validation.problems, c.task.difficulty),
+        train: splitProblems(source, 'train', seed, RL_TRAIN_PROBLEMS),
+        validation: splitProblems(source, 'validation', seed + VALIDATION_SEED_OFFSET, c.rl.validation.problems),
         verify,
         codec,
         checkpoints: sinkInto(ctx, initial),
@@ -247,7 +263,7 @@ export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunO
       prm = run.learner.prm;
       outcome = await runTrainer(ctx, run.trainer, initial);
     } else {
-      const trained = await trainOfflineMethod(ctx, c, policy, task, verify, codec, initial);
+      const trained = await trainOfflineMethod(ctx, c, policy, verify, codec, initial);
       if (trained === null) return { status: 'stopped', step: 0 };
       prm = trained.prm;
       release = () => trained.prm.dispose();
@@ -261,10 +277,10 @@ export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunO
     const start = 'rl' in c ? (await loadStart(c)).policy : policy;
     const maxNewTokens = 'rl' in c ? c.rl.rollout.maxNewTokens : c.rollout.maxNewTokens;
     try {
-      const set = await heldOutSet(start, { ...c.eval, task, difficulty: c.task.difficulty, seed, maxNewTokens }, codec);
+      const set = await heldOutSet(start, { ...c.eval, source, seed, maxNewTokens }, codec);
       const report = await evaluateAndWrite(prm!, set, c.eval.ns, seed, ctx.run.file('prm_eval.json'), codec);
       await ctx.report(outcome.step, report.metrics);
-      ctx.log(`${c.method} PRM on ${c.task.name}: ${headlineText(report, c.eval.ns)}`);
+      ctx.log(`${c.method} PRM on ${source.name}: ${headlineText(report, c.eval.ns)}`);
       return { ...outcome, results: { ...outcome.results, ...headline(report, c.eval.ns) } };
     } finally {
       if (start !== policy) start.dispose();

@@ -11,11 +11,12 @@
 import { writeFile } from 'node:fs/promises';
 import { DecoderLM } from '@repirl/autograd';
 import {
-  RlTrainer, SftTrainer, TaskCodec, deriveSeed, evaluatePolicy, getTask, jsonlKind, loadProblems, loadTrajectories, only, rlTrainerSchema, sftExamplesFromProblems,
-  sftExamplesFromTrajectories, sftTrainerSchema, type Problem, type SftExample, type Task, type Verifier,
+  RlTrainer, SftTrainer, TaskCodec, deriveSeed, evaluatePolicy, jsonlKind, loadProblems, loadTrajectories, only, rlTrainerSchema, sftExamplesFromProblems,
+  sftExamplesFromTrajectories, sftTrainerSchema, type Problem, type SftExample, type Task,
 } from '@repirl/rl';
 import type { EvalConfig, RlConfig, SftConfig, SftHfConfig } from '../config/index.js';
 import type { RunContext, RunOutcome } from './context.js';
+import type { ProblemSource } from './data.js';
 import {
   RL_TRAIN_PROBLEMS, VALIDATION_SEED_OFFSET, backend, checkSameHfModel, loadCheckpointStart, loadHfStart, loadStart, responseBudget, runTrainer, sinkInto, splitProblems,
   type StartingPolicy,
@@ -24,24 +25,29 @@ import {
 /** Problems per evaluatePolicy call of `repirl eval` (one progress update each). */
 const EVAL_CHUNK = 64;
 
-function taskOf(c: { task: { name: string; difficulty: Record<string, number> } }): { task: Task; verify: Verifier } {
-  const task = getTask(c.task.name);
-  return { task, verify: task.verify.bind(task) as Verifier };
+function validationProblems(source: ProblemSource, c: { seed: number; validation: { problems: number } }): Problem[] {
+  return splitProblems(source, 'validation', c.seed + VALIDATION_SEED_OFFSET, c.validation.problems);
 }
 
-function validationProblems(task: Task, c: { seed: number; task: { difficulty: Record<string, number> }; validation: { problems: number } }): Problem[] {
-  return splitProblems(task, 'validation', c.seed + VALIDATION_SEED_OFFSET, c.validation.problems, c.task.difficulty);
-}
+/** The generated task family of a task source (sft's task-* and jsonl sources have one: the config checks data.source). */
+const familyOf = (source: ProblemSource): Task => {
+  if (source.task === null) throw new Error(`${source.name}: problems from files have no task family (no expert or noisy solutions)`);
+  return source.task;
+};
 
 export async function runSft(ctx: RunContext<SftConfig>): Promise<RunOutcome> {
   // sftSchemaFor: `model` is the toy model section, or a Hugging Face directory.
   const c = ctx.config as SftConfig | SftHfConfig;
-  const { task, verify } = taskOf(c);
+  const source = ctx.data;
+  const verify = source.verify;
   const examples =
     c.data.source === 'jsonl'
-      ? await jsonlExamples(c.data.path!, task)
-      : sftExamplesFromProblems(splitProblems(task, 'train', c.seed, c.data.problems, c.task.difficulty), {
-          task,
+      ? await jsonlExamples(c.data.path!, familyOf(source))
+      : c.data.source === 'file'
+      // A file's worked solutions (data.ts checked that every train problem has one).
+      ? sftExamplesFromProblems(splitProblems(source, 'train', c.seed, c.data.problems))
+      : sftExamplesFromProblems(splitProblems(source, 'train', c.seed, c.data.problems), {
+          task: familyOf(source),
           errorRate: c.data.source === 'task-noisy' ? c.data.errorRate : 0,
           seed: c.seed,
         });
@@ -52,7 +58,7 @@ export async function runSft(ctx: RunContext<SftConfig>): Promise<RunOutcome> {
     trainer = new SftTrainer({
       policy,
       examples,
-      validation: validationProblems(task, c),
+      validation: validationProblems(source, c),
       verify,
       codec: start.codec,
       config: only(sftTrainerSchema, c),
@@ -126,15 +132,16 @@ async function jsonlExamples(path: string, task: Task): Promise<SftExample[]> {
 
 export async function runRl(ctx: RunContext<RlConfig>): Promise<RunOutcome> {
   const c = ctx.config;
-  const { task, verify } = taskOf(c);
+  const source = ctx.data;
+  const verify = source.verify;
   const start = await loadStart(c);
   const policy = start.policy;
   let trainer: RlTrainer;
   try {
     trainer = await RlTrainer.create({
       policy,
-      train: splitProblems(task, 'train', c.seed, RL_TRAIN_PROBLEMS, c.task.difficulty),
-      validation: validationProblems(task, c),
+      train: splitProblems(source, 'train', c.seed, RL_TRAIN_PROBLEMS),
+      validation: validationProblems(source, c),
       verify,
       codec: start.codec,
       config: only(rlTrainerSchema, c),
@@ -153,11 +160,9 @@ export async function runRl(ctx: RunContext<RlConfig>): Promise<RunOutcome> {
 }
 
 export async function runEval(ctx: RunContext<EvalConfig>): Promise<RunOutcome> {
-  const c = ctx.config;
-  const { task, verify } = taskOf(c);
-  const { policy, codec } = await loadStart(c, 'checkpoint');
+  const { policy, codec } = await loadStart(ctx.config, 'checkpoint');
   try {
-    return await evaluate(ctx, policy, codec, task, verify);
+    return await evaluate(ctx, policy, codec);
   } finally {
     policy.dispose();
   }
@@ -167,9 +172,10 @@ export async function runEval(ctx: RunContext<EvalConfig>): Promise<RunOutcome> 
  * Greedy pass@1 (and pass@k) in chunks of EVAL_CHUNK problems: the progress bar moves per chunk, a
  * stop request ends the run between chunks, and the metrics are the running averages.
  */
-async function evaluate(ctx: RunContext<EvalConfig>, policy: DecoderLM, codec: TaskCodec, task: Task, verify: Verifier): Promise<RunOutcome> {
+async function evaluate(ctx: RunContext<EvalConfig>, policy: DecoderLM, codec: TaskCodec): Promise<RunOutcome> {
   const c = ctx.config;
-  const problems = splitProblems(task, c.split, c.seed, c.problems, c.task.difficulty);
+  const { verify } = ctx.data;
+  const problems = splitProblems(ctx.data, c.split, c.seed, c.problems);
   const maxNewTokens = responseBudget(policy, problems, codec, c.maxNewTokens);
   const sums: Record<string, number> = {};
   const samples: string[] = [];
@@ -192,6 +198,6 @@ async function evaluate(ctx: RunContext<EvalConfig>, policy: DecoderLM, codec: T
   const results: Record<string, unknown> = { 'val/acc': metrics['val/acc'] };
   if (metrics['val/pass@k'] !== undefined) results['val/pass@k'] = metrics['val/pass@k'];
   if (done < problems.length) return { status: 'stopped', step: done, results };
-  ctx.log(`${c.task.name}: greedy pass@1 ${metrics['val/acc']!.toFixed(3)} on ${done} problems${metrics['val/pass@k'] !== undefined ? `, pass@${c.k} ${metrics['val/pass@k']!.toFixed(3)}` : ''}`);
+  ctx.log(`${ctx.data.name}: greedy pass@1 ${metrics['val/acc']!.toFixed(3)} on ${done} problems${metrics['val/pass@k'] !== undefined ? `, pass@${c.k} ${metrics['val/pass@k']!.toFixed(3)}` : ''}`);
   return { status: 'finished', step: done, results };
 }

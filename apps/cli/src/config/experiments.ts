@@ -4,8 +4,9 @@
 // one default and one validator from the file to the optimizer. `repirl config <command>` prints
 // these declarations; `--dry-run` prints a resolved config.
 import { ATTENTION_MAX_HEAD_SIZE, ATTENTION_MIN_HEAD_SIZE } from '@repirl/kernels';
-import { SPLITS, U32_MAX, extend, rlConfigFor, s, sftTrainerSchema, type Given, type Infer, type ObjectSchema, type SchemaSource } from '@repirl/rl';
+import { SPLITS, U32_MAX, extend, problemFileFields, rlConfigFor, s, sftTrainerSchema, type Given, type Infer, type ObjectSchema, type SchemaSource } from '@repirl/rl';
 import { checkOneStart, fillDifficulty, hfModelField, taskSchema, templateField, withValidationProblems } from './common.js';
+import { DATA_FILE_INPUTS, checkDataKeys, problemDataSchema, verifierSchema } from './data.js';
 import { prmEvalSchema, prmTrainSchema, prmTrainSteps, type PrmEvalConfig, type PrmTrainConfig } from './prm.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -34,17 +35,23 @@ const modelSchema = s.object('the decoder LM (byte-level tokenizer)', {
 });
 
 const dataSchema = s.object('the training solutions', {
-  source: s.enum("task-expert: the task's expert solutions; task-noisy: expert solutions with slips at errorRate; jsonl: trajectories from path", [
-    'task-expert', 'task-noisy', 'jsonl',
-  ], { default: 'task-expert' }),
+  source: s.enum(
+    "task-expert: the task's expert solutions; task-noisy: expert solutions with slips at errorRate; jsonl: trajectories from path; " +
+      "file: the worked solutions of a problem file's train split (path, or train / validation / test; validation from its validation split)", [
+      'task-expert', 'task-noisy', 'jsonl', 'file',
+    ], { default: 'task-expert' }),
   errorRate: s.number('per-step slip probability of task-noisy solutions', { default: 0.2, min: 0, max: 1 }),
   problems: s.integer('training problems generated from the task (task-* sources)', { default: 2000, min: 1 }),
-  path: s.optional(s.string('JSONL trajectories or problems with solutions (source jsonl; docs/DESIGN.md §7)', { nonEmpty: true })),
+  ...problemFileFields,
+  path: s.optional(s.string(
+    'source jsonl: JSONL trajectories or problems with solutions (docs/DESIGN.md §7); source file: one .jsonl or .parquet file, split into train, validation and test by the hash of each prompt',
+    { nonEmpty: true },
+  )),
 }, {
-  check: (d) => {
+  check: (d, root) => {
     if (d.source === 'jsonl' && d.path === null) return [{ path: 'path', message: 'is required when data.source is "jsonl"' }];
-    if (d.source !== 'jsonl' && d.path !== null) return [{ path: 'path', message: `is only read when data.source is "jsonl" (it is ${JSON.stringify(d.source)})` }];
-    return [];
+    if (d.source !== 'jsonl' && d.source !== 'file' && d.path !== null) return [{ path: 'path', message: `is only read when data.source is "jsonl" or "file" (it is ${JSON.stringify(d.source)})` }];
+    return checkDataKeys(d, d.source === 'file', root, d.source === 'jsonl' ? ['path'] : []);
   },
 });
 
@@ -57,6 +64,7 @@ export const sftSchema = s.object('supervised fine-tuning of a small decoder LM 
   model: modelSchema,
   template: templateField(),
   data: dataSchema,
+  verifier: verifierSchema(),
   ...sftTrainerSchema.fields,
   validation: withValidationProblems(sftTrainerSchema.fields.validation, 200),
 }, { check: (c, root) => sftTrainerSchema.check!(c, root) });
@@ -83,6 +91,8 @@ export const rlSchema = (given: Given) => {
     init: s.optional(s.string('the starting policy: an SFT run directory (its latest checkpoint) or a checkpoint directory (or give model)', { nonEmpty: true })),
     model: s.optional(hfModelField()),
     template: templateField(),
+    data: problemDataSchema(),
+    verifier: verifierSchema(),
     ...trainer.fields,
     validation: withValidationProblems(trainer.fields.validation, 200),
   }, { check: (c, root) => [...checkOneStart('init')(c), ...trainer.check!(c, root)] });
@@ -97,6 +107,8 @@ export const evalSchema = s.object('accuracy of a checkpoint on held-out problem
   model: s.optional(hfModelField('a Hugging Face model directory to evaluate as it is (instead of checkpoint)')),
   template: templateField(),
   task: taskSchema(),
+  data: problemDataSchema(),
+  verifier: verifierSchema(),
   split: s.enum('which problems: the task\'s train, validation or test split (disjoint by construction; test: never trained or validated on)', SPLITS, {
     default: 'test',
   }),
@@ -152,7 +164,7 @@ export const experiments: { [K in ExperimentName]: ExperimentSpec<ConfigTypes[K]
     // The trainers refuse a resume under any other change (validation.every included: validation is part of the run's record).
     resumableKeys: ['steps', 'checkpoint.every'],
     displayMetrics: ['val/acc', 'train/loss'],
-    inputPaths: [{ key: 'data.path', kind: 'file' }, { key: 'init', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
+    inputPaths: [...DATA_FILE_INPUTS, { key: 'init', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
     finalize: (c) => fillDifficulty(c),
   },
   rl: {
@@ -163,7 +175,7 @@ export const experiments: { [K in ExperimentName]: ExperimentSpec<ConfigTypes[K]
     unit: 'step',
     resumableKeys: ['steps', 'checkpoint.every'],
     displayMetrics: ['val/acc', 'critic/score/mean'],
-    inputPaths: [{ key: 'init', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
+    inputPaths: [...DATA_FILE_INPUTS, { key: 'init', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
     finalize: (c) => fillDifficulty(c),
   },
   eval: {
@@ -174,7 +186,7 @@ export const experiments: { [K in ExperimentName]: ExperimentSpec<ConfigTypes[K]
     unit: 'problem',
     resumableKeys: [],
     displayMetrics: ['val/acc'],
-    inputPaths: [{ key: 'checkpoint', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
+    inputPaths: [...DATA_FILE_INPUTS, { key: 'checkpoint', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
     finalize: fillDifficulty,
   },
   'prm-train': {
@@ -185,7 +197,7 @@ export const experiments: { [K in ExperimentName]: ExperimentSpec<ConfigTypes[K]
     unit: 'step',
     resumableKeys: ['rl.steps', 'rl.checkpoint.every'],
     displayMetrics: ['prm/loss', 'val/acc', 'critic/score/mean'],
-    inputPaths: [{ key: 'init', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
+    inputPaths: [...DATA_FILE_INPUTS, { key: 'init', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
     finalize: fillDifficulty,
   },
   'prm-eval': {
@@ -196,7 +208,7 @@ export const experiments: { [K in ExperimentName]: ExperimentSpec<ConfigTypes[K]
     unit: 'stage',
     resumableKeys: [],
     displayMetrics: ['prm_eval/step_auroc'],
-    inputPaths: [{ key: 'prm', kind: 'checkpoint' }, { key: 'policy', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
+    inputPaths: [...DATA_FILE_INPUTS, { key: 'prm', kind: 'checkpoint' }, { key: 'policy', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
     finalize: fillDifficulty,
   },
 };

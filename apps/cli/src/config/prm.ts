@@ -12,6 +12,7 @@ import {
   airlConfigSchema, implicitOfflineConfigSchema, ormConfigSchema, primeConfigSchema, repirlConfigSchema, shepherdConfigSchema,
 } from '@repirl/prm';
 import { U32_MAX, choose, extend, s, type Given, type Infer, type Issue, type ObjectSchema, type OptimizerConfig, type RlConfig } from '@repirl/rl';
+import { problemDataSchema, verifierSchema, type ProblemDataConfig, type VerifierKeys } from './data.js';
 import { type TemplateChoice, checkOneStart, hfModelField, taskSchema, templateField, withValidationProblems } from './common.js';
 
 export const PRM_METHODS = ['repirl', 'airl-s', 'prime', 'orm', 'shepherd', 'implicit-offline'] as const;
@@ -60,6 +61,8 @@ const commonFields = (method: PrmMethod) => ({
   model: s.optional(hfModelField()),
   template: templateField(),
   method: s.enum('the PRM learner (it picks the schema: `repirl config prm-train --set method=…` lists its keys)', PRM_METHODS, { default: method }),
+  data: problemDataSchema(),
+  verifier: verifierSchema(),
 });
 
 /** The config of `repirl prm train` for the method the user chose. */
@@ -94,6 +97,8 @@ interface PrmTrainCommon {
   model: string | null;
   template: TemplateChoice;
   eval: { problems: number; samplesPerProblem: number; ns: number[]; temperature: number };
+  data: ProblemDataConfig;
+  verifier: VerifierKeys;
 }
 /** A resolved online `prm train` config: the learner's { rl, prm } (validated by its schema) and the command's keys. */
 export interface OnlinePrmTrainConfig extends PrmTrainCommon {
@@ -120,6 +125,8 @@ export const prmEvalSchema = s.object(
     policy: s.optional(s.string('the policy whose samples are scored (default: the prm run\'s init or model, so every PRM is judged on the same samples)', { nonEmpty: true })),
     model: s.optional(hfModelField('a Hugging Face model directory whose samples are scored, instead of policy (same tokenizer as the PRM)')),
     task: taskSchema(),
+    data: problemDataSchema(),
+    verifier: verifierSchema(),
     ...prmEvalFields({ problems: 100, samplesPerProblem: 64, ns: [4, 16, 64] }),
     maxNewTokens: s.integer('longest response in tokens (bytes)', { default: 32, min: 1 }),
     seed: s.integer('seed of the problems and samples (use one disjoint from training)', { default: 1_000_003, min: 0, max: U32_MAX }),
