@@ -46,6 +46,14 @@ async function isFile(path: string): Promise<boolean> {
  * directory `dir`, with the tokenizer files and generation_config.json of `options.source`.
  */
 export async function exportHfModel(model: DecoderLM, dir: string, options: ExportHfModelOptions = {}): Promise<ExportedHfModel> {
+  return writeDirectoryAtomic(dir, async (temp) => ({ dir, files: await writeHfModelFiles(model, temp, options) }));
+}
+
+/**
+ * exportHfModel's files, written into the existing directory `dir` (no atomicity of its own: for
+ * callers that put more files beside them inside one writeDirectoryAtomic). Returns the file names.
+ */
+export async function writeHfModelFiles(model: DecoderLM, dir: string, options: ExportHfModelOptions = {}): Promise<string[]> {
   let baseConfig: Record<string, unknown> | undefined;
   const copied: string[] = [];
   if (options.source !== undefined) {
@@ -58,11 +66,9 @@ export async function exportHfModel(model: DecoderLM, dir: string, options: Expo
     for (const name of HF_COPIED_FILES) if (await isFile(join(options.source, name))) copied.push(name);
   }
   const { source: _source, ...save } = options;
-  return writeDirectoryAtomic(dir, async (temp) => {
-    await saveHfModel(model, temp, { ...save, ...(baseConfig ? { baseConfig } : {}) });
-    for (const name of copied) await copyFile(join(options.source!, name), join(temp, name));
-    return { dir, files: ['config.json', 'model.safetensors', ...copied] };
-  });
+  await saveHfModel(model, dir, { ...save, ...(baseConfig ? { baseConfig } : {}) });
+  for (const name of copied) await copyFile(join(options.source!, name), join(dir, name));
+  return ['config.json', 'model.safetensors', ...copied];
 }
 
 /** Writes LoRA adapters as a new PEFT adapter directory `dir` (adapter_config.json + adapter_model.safetensors), atomically. */

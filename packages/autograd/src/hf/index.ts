@@ -12,4 +12,4 @@ export {
   type LoadedHfModel,
   type SaveHfModelOptions,
 } from './model.js';
-export { HF_COPIED_FILES, exportHfModel, exportPeftAdapter, type ExportHfModelOptions, type ExportedHfModel } from './export.js';
+export { HF_COPIED_FILES, exportHfModel, exportPeftAdapter, writeHfModelFiles, type ExportHfModelOptions, type ExportedHfModel } from './export.js';
