@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime } from '@repirl/kernels';
-import { GpuBackend, assign, loadHfModel, loadSafetensors, noGrad, tensorToFloat32, tidy, type DecoderLM } from '@repirl/autograd';
-import { packSequences, type PackedBatch } from '@repirl/rl';
-import { ImplicitPrm, OutcomeHeadPrm, StepHeadPrm, TokenMlpPrm, exportPrm, loadExportedPrm, tokenStateHidden, type PrmHeadFile, type SavedPrm } from '../src/index.js';
+import { GpuBackend, assign, backward, loadHfModel, loadSafetensors, noGrad, sum, tensorToFloat32, tidy, type DecoderLM, type LoraTargetModule } from '@repirl/autograd';
+import { packSequences, saveModel, type PackedBatch } from '@repirl/rl';
+import { ImplicitPrm, OutcomeHeadPrm, StepHeadPrm, TokenMlpPrm, exportPrm, loadExportedPrm, loadPrm, tokenStateHidden, type PrmHeadFile, type SavedPrm } from '../src/index.js';
 
 const QWEN2 = join(import.meta.dirname, '..', '..', 'autograd', 'test', 'fixtures', 'hf', 'qwen2');
 
@@ -104,6 +104,39 @@ describe('PRM export', () => {
     const got = await rewards(prm);
     for (let i = 0; i < rows; i++) expect(got[i]).toBeCloseTo(expected[i]!, 5);
     prm.dispose();
+  });
+
+  it('PRMs through LoRA: only the head and the adapters train; saveModel → loadPrm is exact; the export merges the adapters', async () => {
+    const lora = { rank: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'v_proj', 'up_proj'] as LoraTargetModule[] };
+    const prms: SavedPrm[] = [TokenMlpPrm.fromPolicy(policy, { hidden: 8, seed: 3, lora }), ImplicitPrm.fromPolicy(policy, { beta: 0.5, lora, seed: 4 })];
+    for (const prm of prms) {
+      const names = [...prm.trainableParameters().keys()];
+      expect(names.every((n) => n.startsWith('head.') || n.startsWith('lora.')), prm.kind).toBe(true);
+      expect(names.some((n) => n.startsWith('lora.'))).toBe(true);
+      if (prm instanceof ImplicitPrm) expect(await rewards(prm)).toEqual(new Array(packed.B * packed.T).fill(0)); // B = 0: π_φ = π_ref
+      // One gradient step's worth: every trainable parameter gets a gradient, no frozen one does.
+      tidy(() => backward(sum(prm.tokenRewards(packed))));
+      for (const [name, t] of prm.parameters()) {
+        const trains = names.includes(name);
+        if (!trains) expect(t.grad, name).toBeNull();
+      }
+      expect([...prm.trainableParameters().values()].filter((t) => t.grad !== null).length).toBeGreaterThan(0);
+      prm.zeroGrad();
+      await perturb(prm, 11);
+      const want = await rewards(prm);
+      const saved = join(tmp, `lora-${prm.kind}`);
+      await saveModel(saved, 'prm', prm);
+      const reloaded = await loadPrm(gpu, saved);
+      expect(await rewards(reloaded)).toEqual(want);
+      const out = join(tmp, `lora-${prm.kind}-export`);
+      await exportPrm(prm, out);
+      const file = JSON.parse(await readFile(join(out, 'prm_head.json'), 'utf8')) as PrmHeadFile;
+      expect(file.repirl.config.lora).toBeUndefined();
+      const exported = await loadExportedPrm(gpu, out);
+      const got = await rewards(exported);
+      for (let i = 0; i < got.length; i++) expect(got[i]).toBeCloseTo(want[i]!, 4);
+      for (const m of [exported, reloaded, prm]) m.dispose();
+    }
   });
 
   it('refuses to write over an existing directory and names a missing head file', async () => {

@@ -23,7 +23,7 @@ import type { Backend } from '../core/backend.js';
 import type { Tensor } from '../core/tensor.js';
 import { concat, dropout, full, scale } from '../core/ops.js';
 import { isGradEnabled } from '../core/tape.js';
-import { Module, assign, type HostTensor, type Init, type InitOptions } from '../nn/module.js';
+import { Module, Rng, assign, type HostTensor, type Init, type InitOptions } from '../nn/module.js';
 import { matmulRows, type Linear } from '../nn/layers.js';
 import type { DecoderConfig, DecoderLM } from '../nn/transformer.js';
 
@@ -156,17 +156,24 @@ export class LoraAdapters extends Module<LoraAdaptersConfig> {
     super(backend, config, init);
     checkLoraConfig(config);
     this.scaling = config.alpha / config.rank;
-    this.sites = loraSites(config).map((site) => {
-      const A = this.param(`${site.module}.lora_A.weight`, [config.rank, site.inFeatures], 'zeros');
-      const B = this.param(`${site.module}.lora_B.weight`, [site.outFeatures, config.rank], 'zeros');
-      if (!this.init.empty) {
-        const bound = 1 / Math.sqrt(site.inFeatures);
-        const data = new Float32Array(A.size);
-        for (let i = 0; i < data.length; i++) data[i] = this.init.rng.uniform(-bound, bound);
-        assign(A, data);
-      }
-      return { site, A, B };
-    });
+    this.sites = loraSites(config).map((site) => ({
+      site,
+      A: this.param(`${site.module}.lora_A.weight`, [config.rank, site.inFeatures], 'zeros'),
+      B: this.param(`${site.module}.lora_B.weight`, [site.outFeatures, config.rank], 'zeros'),
+    }));
+    if (!this.init.empty) this.resetParameters(this.init.rng);
+  }
+
+  /** PEFT's initialisation: every A uniform in ±1/√in (kaiming_uniform_ with a = √5), every B zero. */
+  resetParameters(rng: Rng | number): void {
+    const source = typeof rng === 'number' ? new Rng(rng) : rng;
+    for (const { site, A, B } of this.sites) {
+      const bound = 1 / Math.sqrt(site.inFeatures);
+      const data = new Float32Array(A.size);
+      for (let i = 0; i < data.length; i++) data[i] = source.uniform(-bound, bound);
+      assign(A, data);
+      assign(B, new Float32Array(B.size));
+    }
   }
 
   /** The adapters for `model`, freshly initialised (A random, B zero), not attached yet. */

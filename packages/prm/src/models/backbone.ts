@@ -5,8 +5,13 @@
 // The design follows @repirl/rl's ValueModel (a separate backbone copy with its own optimizer).
 //
 // `freezeBackbone` is rePIRL's `ffn_only`: the backbone keeps the policy's weights and only the
-// head trains; its forward then runs without a tape.
-import { DecoderLM, Module, copyInto, noGrad, reshape, type Backend, type DecoderConfig, type Init, type InitOptions, type Tensor } from '@repirl/autograd';
+// head trains; its forward then runs without a tape. `lora` trains the backbone through LoRA
+// adapters instead (a child module `lora`, attached to the backbone, whose own weights stay
+// frozen): the head and the adapters train, and the PRM's state dict holds both.
+import {
+  DecoderLM, LoraAdapters, Module, copyInto, loraAdaptersConfig, noGrad, reshape,
+  type Backend, type DecoderConfig, type Init, type InitOptions, type LoraConfig, type Tensor,
+} from '@repirl/autograd';
 import type { PackedBatch } from '@repirl/rl';
 import { tokenStateHidden, type ProcessRewardModel } from './prm.js';
 
@@ -15,23 +20,29 @@ export interface BackbonePrmConfig {
   decoder: DecoderConfig;
   /** Train only the head (rePIRL's ffn_only). Default false. */
   freezeBackbone?: boolean;
+  /** Train the backbone through LoRA adapters (its own weights frozen); null or absent: no adapters. */
+  lora?: LoraConfig | null;
 }
 
 export abstract class BackbonePrm<C extends BackbonePrmConfig = BackbonePrmConfig> extends Module<C> implements ProcessRewardModel {
   abstract readonly kind: string;
   readonly backbone: DecoderLM;
+  /** The backbone's LoRA adapters (config.lora), attached to it; else null. */
+  readonly lora: LoraAdapters | null;
 
   constructor(backend: Backend, config: C, init?: InitOptions | Init) {
     super(backend, config, init);
     this.backbone = this.child('backbone', new DecoderLM(backend, config.decoder, this.init));
-    if (config.freezeBackbone) this.backbone.setRequiresGrad(false);
+    if (config.lora && config.freezeBackbone) throw new Error(`${this.constructor.name}: freezeBackbone (train the head only) and lora (train backbone adapters) exclude each other`);
+    this.lora = config.lora ? this.child('lora', new LoraAdapters(backend, loraAdaptersConfig(this.backbone, config.lora, 'lora'), this.init)).attach(this.backbone) : null;
+    if (config.freezeBackbone || config.lora) this.backbone.setRequiresGrad(false);
   }
 
   abstract tokenRewards(packed: PackedBatch): Tensor;
 
-  /** The head, and the backbone unless frozen; never the backbone's unused LM head. */
+  /** The head, and the backbone unless frozen (or its LoRA adapters); never the backbone's unused LM head. */
   trainableParameters(): Map<string, Tensor> {
-    const frozen = this.config.freezeBackbone ?? false;
+    const frozen = (this.config.freezeBackbone ?? false) || !!this.config.lora;
     return new Map([...this.parameters()].filter(([name]) => !name.startsWith('backbone.lmHead.') && !(frozen && name.startsWith('backbone.'))));
   }
 

@@ -106,17 +106,21 @@ export interface ExportPrmOptions {
 /** Writes `prm` as a new directory `dir` (see the file comment), atomically. Returns the file names. */
 export async function exportPrm(prm: SavedPrm, dir: string, options: ExportPrmOptions = {}): Promise<string[]> {
   const head = describeHead(prm);
-  const file: PrmHeadFile = { format: PRM_HEAD_FORMAT, version: 1, ...head, repirl: { kind: prm.constructor.name, config: structuredClone(prm.config) as unknown as Record<string, unknown> } };
+  // LoRA adapters are merged into the exported backbone (π_φ for the implicit PRM): the exported
+  // PRM has none, and its config says so.
+  const { lora: _lora, ...config } = structuredClone(prm.config) as unknown as Record<string, unknown>;
+  const file: PrmHeadFile = { format: PRM_HEAD_FORMAT, version: 1, ...head, repirl: { kind: prm.constructor.name, config } };
+  const merged = async (model: DecoderLM) => (prm.lora ? { state: await prm.lora.mergedStateDict(model) } : {});
   return writeDirectoryAtomic(dir, async (temp) => {
     const hf = options.source === undefined ? {} : { source: options.source };
     if (prm instanceof ImplicitPrm) {
-      const files = await writeHfModelFiles(prm.lm, temp, hf);
+      const files = await writeHfModelFiles(prm.lm, temp, { ...hf, ...(await merged(prm.lm)) });
       await mkdir(join(temp, PRM_REFERENCE_DIR));
       await writeHfModelFiles(prm.reference, join(temp, PRM_REFERENCE_DIR), hf);
       await writeFileAtomic(join(temp, PRM_HEAD_JSON), `${JSON.stringify(file, null, 2)}\n`);
       return [...files, PRM_HEAD_JSON, `${PRM_REFERENCE_DIR}/`];
     }
-    const files = await writeHfModelFiles(prm.backbone, temp, hf);
+    const files = await writeHfModelFiles(prm.backbone, temp, { ...hf, ...(await merged(prm.backbone)) });
     const state = await prm.stateDict();
     const tensors: Record<string, TensorInput> = {};
     for (const layer of head.layers) {

@@ -9,7 +9,7 @@
 // r_t is the reward of token t. Both LMs live in this one Module: the state dict holds `lm.*` and
 // `reference.*` (a saved implicit PRM is self-contained) and the reference is frozen on
 // construction, so only `lm.*` is ever trainable.
-import { DecoderLM, Module, copyInto, noGrad, tensor, type Backend, type DecoderConfig, type Init, type InitOptions, type Tensor } from '@repirl/autograd';
+import { DecoderLM, LoraAdapters, Module, copyInto, loraAdaptersConfig, noGrad, tensor, type Backend, type DecoderConfig, type Init, type InitOptions, type LoraConfig, type Tensor } from '@repirl/autograd';
 import { responseLogProbs, type PackedBatch } from '@repirl/rl';
 import { implicitTokenRewards, type LogRatioInputs } from '../losses/implicit.js';
 import type { ProcessRewardModel } from './prm.js';
@@ -21,6 +21,8 @@ export interface ImplicitPrmConfig {
   beta: number;
   /** Temperature of both LMs' log-probs (1 = the plain LM, the default). */
   temperature?: number;
+  /** Train π_φ through LoRA adapters (a child module `lora` attached to `lm`, whose own weights stay frozen). */
+  lora?: LoraConfig | null;
 }
 
 export class ImplicitPrm extends Module<ImplicitPrmConfig> implements ProcessRewardModel {
@@ -29,6 +31,8 @@ export class ImplicitPrm extends Module<ImplicitPrmConfig> implements ProcessRew
   readonly lm: DecoderLM;
   /** π_ref, frozen. */
   readonly reference: DecoderLM;
+  /** π_φ's LoRA adapters (config.lora), else null. */
+  readonly lora: LoraAdapters | null;
 
   constructor(backend: Backend, config: ImplicitPrmConfig, init?: InitOptions | Init) {
     super(backend, config, init);
@@ -36,14 +40,20 @@ export class ImplicitPrm extends Module<ImplicitPrmConfig> implements ProcessRew
     this.lm = this.child('lm', new DecoderLM(backend, config.decoder, this.init));
     this.reference = this.child('reference', new DecoderLM(backend, config.decoder, this.init));
     this.reference.setRequiresGrad(false);
+    this.lora = config.lora ? this.child('lora', new LoraAdapters(backend, loraAdaptersConfig(this.lm, config.lora, 'lora'), this.init)).attach(this.lm) : null;
+    if (this.lora) this.lm.setRequiresGrad(false);
   }
 
   /** π_φ and π_ref both start as copies of `policy` (PRIME: the SFT model), so every reward starts at 0. */
-  static fromPolicy(policy: DecoderLM, options: { beta?: number; temperature?: number } = {}): ImplicitPrm {
-    const config: ImplicitPrmConfig = { decoder: structuredClone(policy.config), beta: options.beta ?? 0.05, ...(options.temperature !== undefined ? { temperature: options.temperature } : {}) };
+  static fromPolicy(policy: DecoderLM, options: { beta?: number; temperature?: number; lora?: LoraConfig | null; seed?: number } = {}): ImplicitPrm {
+    const config: ImplicitPrmConfig = {
+      decoder: structuredClone(policy.config), beta: options.beta ?? 0.05,
+      ...(options.temperature !== undefined ? { temperature: options.temperature } : {}), ...(options.lora ? { lora: options.lora } : {}),
+    };
     const prm = new ImplicitPrm(policy.backend, config, { empty: true });
     const source = policy.parameters();
     for (const lm of [prm.lm, prm.reference]) for (const [name, param] of lm.parameters()) copyInto(source.get(name)!, param);
+    prm.lora?.resetParameters(options.seed ?? 0); // built empty: draw A (B stays 0, so every reward still starts at 0)
     return prm;
   }
 
@@ -64,8 +74,8 @@ export class ImplicitPrm extends Module<ImplicitPrmConfig> implements ProcessRew
     return implicitTokenRewards(this.logRatioInputs(packed), this.beta);
   }
 
-  /** π_φ's parameters (the reference is frozen). */
+  /** π_φ's parameters, or its LoRA adapters (the reference is frozen). */
   trainableParameters(): Map<string, Tensor> {
-    return new Map([...this.parameters()].filter(([name]) => name.startsWith('lm.')));
+    return new Map([...this.parameters()].filter(([name]) => name.startsWith(this.lora ? 'lora.' : 'lm.')));
   }
 }

@@ -4,7 +4,7 @@
 // read at the token's own position (the launch scripts' path; see models/prm.ts). The released
 // head is H → 1024 → 1024 → 1; here the width is a config field (default 2·dModel for our tiny
 // models). `freezeBackbone` is the code's `ffn_only`.
-import { MlpHead, reshape, type Backend, type DecoderLM, type Init, type InitOptions, type Tensor } from '@repirl/autograd';
+import { MlpHead, reshape, type Backend, type DecoderLM, type Init, type InitOptions, type LoraConfig, type Tensor } from '@repirl/autograd';
 import type { PackedBatch } from '@repirl/rl';
 import { BackbonePrm, prmFromPolicy, type BackbonePrmConfig } from './backbone.js';
 
@@ -17,6 +17,8 @@ export interface TokenMlpPrmOptions {
   /** Head width; default 2·dModel. */
   hidden?: number;
   freezeBackbone?: boolean;
+  /** Train the backbone through LoRA adapters instead of all its weights. */
+  lora?: LoraConfig | null;
   /** Seed of the head's initial weights. Default 0. */
   seed?: number;
 }
@@ -33,7 +35,7 @@ export class TokenMlpPrm extends BackbonePrm<TokenMlpPrmConfig> {
 
   /** A PRM whose backbone is a copy of `policy` (rePIRL's initialisation) and whose head is drawn from `seed`. */
   static fromPolicy(policy: DecoderLM, options: TokenMlpPrmOptions = {}): TokenMlpPrm {
-    const config = { hidden: options.hidden ?? 2 * policy.config.dModel, freezeBackbone: options.freezeBackbone ?? false };
+    const config = { hidden: options.hidden ?? 2 * policy.config.dModel, freezeBackbone: options.freezeBackbone ?? false, ...(options.lora ? { lora: options.lora } : {}) };
     return prmFromPolicy(TokenMlpPrm, policy, config, options.seed ?? 0);
   }
 
