@@ -24,7 +24,7 @@
 //   the default order is 'single-forward', the script that produced PRIME's reported runs.
 import { backward, noGrad, tidy, type AdamW, type Tensor } from '@repirl/autograd';
 import {
-  TaskCodec, deriveSeed, makeOptimizer, packSequences, rlConfigFor, s, unpadRows, type Given, type Infer,
+  TaskCodec, deriveSeed, loraOf, loraSchema, makeOptimizer, packSequences, rlConfigFor, s, unpadRows, type Given, type Infer,
   type OnlineRewardModel, type OptimizerConfig, type RolloutBatch, type TrainingCheckpoint,
 } from '@repirl/rl';
 import { detach, implicitPrmCeLoss, implicitTokenRewards } from '../losses/index.js';
@@ -44,6 +44,7 @@ export const primePrmSchema = s.object("PRIME's implicit PRM β·log(π_φ/π_re
     default: 'single-forward',
   }),
   ...prmUpdateFields({ lr: 2e-4 }),
+  lora: loraSchema(),
 });
 export type PrimePrmConfig = Omit<Infer<typeof primePrmSchema>, 'seed'> & PrmUpdateConfig;
 
@@ -196,7 +197,7 @@ export async function createPrimeTrainer(options: PrimeTrainerOptions): Promise<
   const { config: input, prm: given, ...rest } = options;
   const config = resolvePrimeConfig(input ?? {});
   const p = config.prm;
-  const prm = given ?? ImplicitPrm.fromPolicy(options.policy, { beta: p.beta });
+  const prm = given ?? ImplicitPrm.fromPolicy(options.policy, { beta: p.beta, lora: loraOf(p.lora), seed: p.seed });
   const learner = new PrimeLearner(prm, { config: p, codec: options.codec ?? new TaskCodec(), totalUpdates: config.rl.steps * p.epochs * p.miniBatches });
   return onlineRun(learner, config, rest);
 }

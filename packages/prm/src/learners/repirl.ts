@@ -26,7 +26,7 @@
 // the sequences it draws are counted in compute/sampled_sequences, so runs compare at equal budgets.
 import { backward, noGrad, tidy, type AdamW, type Module, type Tensor } from '@repirl/autograd';
 import {
-  TaskCodec, deriveSeed, makeOptimizer, packSequences, rlConfigFor, s, type Given, type Infer, type OnlineRewardModel,
+  TaskCodec, deriveSeed, loraOf, loraSchema, makeOptimizer, packSequences, rlConfigFor, s, type Given, type Infer, type OnlineRewardModel,
   type OptimizerConfig, type Problem, type RolloutBatch, type TrainingCheckpoint,
 } from '@repirl/rl';
 import { REPIRL_WEIGHT_MODES, detach, effectiveSampleSize, repirlIsMleLoss, type RepirlWeightMode } from '../losses/index.js';
@@ -51,6 +51,7 @@ export const repirlPrmSchema = s.object("rePIRL's PRM: a tanh MLP head on a copy
   }),
   correctAsExperts: s.boolean('rollouts the verifier accepts count as experts (the released code); false: only demonstrations', { default: true }),
   demosPerPrompt: s.integer('demonstrations used per prompt at most (0: none; experts are then the correct rollouts only)', { default: 4, min: 0 }),
+  lora: loraSchema(),
 });
 export type RepirlPrmConfig = Omit<Infer<typeof repirlPrmSchema>, 'seed'> & PrmUpdateConfig;
 
@@ -265,7 +266,7 @@ export async function createRepirlTrainer(options: RepirlTrainerOptions): Promis
   const { config: input, demonstrations, prm: given, ...rest } = options;
   const config = resolveRepirlConfig(input ?? {});
   const p = config.prm;
-  const prm = given ?? TokenMlpPrm.fromPolicy(options.policy, { ...(p.hidden > 0 ? { hidden: p.hidden } : {}), freezeBackbone: p.freezeBackbone, seed: p.seed });
+  const prm = given ?? TokenMlpPrm.fromPolicy(options.policy, { ...(p.hidden > 0 ? { hidden: p.hidden } : {}), freezeBackbone: p.freezeBackbone, seed: p.seed, lora: loraOf(p.lora) });
   const learner = new RepirlLearner(prm, {
     config: p,
     codec: options.codec ?? new TaskCodec(),

@@ -1,9 +1,9 @@
 // Trainers: SFT and RL (GRPO, Dr.GRPO, RLOO, REINFORCE++, REINFORCE++-baseline, PPO + GAE), their
 // configs, validation, the metrics stream and training checkpoints (written into a run directory: ../run).
 export {
-  LR_SCHEDULES, RL_ALGORITHMS, RL_PRESETS, U32_MAX, checkpointSchema, maxSkippedStepsSchema, optimizerSchema, resolveRlConfig, resolveSftConfig,
+  LR_SCHEDULES, RL_ALGORITHMS, RL_PRESETS, U32_MAX, checkpointSchema, loraOf, loraSchema, maxSkippedStepsSchema, optimizerSchema, resolveRlConfig, resolveSftConfig,
   rlConfigFor, rlConfigSchema, rlTrainerSchema, seedSchema, sftTrainerSchema, validationSchema, warmupNote, type CheckpointConfig, type DeepPartial,
-  type LrScheduleName, type OptimizerConfig, type RlAlgorithm, type RlConfig, type RlConfigInput, type SftConfig, type SftConfigInput, type ValidationConfig,
+  type LoraSection, type LrScheduleName, type OptimizerConfig, type RlAlgorithm, type RlConfig, type RlConfigInput, type SftConfig, type SftConfigInput, type ValidationConfig,
 } from './config.js';
 export { lrSchedule, makeOptimizer } from './optim.js';
 export { correlation } from './stats.js';
