@@ -27,6 +27,7 @@ import type { OfflinePrmTrainConfig, PrmEvalConfig, PrmTrainConfig } from '../co
 import { resolveCheckpoint, RunDirError } from '../run/index.js';
 import type { RunContext, RunOutcome } from './context.js';
 import type { ProblemSource } from './data.js';
+import { runProcessBenchEval, runSupervisedTrain } from './prm-labelled.js';
 import {
   RL_TRAIN_PROBLEMS, VALIDATION_SEED_OFFSET, backend, checkpointCodec, loadStart, recordStart, responseBudget, runTrainer, sameTokenizer, sinkInto, splitProblems,
   type StartingPolicy,
@@ -132,6 +133,17 @@ export async function runPrmEval(ctx: RunContext<PrmEvalConfig>): Promise<RunOut
   const prmRef = await resolveCheckpoint(c.prm);
   // The PRM reads text as it was trained to (its checkpoint's codec.json and hf/, or bytes); the policy must write it the same way.
   const trained = await checkpointCodec(prmRef.dir);
+  if (c.processbench.path !== null) {
+    // ProcessBench brings its own solutions: the PRM alone scores them (prm-labelled.ts).
+    const pbPrm = await loadPrm(await backend(), prmRef.dir).catch((err: Error) => {
+      throw new Error(`${c.prm}: cannot load a PRM (${err.message})`);
+    });
+    try {
+      return await runProcessBenchEval(ctx, pbPrm, { ...c.processbench, path: c.processbench.path }, trained.codec.withStepRule(c.processbench.steps ?? 'lines'));
+    } finally {
+      pbPrm.dispose();
+    }
+  }
   const source = c.model !== null ? { model: c.model } : c.policy !== null ? { init: c.policy } : await startOfPrmRun(c.prm);
   const start = await loadStart({ ...source, template: trained.hf?.record.template ?? 'auto' });
   const { policy } = start;
@@ -242,6 +254,17 @@ export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunO
   const initial = await loadStart(c);
   const { policy } = initial;
   // Every PRM model, learner and metric cuts responses into steps by the data's rule.
+  if (c.method === 'supervised') {
+    // The PRM learns from a labelled file, not from the policy's rollouts (prm-labelled.ts).
+    try {
+      const trained = await runSupervisedTrain(ctx, c, policy, initial.codec, (dir) => recordStart(dir, initial));
+      if (trained === null) return { status: 'stopped', step: 0 };
+      trained.prm.dispose();
+      return trained.outcome;
+    } finally {
+      policy.dispose();
+    }
+  }
   const codec = initial.codec.withStepRule(source.stepRule);
   // The run's seed: the RL trainer's (online) or the offline learner's.
   const seed = 'rl' in c ? c.rl.seed : c.prm.seed;

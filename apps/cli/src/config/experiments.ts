@@ -7,6 +7,7 @@ import { ATTENTION_MAX_HEAD_SIZE, ATTENTION_MIN_HEAD_SIZE } from '@repirl/kernel
 import { SPLITS, U32_MAX, extend, problemFileFields, rlConfigFor, s, sftTrainerSchema, type Given, type Infer, type ObjectSchema, type SchemaSource } from '@repirl/rl';
 import { checkOneStart, fillDifficulty, hfModelField, taskSchema, templateField, withValidationProblems } from './common.js';
 import { DATA_FILE_INPUTS, checkDataKeys, problemDataSchema, verifierSchema } from './data.js';
+import { PROCESSBENCH_INPUTS } from './prm-labelled.js';
 import { prmEvalSchema, prmTrainSchema, prmTrainSteps, type PrmEvalConfig, type PrmTrainConfig } from './prm.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -192,23 +193,23 @@ export const experiments: { [K in ExperimentName]: ExperimentSpec<ConfigTypes[K]
   'prm-train': {
     name: 'prm-train',
     schema: prmTrainSchema,
-    summary: 'learn a PRM: repirl, airl-s, prime (online, with the policy) or orm, shepherd, implicit-offline (on a fixed rollout set)',
+    summary: 'learn a PRM: repirl, airl-s, prime (online, with the policy), orm, shepherd, implicit-offline (on a fixed rollout set) or supervised (on a step-labelled file)',
     totalSteps: prmTrainSteps,
     unit: 'step',
     resumableKeys: ['rl.steps', 'rl.checkpoint.every'],
     displayMetrics: ['prm/loss', 'val/acc', 'critic/score/mean'],
-    inputPaths: [...DATA_FILE_INPUTS, { key: 'init', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
+    inputPaths: [...DATA_FILE_INPUTS, ...PROCESSBENCH_INPUTS, { key: 'init', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
     finalize: fillDifficulty,
   },
   'prm-eval': {
     name: 'prm-eval',
     schema: prmEvalSchema,
-    summary: 'step AUROC, first-error F1, response AUROC and best-of-N vs majority vote of a trained PRM',
+    summary: 'step AUROC, first-error F1, response AUROC and best-of-N vs majority vote of a trained PRM; or its ProcessBench metrics (processbench.path)',
     totalSteps: () => 3,
     unit: 'stage',
     resumableKeys: [],
     displayMetrics: ['prm_eval/step_auroc'],
-    inputPaths: [...DATA_FILE_INPUTS, { key: 'prm', kind: 'checkpoint' }, { key: 'policy', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
+    inputPaths: [...DATA_FILE_INPUTS, ...PROCESSBENCH_INPUTS, { key: 'prm', kind: 'checkpoint' }, { key: 'policy', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
     finalize: fillDifficulty,
   },
 };

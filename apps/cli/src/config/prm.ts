@@ -13,13 +13,15 @@ import {
 } from '@repirl/prm';
 import { U32_MAX, choose, extend, s, type Given, type Infer, type Issue, type ObjectSchema, type OptimizerConfig, type RlConfig } from '@repirl/rl';
 import { problemDataSchema, verifierSchema, type ProblemDataConfig, type VerifierKeys } from './data.js';
+import { prmEvalProcessBench, supervisedFields, type LabelledDataConfig, type ProcessBenchConfig } from './prm-labelled.js';
 import { type TemplateChoice, checkOneStart, hfModelField, taskSchema, templateField, withValidationProblems } from './common.js';
 
-export const PRM_METHODS = ['repirl', 'airl-s', 'prime', 'orm', 'shepherd', 'implicit-offline'] as const;
+export const PRM_METHODS = ['repirl', 'airl-s', 'prime', 'orm', 'shepherd', 'implicit-offline', 'supervised'] as const;
 export type PrmMethod = (typeof PRM_METHODS)[number];
 export const ONLINE_PRM_METHODS = ['repirl', 'airl-s', 'prime'] as const;
 export type OnlinePrmMethod = (typeof ONLINE_PRM_METHODS)[number];
-export type OfflinePrmMethod = Exclude<PrmMethod, OnlinePrmMethod>;
+/** The offline learners on the starting policy's rollouts (supervised learns from a labelled file instead). */
+export type OfflinePrmMethod = Exclude<PrmMethod, OnlinePrmMethod | 'supervised'>;
 export const isOnline = (method: PrmMethod): method is OnlinePrmMethod => (ONLINE_PRM_METHODS as readonly string[]).includes(method);
 
 /** Each online learner's config schema ({ rl, prm }), as @repirl/prm declares it. */
@@ -78,6 +80,14 @@ export const prmTrainSchema = (given: Given): ObjectSchema => {
       eval: prmTrainEval(),
     }, { check: (c, root) => [...checkOneStart('init')(c), ...(learner.check?.(c, root) ?? [])] });
   }
+  if (method === 'supervised') {
+    // The step labels come from data.path (config/prm-labelled.ts); the task section is not read.
+    const { data: _problems, verifier: _verifier, ...start } = commonFields(method);
+    return s.object("learn a PRM from the step labels of a file (TRL's PRMTrainer baseline), starting from the (SFT) policy's backbone", {
+      ...start,
+      ...supervisedFields(),
+    }, { check: checkOneStart('init') });
+  }
   return s.object(`learn a PRM with ${method} on a fixed rollout set of the starting (SFT) policy`, {
     ...commonFields(method),
     problems: s.integer('training problems of the rollout set (rollouts = problems × rollout.k); generated with prm.seed', { default: 64, min: 1 }),
@@ -113,7 +123,14 @@ export interface OfflinePrmTrainConfig extends PrmTrainCommon {
   rollout: { k: number; temperature: number; maxNewTokens: number };
   prm: { seed: number; epochs: number; miniBatchSize: number; optim: OptimizerConfig } & Record<string, unknown>;
 }
-export type PrmTrainConfig = OnlinePrmTrainConfig | OfflinePrmTrainConfig;
+/** A resolved `prm train` config of method=supervised. */
+export interface SupervisedPrmTrainConfig extends Omit<PrmTrainCommon, 'data' | 'verifier' | 'eval'> {
+  method: 'supervised';
+  data: LabelledDataConfig;
+  prm: { seed: number; epochs: number; miniBatchSize: number; optim: OptimizerConfig } & Record<string, unknown>;
+  processbench: ProcessBenchConfig;
+}
+export type PrmTrainConfig = OnlinePrmTrainConfig | OfflinePrmTrainConfig | SupervisedPrmTrainConfig;
 
 /** What a prm train run counts: dual-loop steps (online) or epochs over the rollout set (offline). */
 export const prmTrainSteps = (c: PrmTrainConfig): number => ('rl' in c ? c.rl.steps : c.prm.epochs);
@@ -128,6 +145,7 @@ export const prmEvalSchema = s.object(
     data: problemDataSchema(),
     verifier: verifierSchema(),
     ...prmEvalFields({ problems: 100, samplesPerProblem: 64, ns: [4, 16, 64] }),
+    processbench: prmEvalProcessBench(),
     maxNewTokens: s.integer('longest response in tokens (bytes)', { default: 32, min: 1 }),
     seed: s.integer('seed of the problems and samples (use one disjoint from training)', { default: 1_000_003, min: 0, max: U32_MAX }),
   },

@@ -1,0 +1,128 @@
+// The PRM runners on step-labelled files and ProcessBench (issue 14; config/prm-labelled.ts):
+//
+//   supervised   prm train with method=supervised: the labelled file (data.path) is read and
+//                checked, the PRM trained on its step labels (@repirl/prm trainSupervisedPrm: held
+//                out by prompt, step AUROC after every epoch, the best epoch kept), one metrics line
+//                per epoch; the PRM is saved as <run>/prm.{safetensors,json} and in a checkpoint;
+//                with processbench.path it is then scored on ProcessBench.
+//   processbench prm eval with processbench.path: the PRM scores every step of the file's
+//                solutions; ProcessBench's metrics per subset with bootstrap intervals, written to
+//                processbench.json (metrics, subsets, each sample's prediction) and summarised.
+import { writeFileAtomic, type DecoderLM } from '@repirl/autograd';
+import {
+  epochLosses, evaluateProcessBench, loadProcessBench, loadStepLabelledFile, processBenchText, trainSupervisedPrm, type ProcessBenchReport, type ProcessRewardModel,
+  type StepLabelledSample,
+} from '@repirl/prm';
+import { saveModel, type TaskCodec } from '@repirl/rl';
+import type { LabelledDataConfig, ProcessBenchConfig } from '../config/prm-labelled.js';
+import type { RunContext, RunOutcome } from './context.js';
+
+/** The headline numbers of a ProcessBench report: the average F1 and each subset's F1 and accuracies. */
+export function processBenchHeadline(report: ProcessBenchReport): Record<string, number> {
+  const out: Record<string, number> = { 'processbench/avg_f1': report.averageF1.value };
+  for (const [name, r] of Object.entries(report.subsets)) {
+    out[`processbench/${name}/f1`] = r.f1.value;
+    out[`processbench/${name}/error_acc`] = r.errorAccuracy.value;
+    out[`processbench/${name}/correct_acc`] = r.correctAccuracy.value;
+  }
+  out['processbench/threshold'] = report.threshold;
+  return out;
+}
+
+/** Scores the PRM on `pb.path` (threshold given or calibrated on `pb.validation`), writes `file`, returns the report. */
+export async function scoreProcessBenchFiles(
+  ctx: RunContext<unknown>, prm: ProcessRewardModel, pb: ProcessBenchConfig & { path: string }, codec: TaskCodec, file: string,
+): Promise<ProcessBenchReport & { tooLong: number }> {
+  // Step-head PRMs find step ends by decoding responses with their own codec: the one the steps are written with.
+  if ('codec' in prm) (prm as { codec: TaskCodec }).codec = codec;
+  const samples = await loadProcessBench(pb.path, { format: pb.format });
+  const calibration = pb.validation === null ? undefined : await loadProcessBench(pb.validation, { format: pb.format });
+  const report = await evaluateProcessBench(prm, samples, {
+    codec, threshold: pb.threshold, ...(calibration !== undefined ? { calibration } : {}), resamples: pb.resamples, seed: pb.seed,
+  });
+  await writeFileAtomic(file, `${JSON.stringify({
+    threshold: report.threshold, threshold_source: report.thresholdSource, too_long: report.tooLong, metrics: report.metrics, subsets: report.subsets, average_f1: report.averageF1,
+    predictions: report.predictions.map((p) => ({ id: p.id, subset: p.subset, label: p.label, prediction: p.prediction, step_scores: p.stepScores })),
+  }, null, 1)}\n`);
+  if (report.tooLong > 0) ctx.log(`processbench: ${report.tooLong} of ${samples.length} samples are longer than the PRM's context and were not scored`);
+  if (report.calibrationTooLong > 0) ctx.log(`processbench: ${report.calibrationTooLong} calibration samples are longer than the PRM's context and were not scored`);
+  return report;
+}
+
+export interface SupervisedRunConfig {
+  data: LabelledDataConfig;
+  prm: { seed: number; epochs: number } & Record<string, unknown>;
+  processbench: ProcessBenchConfig;
+}
+
+async function readLabelled(path: string, d: LabelledDataConfig): Promise<StepLabelledSample[]> {
+  return (await loadStepLabelledFile(path, { format: d.format, layout: d.layout, neutral: d.neutral })).samples;
+}
+
+/**
+ * prm train with method=supervised (see the file comment). `policy` is the starting policy (the
+ * PRM's backbone is a copy), `codec` its codec, `record` writes what else a directory holding the
+ * PRM needs (the starting model's codec record); returns the trained PRM with the outcome, or null
+ * when stopped before training.
+ */
+export async function runSupervisedTrain(
+  ctx: RunContext<unknown>, c: SupervisedRunConfig, policy: DecoderLM, baseCodec: TaskCodec, record: (dir: string) => Promise<void> = async () => {},
+): Promise<{ prm: ProcessRewardModel & { dispose(): void }; outcome: RunOutcome } | null> {
+  const codec = baseCodec.withStepRule(c.data.steps);
+  const samples = await readLabelled(c.data.path, c.data);
+  const validation = c.data.validation === null ? undefined : await readLabelled(c.data.validation, c.data);
+  const steps = samples.reduce((n, x) => n + x.steps.length, 0);
+  const wrong = samples.reduce((n, x) => n + x.labels.filter((l) => !l).length, 0);
+  ctx.log(`supervised: ${samples.length} labelled samples (${steps} steps, ${wrong} wrong) from ${c.data.path}${validation ? `, ${validation.length} held out from ${c.data.validation}` : ''}`);
+  if (ctx.signal.aborted) return null;
+  const t = performance.now();
+  const result = await trainSupervisedPrm({ policy, samples, ...(validation !== undefined ? { validation } : {}), config: c.prm, codec });
+  try {
+    const trainSeconds = (performance.now() - t) / 1000;
+    const { counts } = result;
+    if (counts.tooLong > 0) ctx.log(`supervised: ${counts.tooLong} samples are longer than the policy's context (${policy.config.maxSeqLen} tokens) and were left out`);
+    if (counts.validation === 0) ctx.log('supervised: no held-out sample (prm.validation.fraction = 0 or no prompt fell in it): the last epoch is kept');
+    const losses = epochLosses(result.metrics);
+    const auroc = (epoch: number) => result.validation.find((v) => v.epoch === epoch)?.stepAuroc;
+    for (const [e, loss] of losses.entries()) {
+      const last = result.metrics.filter((r) => r.epoch === e).at(-1)!;
+      await ctx.report(e + 1, {
+        'prm/loss': loss, 'prm/grad_norm': last.gradNorm, 'prm/lr': last.lr, 'val/prm/step_auroc': auroc(e),
+        ...(e === 0 ? { 'val/prm/step_auroc_before': auroc(-1), 'data/train_samples': counts.train, 'data/validation_samples': counts.validation, 'data/too_long': counts.tooLong } : {}),
+        ...(e === losses.length - 1 ? { 'timing/train_s': trainSeconds } : {}),
+      });
+    }
+    const epochs = c.prm.epochs;
+    const dir = await ctx.run.checkpointDir(epochs);
+    await saveModel(dir, 'prm', result.prm);
+    await record(dir);
+    await ctx.run.commitCheckpoint(epochs);
+    await saveModel(ctx.run.path, 'prm', result.prm);
+    await record(ctx.run.path);
+    const kept = auroc(result.keptEpoch);
+    const results: Record<string, number> = { 'prm/kept_epoch': result.keptEpoch + 1, 'data/train_samples': counts.train, 'data/validation_samples': counts.validation };
+    if (kept !== undefined) results['val/prm/step_auroc'] = kept;
+    const fmt = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(3));
+    if (counts.validation > 0) ctx.log(`supervised PRM: held-out step AUROC ${fmt(auroc(-1))} before training, ${fmt(kept)} at the kept epoch ${result.keptEpoch + 1} of ${epochs}`);
+    if (c.processbench.path !== null) {
+      const report = await scoreProcessBenchFiles(ctx, result.prm, { ...c.processbench, path: c.processbench.path }, codec, ctx.run.file('processbench.json'));
+      await ctx.report(epochs, report.metrics);
+      ctx.log(processBenchText(report));
+      Object.assign(results, processBenchHeadline(report));
+    }
+    return { prm: result.prm, outcome: { status: 'finished', step: epochs, results } };
+  } catch (error) {
+    result.prm.dispose();
+    throw error;
+  }
+}
+
+/** prm eval with processbench.path: the PRM on a ProcessBench-format file (see the file comment). */
+export async function runProcessBenchEval(ctx: RunContext<unknown>, prm: ProcessRewardModel, pb: ProcessBenchConfig & { path: string }, codec: TaskCodec): Promise<RunOutcome> {
+  await ctx.report(1, {});
+  const report = await scoreProcessBenchFiles(ctx, prm, pb, codec, ctx.run.file('processbench.json'));
+  // prm eval counts three stages; scoring is the last.
+  await ctx.report(3, report.metrics);
+  ctx.log(processBenchText(report));
+  return { status: 'finished', step: 3, results: processBenchHeadline(report) };
+}
