@@ -1,13 +1,19 @@
 // Whole-model throughput: training tokens/s of the reference tiny config (d = 128, 4 layers,
 // 4 heads, T = 128, byte vocabulary) against the same step on the float64 CPU reference backend,
 // and generation tokens/s with the KV cache against recomputing the prefix every step.
+// REPIRL_PROFILE=1 first profiles one training step and one decode step of the same model
+// (bench/profile.ts: GPU time per kernel, host time, dispatches, submits, allocations, read-backs).
 import { getRuntime } from '@repirl/kernels';
 import type { BenchCase, BenchContext } from '@repirl/kernels/bench';
 import { AdamW, ByteTokenizer, CpuBackend, DecoderLM, GpuBackend, backward, generate, languageModelLoss, targetMask, tensor, tidy, type Backend, type DecoderConfig } from '../src/index.js';
 
 const tokenizer = new ByteTokenizer();
 
-function trainer(backend: Backend, config: DecoderConfig, batch: number, T: number) {
+/** The bench model: d = 128, 4 layers, 4 heads, byte vocabulary (the profile uses the same). */
+export const BENCH_MODEL: DecoderConfig = { vocabSize: tokenizer.vocabSize, dModel: 128, nLayers: 4, nHeads: 4, dFF: 512, maxSeqLen: 256 };
+export const BENCH_PROMPTS = Array.from({ length: 8 }, (_, b) => tokenizer.encode(`prompt ${b}: `.padEnd(16, '.')).slice(0, 16));
+
+export function trainer(backend: Backend, config: DecoderConfig, batch: number, T: number) {
   const model = new DecoderLM(backend, config, { seed: 1 });
   const opt = new AdamW(model.parameters(), { lr: 1e-4 });
   const ids = Array.from({ length: batch * T }, (_, i) => (i * 7919) % 256);
@@ -27,17 +33,18 @@ function trainer(backend: Backend, config: DecoderConfig, batch: number, T: numb
 }
 
 export default async function (ctx: BenchContext): Promise<BenchCase[]> {
+  if (process.env.REPIRL_PROFILE === '1') await (await import('./profile.js')).profileModel(ctx);
   const gpu = new GpuBackend(await getRuntime());
   const T = ctx.quick ? 32 : 128;
   const batch = 4;
-  const config: DecoderConfig = { vocabSize: tokenizer.vocabSize, dModel: 128, nLayers: 4, nHeads: 4, dFF: 512, maxSeqLen: 256 };
+  const config = BENCH_MODEL;
   const gpuTrainer = trainer(gpu, config, batch, T);
   const cpuTrainer = trainer(new CpuBackend(), config, batch, T);
 
   const newTokens = ctx.quick ? 16 : 128;
-  const genBatch = 8;
+  const genBatch = BENCH_PROMPTS.length;
   const model = new DecoderLM(gpu, { ...config, maxSeqLen: 16 + newTokens }, { seed: 2 });
-  const prompts = Array.from({ length: genBatch }, (_, b) => tokenizer.encode(`prompt ${b}: `.padEnd(16, '.')).slice(0, 16));
+  const prompts = BENCH_PROMPTS;
   const sample = (cache: boolean) => async () => {
     const out = await generate(model, prompts, { maxNewTokens: newTokens, seed: 0, cache });
     if (out.some((s) => s.tokens.length !== newTokens)) throw new Error('a sequence stopped early');

@@ -5,6 +5,8 @@
 import { Bench } from 'tinybench';
 import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { getRuntime, type Runtime } from '../src/index.js';
 import { tfWasm, tfWebgpu } from './peers.js';
 
@@ -46,6 +48,7 @@ export interface BenchContext {
 }
 
 export type Suite = (ctx: BenchContext) => Promise<BenchCase[]>;
+export type SuiteModules = Record<string, () => Promise<{ default: Suite }>>;
 
 export interface PeerRecord {
   peer: string;
@@ -131,7 +134,14 @@ export async function runSuite(suiteName: string, suite: Suite, ctx: BenchContex
   for (const c of cases) {
     try {
       const caseOptions = c.minIterations ? { ...options, minIterations: c.minIterations, timeMs: 0 } : options;
-      const ours = await measure(`${c.name} (ours)`, c.ours, caseOptions, c.warmup ?? true);
+      let ours: { median: number; samples: number };
+      try {
+        ours = await measure(`${c.name} (ours)`, c.ours, caseOptions, c.warmup ?? true);
+      } catch (err) {
+        // One failing case (a device limit at a real model's shape) must not lose the others' records.
+        console.log(`  ${c.name}: FAILED: ${(err as Error).message}`);
+        continue;
+      }
       const peers: PeerRecord[] = [];
       for (const [peer, runner] of Object.entries(c.peers)) {
         try {
@@ -173,13 +183,7 @@ export async function runSuite(suiteName: string, suite: Suite, ctx: BenchContex
     suite: suiteName,
     date: new Date().toISOString(),
     command: `LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? ''} npx nx run ${options.project}:bench -- ${suiteName}`,
-    machine: {
-      cpu: cpus()[0]?.model ?? 'unknown',
-      cores: cpus().length,
-      memory_gib: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-      lp_num_threads: process.env.LP_NUM_THREADS ?? null,
-    },
+    machine: machineInfo(),
     adapter: ctx.rt.describe(),
     results,
   };
@@ -188,6 +192,27 @@ export async function runSuite(suiteName: string, suite: Suite, ctx: BenchContex
   writeFileSync(tmp, JSON.stringify(report, null, 2) + '\n');
   renameSync(tmp, file);
   return report;
+}
+
+/** The machine a record was measured on. */
+export function machineInfo(): SuiteReport['machine'] {
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memory_gib: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    lp_num_threads: process.env.LP_NUM_THREADS ?? null,
+  };
+}
+
+/**
+ * Where records go: the folder REPIRL_BENCH_RESULTS names (scripts/gpu-bench.sh keeps GPU records
+ * apart), else bench-results/ at the repository root, or bench-results/quick/ for quick runs.
+ */
+export function benchResultsDir(quick: boolean): URL {
+  const dir = process.env.REPIRL_BENCH_RESULTS;
+  if (dir) return pathToFileURL(`${resolve(dir)}/`);
+  return new URL(quick ? '../../../bench-results/quick/' : '../../../bench-results/', import.meta.url);
 }
 
 export function makeContext(rt: Runtime, quick: boolean): BenchContext {
@@ -199,11 +224,17 @@ export function makeContext(rt: Runtime, quick: boolean): BenchContext {
  * `REPIRL_BENCH_QUICK=1` runs the smallest sizes only (a smoke run) and writes to
  * bench-results/quick/ (ignored by git); otherwise results go to bench-results/<suite>.json.
  */
-export async function runBenchmarks(project: string, dir: URL, argv: readonly string[]): Promise<void> {
-  const available = readdirSync(dir)
-    .filter((f) => f.endsWith('.bench.ts'))
-    .map((f) => f.replace(/\.bench\.ts$/, ''))
-    .sort();
+export async function runBenchmarks(project: string, dir: URL | SuiteModules, argv: readonly string[]): Promise<void> {
+  // A folder of <suite>.bench.ts files, or the suites' modules by name (a bundled runner, scripts/gpu-bench.sh).
+  const modules: SuiteModules =
+    dir instanceof URL
+      ? Object.fromEntries(
+          readdirSync(dir)
+            .filter((f) => f.endsWith('.bench.ts'))
+            .map((f) => [f.replace(/\.bench\.ts$/, ''), () => import(new URL(f, dir).href) as Promise<{ default: Suite }>]),
+        )
+      : dir;
+  const available = Object.keys(modules).sort();
   const requested = argv.filter((a) => !a.startsWith('-'));
   for (const name of requested) {
     if (!available.includes(name)) throw new Error(`unknown suite "${name}"; available: ${available.join(', ')}`);
@@ -214,14 +245,16 @@ export async function runBenchmarks(project: string, dir: URL, argv: readonly st
   console.log(`# benchmarks — ${info.description || info.device} (${info.backend}), LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? 'default'}${quick ? ', quick sizes' : ''}`);
   console.log('# columns: our median, our throughput, then each peer: throughput (×ratio = peer time / our time; >1 = we are faster)');
   const ctx = makeContext(rt, quick);
+  const timeMs = Number(process.env.REPIRL_BENCH_TIME_MS ?? (quick ? 200 : 1500));
+  if (!(timeMs >= 0)) throw new Error(`REPIRL_BENCH_TIME_MS: expected a number of milliseconds, got "${process.env.REPIRL_BENCH_TIME_MS}"`);
   const options: HarnessOptions = {
-    timeMs: quick ? 200 : 1500,
+    timeMs, // per runner (REPIRL_BENCH_TIME_MS: a GPU needs far less than lavapipe)
     minIterations: quick ? 2 : 5,
-    resultsDir: new URL(quick ? '../../../bench-results/quick/' : '../../../bench-results/', import.meta.url),
+    resultsDir: benchResultsDir(quick),
     project,
   };
   for (const name of requested.length > 0 ? requested : available) {
-    const mod = (await import(new URL(`${name}.bench.ts`, dir).href)) as { default: Suite };
+    const mod = await modules[name]!();
     await runSuite(name, mod.default, ctx, options);
   }
 }

@@ -59,8 +59,9 @@ function squareCase(ctx: BenchContext, n: number): BenchCase {
   const config = chooseMatmulConfig(rt, { M: n, N: n, K: n, transposeA: false, transposeB: false });
   const peers: Record<string, Runner> = {
     'tfjs-webgpu': tfPeer(() => ctx.tfWebgpu(), aHost, bHost, n),
-    'tfjs-wasm': tfPeer(() => ctx.tfWasm(), aHost, bHost, n),
   };
+  // tfjs-wasm takes seconds per product above 2048³ (single-threaded): left out there.
+  if (n <= 2048) peers['tfjs-wasm'] = tfPeer(() => ctx.tfWasm(), aHost, bHost, n);
   if (n <= 512) {
     const cHost = new Float32Array(n * n);
     peers.js = () => jsMatmul(aHost, bHost, cHost, n, n, n);
@@ -84,6 +85,9 @@ function squareCase(ctx: BenchContext, n: number): BenchCase {
 }
 
 export default async function matmulSuite(ctx: BenchContext): Promise<BenchCase[]> {
-  const sizes = ctx.quick ? [256] : [256, 512, 1024];
+  // REPIRL_BENCH_MATMUL_SIZES=1024,4096 measures other sizes (a GPU needs n ≥ 4096 to fill it).
+  const listed = (process.env.REPIRL_BENCH_MATMUL_SIZES ?? '').split(',').filter((x) => x.trim() !== '').map(Number);
+  if (listed.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`REPIRL_BENCH_MATMUL_SIZES: expected positive integers, got "${process.env.REPIRL_BENCH_MATMUL_SIZES}"`);
+  const sizes = listed.length > 0 ? listed : ctx.quick ? [256] : [256, 512, 1024];
   return sizes.map((n) => squareCase(ctx, n));
 }

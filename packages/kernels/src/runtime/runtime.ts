@@ -143,6 +143,9 @@ interface Profiling {
   wallTimes: Promise<{ name: string; ms: number }>[];
   lastDone: number;
   host: HostTiming;
+  /** Waits in flight, and when the first of them began. */
+  waiting: number;
+  waitStart: number;
 }
 
 const NO_COUNTS: RuntimeCounters = {
@@ -314,10 +317,7 @@ export class Runtime {
     this.counts.readbacks++;
     this.counts.readbackBytes += byteLength;
     try {
-      const p = this.profiling;
-      const t0 = p ? performance.now() : 0;
-      await this.guard(staging.mapAsync(MAP_READ_MODE, 0, byteLength));
-      if (p) p.host.waitMs += performance.now() - t0;
+      await this.waitFor(staging.mapAsync(MAP_READ_MODE, 0, byteLength));
       const copy = staging.getMappedRange(0, byteLength).slice(0);
       staging.unmap();
       await this.raiseCollectedErrors();
@@ -470,11 +470,21 @@ export class Runtime {
     this.assertUsable('sync');
     this.submit();
     this.counts.syncs++;
-    const p = this.profiling;
-    const t0 = p ? performance.now() : 0;
-    await this.guard(this.device.queue.onSubmittedWorkDone());
-    if (p) p.host.waitMs += performance.now() - t0;
+    await this.waitFor(this.device.queue.onSubmittedWorkDone());
     await this.raiseCollectedErrors();
+  }
+
+  /**
+   * Awaits a GPU promise (guarded against device loss). While profiling, the host's waiting time
+   * is the wall time during which at least one such wait is pending (concurrent reads count once).
+   */
+  private waitFor<T>(promise: Promise<T>): Promise<T> {
+    const p = this.profiling;
+    if (!p) return this.guard(promise);
+    if (p.waiting++ === 0) p.waitStart = performance.now();
+    return this.guard(promise).finally(() => {
+      if (--p.waiting === 0) p.host.waitMs += performance.now() - p.waitStart;
+    });
   }
 
   /** What the runtime has done since it was created (see RuntimeCounters). */
@@ -507,6 +517,8 @@ export class Runtime {
       wallTimes: [],
       lastDone: 0,
       host: { encodeMs: 0, submitMs: 0, waitMs: 0 },
+      waiting: 0,
+      waitStart: 0,
     };
     const before = this.counters();
     this.profiling = p;
