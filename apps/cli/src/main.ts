@@ -18,8 +18,9 @@ commands:
   eval [--config FILE] [--set k=v ...]   greedy pass@1 and pass@k of a checkpoint
   prm train [--config FILE] [--set ...] learn a PRM: --set method=repirl|airl-s|prime|orm|shepherd|implicit-offline
   prm eval  [--config FILE] [--set ...] step AUROC, first-error F1, best-of-N vs majority vote of a trained PRM
+  search    [--config FILE] [--set ...] test-time search: --set method=majority|bon|weighted-vote|beam|mcts prm=RUN_DIR|oracle
        (all of these: --dry-run, --out DIR, --resume, --force, --progress; repirl <command> --help)
-  config <sft|rl|eval|prm train|prm eval> [--json]   every config key with its default and doc
+  config <sft|rl|eval|prm train|prm eval|search> [--json]   every config key with its default and doc
   generate --set model=DIR [PROMPT ...] [--set data.path=FILE] [--out FILE]
                                          samples from a Hugging Face model (chat template, eos ids, sampling options)
   logprobs --set model=DIR --set data.path=FILE [--out FILE]
@@ -37,7 +38,7 @@ Example configs: apps/cli/configs/*.json (repirl sft --config apps/cli/configs/s
 Kernel benchmarks: npx nx run kernels:bench [-- suite ...]
 Environment: REPIRL_WEBGPU_BACKEND=vulkan|opengles, REPIRL_DISABLE_FEATURES=shader-f16,subgroups,timestamp-query`;
 
-const COMMANDS = ['sft', 'rl', 'eval', 'prm', 'config', 'generate', 'logprobs', 'export', 'tasks', 'info', 'help'];
+const COMMANDS = ['sft', 'rl', 'eval', 'prm', 'search', 'config', 'generate', 'logprobs', 'export', 'tasks', 'info', 'help'];
 const PRM_SUBCOMMANDS = ['train', 'eval'];
 
 /**
@@ -72,13 +73,14 @@ export async function main(argv: readonly string[], print: (text: string) => voi
     case 'help':
     case '--help':
     case '-h':
-      if (rest[0] === 'sft' || rest[0] === 'rl' || rest[0] === 'eval') print(experimentUsage(rest[0]));
+      if (rest[0] === 'sft' || rest[0] === 'rl' || rest[0] === 'eval' || rest[0] === 'search') print(experimentUsage(rest[0]));
       else if (rest[0] === 'prm' && (rest[1] === 'train' || rest[1] === 'eval')) print(experimentUsage(`prm-${rest[1]}`));
       else print(USAGE);
       return 0;
     case 'sft':
     case 'rl':
     case 'eval':
+    case 'search':
       return runExperiment(command, rest, cli);
     case 'prm': {
       const [sub, ...args] = rest;

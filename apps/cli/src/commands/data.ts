@@ -76,6 +76,7 @@ function neededSplits(name: ExperimentName, config: Record<string, unknown>): Sp
     case 'prm-train':
       return 'rl' in config ? ['train', 'validation', 'test'] : ['train', 'test'];
     case 'prm-eval':
+    case 'search':
       return ['test'];
   }
 }

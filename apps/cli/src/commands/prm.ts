@@ -175,7 +175,7 @@ export async function runPrmEval(ctx: RunContext<PrmEvalConfig>): Promise<RunOut
 }
 
 /** The `init` or `model` of a `repirl prm train` run directory (its config.json), for `prm eval` without `policy` or `model`. */
-async function startOfPrmRun(path: string): Promise<{ init?: string; model?: string }> {
+export async function startOfPrmRun(path: string): Promise<{ init?: string; model?: string }> {
   const text = await readFile(join(path, 'config.json'), 'utf8').catch(() => null);
   const config = text === null ? {} : (JSON.parse(text) as { init?: unknown; model?: unknown });
   if (typeof config.init === 'string') return { init: config.init };

@@ -2,6 +2,7 @@
 import type { ConfigTypes, ExperimentName } from '../config/index.js';
 import type { Runner } from './context.js';
 import { runPrmEval, runPrmTrain } from './prm.js';
+import { runSearch } from './search.js';
 import { runEval, runRl, runSft } from './train.js';
 
 export type { RunContext, RunOutcome, Runner } from './context.js';
@@ -17,4 +18,5 @@ export const runners: Runners = {
   eval: runEval,
   'prm-train': runPrmTrain,
   'prm-eval': runPrmEval,
+  search: runSearch,
 };

@@ -9,6 +9,7 @@ import { checkOneStart, fillDifficulty, hfModelField, taskSchema, templateField,
 import { DATA_FILE_INPUTS, checkDataKeys, problemDataSchema, verifierSchema } from './data.js';
 import { PROCESSBENCH_INPUTS } from './prm-labelled.js';
 import { prmEvalSchema, prmTrainSchema, prmTrainSteps, type PrmEvalConfig, type PrmTrainConfig } from './prm.js';
+import { searchSchema, type SearchConfig } from './search.js';
 
 // ---------------------------------------------------------------------------------------------
 // sft
@@ -124,7 +125,7 @@ export type EvalConfig = Infer<typeof evalSchema>;
 // ---------------------------------------------------------------------------------------------
 // The registry the commands use
 
-export type ExperimentName = 'sft' | 'rl' | 'eval' | 'prm-train' | 'prm-eval';
+export type ExperimentName = 'sft' | 'rl' | 'eval' | 'prm-train' | 'prm-eval' | 'search';
 
 export interface ConfigTypes {
   /** sftSchemaFor's toy variant; a runner reads `model` as SftConfig | SftHfConfig. */
@@ -133,6 +134,7 @@ export interface ConfigTypes {
   eval: EvalConfig;
   'prm-train': PrmTrainConfig;
   'prm-eval': PrmEvalConfig;
+  search: SearchConfig;
 }
 
 export interface ExperimentSpec<C> {
@@ -210,6 +212,17 @@ export const experiments: { [K in ExperimentName]: ExperimentSpec<ConfigTypes[K]
     resumableKeys: [],
     displayMetrics: ['prm_eval/step_auroc'],
     inputPaths: [...DATA_FILE_INPUTS, ...PROCESSBENCH_INPUTS, { key: 'prm', kind: 'checkpoint' }, { key: 'policy', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
+    finalize: fillDifficulty,
+  },
+  search: {
+    name: 'search',
+    schema: searchSchema,
+    summary: 'test-time search with a PRM: majority, best-of-N, weighted vote, beam search or MCTS at a budget of generated tokens',
+    totalSteps: () => 2,
+    unit: 'stage',
+    resumableKeys: [],
+    displayMetrics: ['search/acc', 'search/tokens_per_problem'],
+    inputPaths: [...DATA_FILE_INPUTS, { key: 'policy', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
     finalize: fillDifficulty,
   },
 };

@@ -10,3 +10,4 @@ export {
   ONLINE_PRM_METHODS, PRM_METHODS, isOnline, prmEvalSchema, prmTrainSchema, type OfflinePrmTrainConfig, type OnlinePrmTrainConfig, type PrmEvalConfig,
   type PrmMethod, type PrmTrainConfig,
 } from './prm.js';
+export { searchSchema, type SearchConfig } from './search.js';

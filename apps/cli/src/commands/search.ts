@@ -1,0 +1,106 @@
+// The runner of `repirl search` (issue 16): test-time search with a PRM on held-out test problems,
+// on @repirl/prm's stepSearch (majority, bon, weighted-vote, beam, mcts over one prefix tree of KV
+// caches, one budget of generated tokens per problem).
+//
+// The problems are the test split drawn as `prm eval` draws them (the same seed offset), the PRM
+// is loaded as `prm eval` loads it (its codec must be the policy's), or is the oracle of the
+// task's exact step labels, or none. Writes
+//   search.jsonl   one line per problem: its id, prompt and reference answer, every candidate
+//                  (response, answer, PRM step scores, score, finish, tokens, correct), the chosen
+//                  one, its answer, whether it is right and the tokens the problem spent;
+//   search.json    the summary: accuracy with a bootstrap interval over problems, generated tokens
+//                  per problem (with its interval), and the prefix tree's accounting (tokens
+//                  prefilled, generated, KV positions copied, what a re-prefill would have read).
+import { writeFileAtomic } from '@repirl/autograd';
+import { OraclePrm, bootstrapInterval, loadPrm, problemMean, stepSearch, type ProcessRewardModel, type StepSearchOptions } from '@repirl/prm';
+import type { SearchConfig } from '../config/search.js';
+import { resolveCheckpoint } from '../run/index.js';
+import type { RunContext, RunOutcome } from './context.js';
+import { PRM_EVAL_SEED_OFFSET, startOfPrmRun } from './prm.js';
+import { backend, checkpointCodec, loadStart, responseBudget, sameTokenizer, splitProblems, type StartingPolicy } from './shared.js';
+
+/** The policy and the PRM of a search config (loaded as `prm eval` loads them). */
+async function loadSearch(c: SearchConfig, ctx: RunContext<SearchConfig>): Promise<{ start: StartingPolicy; learned: ProcessRewardModel | null }> {
+  const learned = c.prm !== null && c.prm !== 'oracle' ? await resolveCheckpoint(c.prm) : null;
+  const trained = learned === null ? null : await checkpointCodec(learned.dir);
+  const source = c.model !== null ? { model: c.model } : c.policy !== null ? { init: c.policy } : await startOfPrmRun(c.prm!);
+  const start = await loadStart({ ...source, template: trained?.hf?.record.template ?? c.template });
+  try {
+    if (learned === null) {
+      if (c.prm === 'oracle' && ctx.data.task === null) throw new Error(`prm=oracle reads a generated task's exact step labels; the problems of ${ctx.data.name} (data.source=file) have none`);
+      return { start, learned: null };
+    }
+    await sameTokenizer(trained!, start, `the PRM ${learned.dir}`, `the policy ${source.model ?? source.init}`);
+    const prm = await loadPrm(await backend(), learned.dir).catch((err: Error) => {
+      throw new Error(`${c.prm}: cannot load a PRM (${err.message})`);
+    });
+    return { start, learned: prm };
+  } catch (err) {
+    start.policy.dispose();
+    throw err;
+  }
+}
+
+export async function runSearch(ctx: RunContext<SearchConfig>): Promise<RunOutcome> {
+  const c = ctx.config;
+  const { start, learned } = await loadSearch(c, ctx);
+  const { policy } = start;
+  const codec = start.codec.withStepRule(ctx.data.stepRule);
+  try {
+    const problems = splitProblems(ctx.data, 'test', c.seed + PRM_EVAL_SEED_OFFSET, c.problems);
+    const maxNewTokens = responseBudget(policy, problems, codec, c.maxNewTokens);
+    const prm = c.prm === 'oracle' ? new OraclePrm(policy.backend, ctx.data.task!, problems, codec) : learned;
+    // Step-head PRMs find step ends by decoding responses with their codec.
+    if (prm !== null && 'codec' in prm) (prm as { codec: unknown }).codec = codec;
+    await ctx.report(1, {});
+    const options: StepSearchOptions = {
+      method: c.method, codec, prm, maxNewTokens, temperature: c.temperature, seed: c.seed, reuse: c.reuse, prmBatchSize: c.prmBatchSize, verify: ctx.data.verify,
+      n: c.n, vote: c.vote, beam: c.beam, mcts: c.mcts,
+      ...(c.budget > 0 ? { budget: c.budget } : {}), ...(c.maxSteps > 0 ? { maxSteps: c.maxSteps } : {}), ...(c.aggregation !== null ? { aggregation: c.aggregation } : {}),
+    };
+    const started = performance.now();
+    const out = await stepSearch(policy, problems, options);
+    const seconds = (performance.now() - started) / 1000;
+    const lines = out.results.map((r, p) => JSON.stringify({
+      problem: problems[p]!.id, prompt: problems[p]!.prompt, reference: problems[p]!.answer, method: c.method,
+      chosen: r.chosen, answer: r.answer, correct: r.correct ?? false, generated_tokens: r.generatedTokens,
+      candidates: r.candidates.map((x) => ({
+        response: x.response, answer: x.answer, correct: x.correct ?? null, finish: x.finish, tokens: x.tokens, step_scores: x.stepScores, score: finite(x.score),
+        ...(x.visits !== undefined ? { visits: x.visits } : {}),
+      })),
+    }));
+    await writeFileAtomic(ctx.run.file('search.jsonl'), `${lines.join('\n')}\n`);
+    const correct = out.results.map((r) => (r.correct ? 1 : 0));
+    const tokens = out.results.map((r) => r.generatedTokens);
+    const opts = { resamples: c.bootstrap, seed: c.seed };
+    const acc = bootstrapInterval(problems.length, problemMean(correct), opts);
+    const tok = bootstrapInterval(problems.length, problemMean(tokens), opts);
+    const generated = tokens.reduce((a, b) => a + b, 0);
+    const results = {
+      'search/acc': acc.value, 'search/acc/lo': acc.lo, 'search/acc/hi': acc.hi,
+      'search/tokens_per_problem': tok.value, 'search/tokens_per_problem/lo': tok.lo, 'search/tokens_per_problem/hi': tok.hi,
+      'search/generated_tokens': generated, 'search/prefilled_tokens': out.stats.prefilledTokens, 'search/copied_tokens': out.stats.copiedTokens,
+      'search/reprefill_tokens': out.stats.reprefillTokens, 'search/rounds': out.stats.rounds, 'search/problems': problems.length, 'timing/search_s': seconds,
+    };
+    const summary = {
+      method: c.method, prm: c.prm ?? 'none', budget: c.budget > 0 ? c.budget : null, n: c.n, beam: c.beam, mcts: c.mcts, problems: problems.length,
+      accuracy: { value: acc.value, lo: acc.lo, hi: acc.hi, level: acc.level, resamples: acc.resamples },
+      tokens_per_problem: { value: tok.value, lo: tok.lo, hi: tok.hi },
+      tokens: { generated, prefilled: out.stats.prefilledTokens, copied_kv: out.stats.copiedTokens, reprefill_equivalent: out.stats.reprefillTokens, rows: out.stats.rows, rounds: out.stats.rounds },
+      seconds,
+    };
+    await writeFileAtomic(ctx.run.file('search.json'), `${JSON.stringify(summary, null, 1)}\n`);
+    await ctx.report(2, results);
+    ctx.log(
+      `${ctx.data.name}: ${c.method} accuracy ${acc.value.toFixed(3)} [${acc.lo.toFixed(3)}, ${acc.hi.toFixed(3)}] at ${tok.value.toFixed(1)} generated tokens per problem ` +
+        `(${problems.length} problems; prefilled ${out.stats.prefilledTokens} tokens, a re-prefill per step would have read ${out.stats.reprefillTokens})`,
+    );
+    return { status: 'finished', step: 2, results };
+  } finally {
+    policy.dispose();
+    learned?.dispose();
+  }
+}
+
+/** JSON has no ±Infinity: an unscorable candidate's score is null. */
+const finite = (x: number | null): number | null => (x === null || !Number.isFinite(x) ? null : x);
