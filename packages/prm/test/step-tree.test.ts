@@ -4,7 +4,7 @@
 // the codec's step boundary, budgets hold, and bad options are named.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime } from '@repirl/kernels';
-import { GpuBackend, DecoderLM, noGrad, reshape, tensor, tidy, tokenLogProbs } from '@repirl/autograd';
+import { GpuBackend, DecoderLM, loadHfModel, loadHfTokenizer, noGrad, reshape, tensor, tidy, tokenLogProbs } from '@repirl/autograd';
 import { TaskCodec, arithChain } from '@repirl/rl';
 import { StepTree, isTerminal, leaves, pathIds, stepComplete, type StepNode } from '../src/search/step-tree.js';
 import { codec, decoder, difficulty, sftPolicy } from './helpers.js';
@@ -75,6 +75,27 @@ describe('StepTree', () => {
     console.log(`tree: prefilled ${tree.stats.prefilledTokens}, generated ${generated}, copied ${tree.stats.copiedTokens}; re-prefill: prefilled ${plain.stats.prefilledTokens}`);
     tree.dispose();
     plain.dispose();
+  }, 60_000);
+
+  it('is exact on a Hugging Face checkpoint too (Qwen3: grouped-query attention, q/k norms, a BPE tokenizer)', async () => {
+    const dir = new URL('../../autograd/test/fixtures/hf/qwen3/', import.meta.url).pathname;
+    const { model } = await loadHfModel(policy.backend, dir);
+    // The fixture's weights are random: steps cut at any vowel, so that paths run through several stored segments.
+    const hf = new TaskCodec({ tokenizer: await loadHfTokenizer(dir), template: 'raw', bos: false, stepRule: { separator: /[aeiou]/i } });
+    const hfPrompts = problems.map((p) => hf.encodePrompt(p.prompt));
+    const options = { codec: hf, maxNewTokens: 16, seed: 2 };
+    const tree = await StepTree.create(model, hfPrompts, options);
+    const plain = await StepTree.create(model, hfPrompts, { ...options, reuse: false });
+    await grow(tree, 4);
+    await grow(plain, 4);
+    const a = allNodes(tree);
+    const b = allNodes(plain);
+    expect(a.map((n) => n.ids)).toEqual(b.map((n) => n.ids));
+    a.forEach((n, i) => n.logprobs.forEach((lp, t) => expect(lp).toBeCloseTo(b[i]!.logprobs[t]!, 3)));
+    expect(a.filter((n) => n.depth >= 2).length).toBeGreaterThan(2); // paths through stored segments, not only the prompts
+    tree.dispose();
+    plain.dispose();
+    model.dispose();
   }, 60_000);
 
   it('keeps the budget of generated tokens per problem', async () => {
