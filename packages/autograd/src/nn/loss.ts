@@ -21,9 +21,13 @@ export function sequenceLogProbs(
   const [B, T] = ids.shape as [number, number];
   if (ids.rank !== 2 || T < 2) throw new Error(`sequenceLogProbs: ids must be [B, T] with T ≥ 2, got [${ids.shape.join(', ')}]`);
   checkTokenIds('sequenceLogProbs', ids, model.config.vocabSize);
-  const logits = model.forward(ids, options.lengths ? { lengths: options.lengths } : {}); // [B, T, V]
+  // The head runs on the T − 1 predicting positions only: slicing the hidden states [B, T, d]
+  // instead of the logits [B, T, V] skips one position of the head and a copy of all the logits
+  // (at a 152k vocabulary, [1, 512, V] is 311 MB: over one storage binding on lavapipe).
+  const hidden = model.hidden(ids, options.lengths ? { lengths: options.lengths } : {}); // [B, T, d]
+  const logits = model.logits(slice(hidden, 1, 0, T - 1)); // [B, T − 1, V]
   const V = logits.shape[2]!;
-  const predicting = reshape(slice(logits, 1, 0, T - 1), [B * (T - 1), V]);
+  const predicting = reshape(logits, [B * (T - 1), V]);
   const targets = reshape(slice(ids, 1, 1, T - 1), [B * (T - 1)]);
   const r = tokenLogProbs(predicting, targets, { temperature: options.temperature ?? 1, entropy: options.entropy ?? false });
   return {
