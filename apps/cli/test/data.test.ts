@@ -103,6 +103,9 @@ describe('problems from files through sft → rl → prm train (rePIRL) → prm 
     expect(r.out).toMatch(/^math\.jsonl: greedy pass@1 [\d.]+ on 3 problems/m);
     const samples = (await readFile(join(tmp.path(), 'eval', 'samples.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
     expect(samples.map((s) => s.id)).toHaveLength(3);
+    // The train split is read as a count too (the first `problems`), not whole as a training stream.
+    const train = await cli.run('eval', ...dataArgs(l), '--set', 'split=train', '--set', `checkpoint=${join(tmp.path(), 'math-jsonl', 'sft')}`, '--set', 'problems=2', '--set', 'maxNewTokens=4', ...QUIET, '--out', join(tmp.path(), 'eval-train'));
+    expect(train.out).toMatch(/^math\.jsonl: greedy pass@1 [\d.]+ on 2 problems/m);
   });
 });
 

@@ -175,7 +175,8 @@ export async function runEval(ctx: RunContext<EvalConfig>): Promise<RunOutcome> 
 async function evaluate(ctx: RunContext<EvalConfig>, policy: DecoderLM, codec: TaskCodec): Promise<RunOutcome> {
   const c = ctx.config;
   const { verify } = ctx.data;
-  const problems = splitProblems(ctx.data, c.split, c.seed, c.problems);
+  // `problems` of the split: generated, or a file's first ones (of its train split too: eval reads a count, not a stream).
+  const problems = ctx.data.problems(c.split, c.seed, c.problems);
   const maxNewTokens = responseBudget(policy, problems, codec, c.maxNewTokens);
   const sums: Record<string, number> = {};
   const samples: string[] = [];
