@@ -151,8 +151,7 @@ export class StepTree {
     const attn = policy.blocks[0]!.attn;
     this.kvHeads = attn.kvHeads;
     this.headDim = attn.cacheHeadDim;
-    const withEos = codec as TaskCodec & { isEos?: (id: number) => boolean };
-    this.eos = typeof withEos.isEos === 'function' ? (id) => withEos.isEos!(id) : (id) => id === codec.tokenizer.specialTokens.eos;
+    this.eos = (id) => codec.isEos(id);
     this.stats = { prefilledTokens: 0, generatedTokens: prompts.map(() => 0), copiedTokens: 0, reprefillTokens: 0, rows: 0, rounds: 0 };
     this.roots = prompts.map((p, problem): Internal => ({
       id: this.nextId++, problem, parent: null, ids: [...p], logprobs: [], depth: 0, responseIds: [], length: p.length, finish: null, children: [], segment: null,
