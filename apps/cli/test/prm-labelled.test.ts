@@ -68,8 +68,15 @@ describe('repirl prm train --set method=supervised', () => {
     const bad = join(tmp.path(), 'bad.jsonl');
     await writeFile(bad, `${JSON.stringify({ prompt: '1 +2', completions: ['=3', '#### 3'], labels: [true, true] })}\n${JSON.stringify({ prompt: '1 +2', completions: ['=3'], labels: [true, false] })}\n`);
     const r = await makeCli().run('prm', 'train', '--set', 'method=supervised', '--set', `data.path=${bad}`, '--set', `init=${sft}`, '--progress', 'off', '--out', join(tmp.path(), 'bad-run'));
-    expect(r.code).not.toBe(0);
+    // Read and checked before the run directory exists: a usage error, nothing written.
+    expect(r.code).toBe(2);
     expect(`${r.out}\n${r.err}`).toMatch(/bad\.jsonl:2: field "labels" has 2 labels but "completions" has 1 steps/);
+    expect(await readdir(tmp.path())).not.toContain('bad-run');
+    const dry = await makeCli().run('prm', 'train', '--set', 'method=supervised', '--set', `data.path=${labelled}`, '--set', `init=${sft}`,
+      '--set', `processbench.path=${PROCESSBENCH}`, '--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.err).toMatch(/data\.path .*steps\.jsonl: jsonl, layout trl: 96 samples, 288 steps \(\d+ wrong\)\n  example steps\.jsonl:1: prompt "\d+ [^"]+"; steps "=\d+" [+-], /);
+    expect(dry.err).toMatch(/processbench\.path .*processbench-arith\.jsonl: 8 ProcessBench samples; subsets easy \(2 erroneous, 2 correct\), hard \(2 erroneous, 2 correct\)/);
     const missing = await makeCli().run('prm', 'eval', '--set', `prm=${join(tmp.path(), 'prm-supervised')}`, '--set', 'processbench.path=/nonexistent/pb.jsonl', '--progress', 'off', '--out', join(tmp.path(), 'x'));
     expect(missing.code, missing.out + missing.err).toBe(2);
     expect(`${missing.out}\n${missing.err}`).toMatch(/processbench\.path/);

@@ -13,6 +13,7 @@ import { readRunInfo, resolveCheckpoint, RunDir, RunDirError, RunFileError, type
 import { installStopHandler, StopRequested } from '../run/stop.js';
 import { parseOptions, type OptionSpec } from './args.js';
 import { DataError, checkResumedData, describeData, droppedDuplicates, prepareProblems, recordData, type ProblemSource } from './data.js';
+import { prepareLabelledFiles } from './prm-labelled.js';
 import { UsageError, type CliIo } from './io.js';
 import { runners, type RunContext, type RunOutcome, type Runner } from './runners.js';
 
@@ -107,15 +108,17 @@ export async function runExperiment(name: ExperimentName, argv: readonly string[
   const missing = await missingInput(spec, config);
   if (missing !== null) return reportSetupError(new UsageError(`${where}: ${missing}`), io, where, name);
   let data: ProblemSource;
+  let labelled: string | null;
   try {
     data = await prepareProblems(name, config);
     if (mode === 'resume') await checkResumedData(data, join(out, 'data.json'));
+    labelled = await prepareLabelledFiles(name, config);
   } catch (err) {
     if (!(err instanceof DataError)) throw err;
     return reportSetupError(new UsageError(`${where}: ${err.message}`), io, where, name);
   }
   if (dryRun) {
-    io.stderr(describeData(data));
+    io.stderr(labelled ?? describeData(data));
     io.print(JSON.stringify(config, null, 2));
     return 0;
   }

@@ -13,9 +13,60 @@ import {
   epochLosses, evaluateProcessBench, loadProcessBench, loadStepLabelledFile, processBenchText, trainSupervisedPrm, type ProcessBenchReport, type ProcessRewardModel,
   type StepLabelledSample,
 } from '@repirl/prm';
-import { saveModel, type TaskCodec } from '@repirl/rl';
+import { DataFormatError, saveModel, type TaskCodec } from '@repirl/rl';
+import type { ExperimentName } from '../config/index.js';
 import type { LabelledDataConfig, ProcessBenchConfig } from '../config/prm-labelled.js';
 import type { RunContext, RunOutcome } from './context.js';
+import { DataError } from './data.js';
+
+/** Labelled files read while preparing (prepareLabelledFiles), handed to the runner once. */
+const prepared = new Map<string, StepLabelledSample[]>();
+const preparedKey = (path: string, d: LabelledDataConfig) => JSON.stringify([path, d.format, d.layout, d.neutral]);
+
+/**
+ * Reads and checks the step-labelled file(s) of `prm train` with method=supervised and the
+ * ProcessBench file(s) of `prm train` / `prm eval` before the run directory exists, as the problem
+ * files are (commands/data.ts): a bad file is a DataError (exit 2, nothing written). Returns what
+ * `--dry-run` prints (per file: format, layout, samples, steps, wrong steps, one example), or null
+ * when the config names none. The labelled samples are kept for the runner.
+ */
+export async function prepareLabelledFiles(name: ExperimentName, config: unknown): Promise<string | null> {
+  const c = config as { method?: string; data?: LabelledDataConfig; processbench?: ProcessBenchConfig };
+  const lines: string[] = [];
+  try {
+    if (name === 'prm-train' && c.method === 'supervised' && c.data !== undefined) {
+      const d = c.data;
+      for (const [key, path] of [['data.path', d.path], ['data.validation', d.validation]] as const) {
+        if (path === null) continue;
+        const { samples, info } = await loadStepLabelledFile(path, { format: d.format, layout: d.layout, neutral: d.neutral });
+        prepared.set(preparedKey(path, d), samples);
+        const steps = samples.reduce((n, x) => n + x.steps.length, 0);
+        const wrong = samples.reduce((n, x) => n + x.labels.filter((l) => !l).length, 0);
+        const x = samples[0]!;
+        lines.push(`${key} ${path}: ${info.format}, layout ${info.layout}: ${samples.length} samples, ${steps} steps (${wrong} wrong)`,
+          `  example ${x.id}: prompt ${JSON.stringify(shorten(x.prompt))}; steps ${x.steps.map((t, k) => `${JSON.stringify(shorten(t))} ${x.labels[k] ? '+' : '-'}`).join(', ')}`);
+      }
+    }
+    const pb = c.processbench;
+    if ((name === 'prm-train' || name === 'prm-eval') && pb !== undefined && pb.path !== null) {
+      for (const [key, path] of [['processbench.path', pb.path], ['processbench.validation', pb.validation]] as const) {
+        if (path === null) continue;
+        const samples = await loadProcessBench(path, { format: pb.format });
+        const subsets = [...new Set(samples.map((x) => x.subset))].map((s) => {
+          const part = samples.filter((x) => x.subset === s);
+          return `${s} (${part.filter((x) => x.label >= 0).length} erroneous, ${part.filter((x) => x.label < 0).length} correct)`;
+        });
+        lines.push(`${key} ${path}: ${samples.length} ProcessBench samples; subsets ${subsets.join(', ')}`);
+      }
+    }
+  } catch (err) {
+    if (err instanceof DataFormatError) throw new DataError(err.message);
+    throw err;
+  }
+  return lines.length === 0 ? null : `${lines.join('\n')}\n`;
+}
+
+const shorten = (text: string, max = 60) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 
 /** The headline numbers of a ProcessBench report: the average F1 and each subset's F1 and accuracies. */
 export function processBenchHeadline(report: ProcessBenchReport): Record<string, number> {
@@ -55,7 +106,14 @@ export interface SupervisedRunConfig {
   processbench: ProcessBenchConfig;
 }
 
+/** A labelled file's samples: as prepared before the run (once), else read now. */
 async function readLabelled(path: string, d: LabelledDataConfig): Promise<StepLabelledSample[]> {
+  const key = preparedKey(path, d);
+  const cached = prepared.get(key);
+  if (cached !== undefined) {
+    prepared.delete(key);
+    return cached;
+  }
   return (await loadStepLabelledFile(path, { format: d.format, layout: d.layout, neutral: d.neutral })).samples;
 }
 
