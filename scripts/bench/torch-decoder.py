@@ -80,7 +80,7 @@ class Decoder(torch.nn.Module):
         B, T = ids.shape
         h, kv, hd = s['nHeads'], s['nKvHeads'], s['headDim']
         x = self.embed[ids]
-        pos = torch.arange(past, past + T)
+        pos = torch.arange(past, past + T, device=ids.device)
         for i, layer in enumerate(self.layers):
             a = self.rms(x, layer.norm1)
             q = self.proj(i, 'q', a).view(B, T, h, hd).transpose(1, 2)
@@ -98,7 +98,7 @@ class Decoder(torch.nn.Module):
             scores = (q @ k.transpose(-1, -2)) / math.sqrt(hd)
             if T > 1:
                 S = k.shape[2]
-                mask = torch.full((T, S), float('-inf')).triu(S - T + 1)
+                mask = torch.full((T, S), float('-inf'), device=ids.device).triu(S - T + 1)
                 scores = scores + mask
             att = torch.softmax(scores, dim=-1) @ v
             x = x + self.proj(i, 'o', att.transpose(1, 2).reshape(B, T, h * hd))
