@@ -204,10 +204,16 @@ run() {
   grep -qi 'llvmpipe\|swiftshader' "$OUT_DIR/adapter.json" && command -v nvidia-smi >/dev/null && echo "warning: Dawn chose a software adapter on a machine with an NVIDIA GPU"
   export -f bench
   export NODE MODE PACK ROOT
-  local b=$BUDGET
-  stage 'kernel suites' $((b * 45 / 100)) bench kernels
-  stage 'model suite' $((b * 25 / 100)) bench autograd model
-  stage 'profile' $((b * 10 / 100)) bench profile
+  local b=$BUDGET headline=(matmul attention logprob) rest=()
+  for f in packages/kernels/bench/*.bench.ts; do
+    local name
+    name=$(basename "$f" .bench.ts)
+    [[ " ${headline[*]} " == *" $name "* ]] || rest+=("$name")
+  done
+  # The headline suites first, so a stage stopped at its share never costs them.
+  stage 'kernel suites: matmul, attention, logprob' $((b * 30 / 100)) bench kernels "${headline[@]}"
+  stage 'model suite' $((b * 20 / 100)) bench autograd model
+  stage 'profile' $((b * 8 / 100)) bench profile
   local py
   py=$(command -v "${REPIRL_PYTHON:-python3}" || true)
   if [ -n "$py" ] && "$py" -c 'import torch' 2>/dev/null; then
@@ -217,6 +223,12 @@ run() {
   else
     echo; echo "PyTorch CUDA: skipped (${py:-no ${REPIRL_PYTHON:-python3}} does not import torch; REPIRL_PYTHON names another interpreter)"
     STATUS+=("PyTorch CUDA: skipped, no torch")
+  fi
+  local left=$((b - (SECONDS - start) - 15))
+  if [ "$left" -gt 20 ]; then
+    stage "kernel suites: ${rest[*]}" "$left" bench kernels "${rest[@]}"
+  else
+    STATUS+=("other kernel suites: skipped, ${left}s of the budget left")
   fi
   echo
   echo "=== summary (${OUT_DIR}) ==="
