@@ -163,12 +163,9 @@ export async function stepSearch(policy: DecoderLM, problems: readonly Problem[]
     const scored = options.prm === null ? null : await scoreSamples(options.prm, flat.map((l) => ({ promptIds: tree.roots[l.problem]!.ids, responseIds: l.responseIds })), codec, options.prmBatchSize ?? 32);
     let at = 0;
     const results = responses.map((nodes, p): ProblemSearch => {
-      const candidates: SearchCandidate[] = nodes.map((node) => {
-        const s = scored?.[at++];
-        return { ...candidate(tree, node), stepScores: s?.steps ?? null, ...(s ? { meanTokenReward: mean(s.tokens) } : {}) } as SearchCandidate & { meanTokenReward?: number };
-      });
-      const chosen = choose(options, candidates as (SearchCandidate & { meanTokenReward?: number })[]);
-      for (const c of candidates) delete (c as { meanTokenReward?: number }).meanTokenReward;
+      const scores = nodes.map(() => scored?.[at++]);
+      const candidates: SearchCandidate[] = nodes.map((node, i) => ({ ...candidate(tree, node), stepScores: scores[i]?.steps ?? null }));
+      const chosen = choose(options, candidates, scores.map((s) => (s === undefined ? undefined : mean(s.tokens))));
       return { candidates, chosen, answer: chosen === null ? null : candidates[chosen]!.answer, generatedTokens: tree.stats.generatedTokens[p]! };
     });
     return judge({ results, stats: tree.stats });
@@ -186,8 +183,8 @@ function candidate(tree: StepTree, node: StepNode): SearchCandidate {
   return { response, answer: finalAnswer(response).answer, finish: node.finish!, tokens: node.responseIds.length, stepScores: null, score: null };
 }
 
-/** The index of the candidate a sampling method chooses (sets each candidate's score), or null. */
-function choose(options: StepSearchOptions, candidates: (SearchCandidate & { meanTokenReward?: number })[]): number | null {
+/** The index of the candidate a sampling method chooses (sets each candidate's score), or null; `meanTokenRewards` feeds vote.source 'token-mean'. */
+function choose(options: StepSearchOptions, candidates: SearchCandidate[], meanTokenRewards: (number | undefined)[]): number | null {
   if (candidates.length === 0) return null;
   const answers = candidates.map((c) => c.answer);
   if (options.method === 'majority') {
@@ -204,8 +201,8 @@ function choose(options: StepSearchOptions, candidates: (SearchCandidate & { mea
   const source = v.source ?? 'steps';
   const voters = candidates.map((c, i) => ({ c, i })).filter(({ c }) => c.answer !== null);
   if (voters.length === 0) return null;
-  const weights = voters.map(({ c }) => {
-    const w = source === 'token-mean' ? c.meanTokenReward! : c.stepScores!.length === 0 ? 0 : aggregateSteps(c.stepScores!, v.aggregation ?? 'mean');
+  const weights = voters.map(({ c, i }) => {
+    const w = source === 'token-mean' ? meanTokenRewards[i]! : c.stepScores!.length === 0 ? 0 : aggregateSteps(c.stepScores!, v.aggregation ?? 'mean');
     c.score = w;
     return w;
   });
