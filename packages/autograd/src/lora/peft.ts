@@ -5,7 +5,7 @@
 //   adapter_model.safetensors  base_model.model.<HF module>.lora_A.weight [r, in] and
 //                              .lora_B.weight [out, r], e.g.
 //                              base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight
-// (PEFT's checkpoint format guide, docs/source/developer_guides/checkpoint.md: the state dict keys
+// (PEFT's checkpoint format guide, developer_guides/checkpoint.md in the PEFT repository: the state dict keys
 // start with "base_model.model." and the adapter name is stripped on save).
 // Loading refuses what it cannot reproduce exactly (DoRA, rsLoRA, per-layer rank or alpha
 // patterns, layer subsets, regex target_modules, trained biases, extra saved modules), naming the
