@@ -9,7 +9,8 @@
 // or the problem's budget of generated tokens.
 //
 // The KV cache is kept per node, not per call: each node owns the keys and values of its positions
-// in one arena per layer (rows of the cache head size; a segment is [kvHeads, length] rows), so a
+// in an arena (a one-sequence KvCache whose positions are rows of the cache head size, written in
+// place and doubled when full; a segment is [kvHeads, length] rows), so a
 // node's prefix is the concatenation of its ancestors' segments. A node of L tokens (prompt +
 // response) owns positions [L_parent − 1, L − 1): its tokens but the last, plus its parent's last
 // token — the decode that sampled it fed exactly those positions, starting from the parent's last
@@ -26,7 +27,7 @@
 // the sequence of expand calls, and the reuse and re-prefill paths sample the same tokens from the
 // same logits. Log-probs are log softmax(logits / temperature)[token], as generate() reports them.
 import {
-  concat, gatherRows, noGrad, reshape, sampleTokens, tensor, tidy, tokenLogProbs, type DecoderLM, type KvCache, type Tensor,
+  KvCache, gatherRows, noGrad, reshape, sampleTokens, tensor, tidy, tokenLogProbs, type DecoderLM, type Tensor,
 } from '@repirl/autograd';
 import { deriveSeed, hasCompleteAnswerLine, segmentSteps, type StepRule, type TaskCodec } from '@repirl/rl';
 
@@ -114,8 +115,8 @@ export class StepTree {
   readonly roots: StepNode[];
   readonly stats: StepTreeStats;
   private readonly options: Required<Omit<StepTreeOptions, 'budget' | 'maxSteps'>> & { budget: number; maxSteps: number };
-  private keys: Tensor[] = [];
-  private values: Tensor[] = [];
+  /** The arena: a one-sequence, one-head KvCache whose positions are rows of segments (grown by doubling). */
+  private arena: KvCache | null = null;
   private arenaRows = 0;
   private nextId = 0;
   private round = 0;
@@ -184,18 +185,41 @@ export class StepTree {
     return this.policy.config.nLayers;
   }
 
+  /** The arena's rows of `layer` as [capacity, headDim] (keys or values). */
+  private arenaRowsOf(which: 'keys' | 'values', layer: number): Tensor {
+    return reshape(this.arena![which][layer]!, [this.arena!.config.capacity, this.headDim]);
+  }
+
+  /** Appends rows [rows, headDim] per layer to the arena (written in place; a full arena is copied into one twice as large); returns their first row. */
   private appendArena(parts: { keys: Tensor[]; values: Tensor[] }, rows: number): number {
     const offset = this.arenaRows;
-    if (offset === 0) {
-      this.keys = parts.keys;
-      this.values = parts.values;
-    } else {
-      const grown = noGrad(() => tidy(() => ({ keys: this.keys.map((k, l) => concat([k, parts.keys[l]!], 0)), values: this.values.map((v, l) => concat([v, parts.values[l]!], 0)) })));
-      for (const t of [...this.keys, ...this.values, ...parts.keys, ...parts.values]) t.dispose();
-      this.keys = grown.keys;
-      this.values = grown.values;
-    }
-    this.arenaRows += rows;
+    const need = offset + rows;
+    noGrad(() => {
+      if (this.arena === null || this.arena.config.capacity < need) {
+        const capacity = Math.max(need, 2 * (this.arena?.config.capacity ?? 0), 256);
+        const grown = new KvCache(this.policy.backend, { batch: 1, layers: this.layers, heads: 1, kvHeads: 1, headDim: this.headDim, capacity });
+        if (this.arena !== null && offset > 0) {
+          const kept = Array.from({ length: offset }, (_, i) => i);
+          tidy(() => {
+            for (let l = 0; l < this.layers; l++) {
+              const k = reshape(gatherRows(this.arenaRowsOf('keys', l), kept), [1, 1, offset, this.headDim]);
+              const v = reshape(gatherRows(this.arenaRowsOf('values', l), kept), [1, 1, offset, this.headDim]);
+              grown.write(l, k, v);
+            }
+          });
+        }
+        this.arena?.dispose();
+        this.arena = grown;
+      }
+      const arena = this.arena;
+      arena.setPast([offset]);
+      tidy(() => {
+        for (let l = 0; l < this.layers; l++) arena.write(l, reshape(parts.keys[l]!, [1, 1, rows, this.headDim]), reshape(parts.values[l]!, [1, 1, rows, this.headDim]));
+      });
+      arena.setPast([need]);
+    });
+    for (const t of [...parts.keys, ...parts.values]) t.dispose();
+    this.arenaRows = need;
     return offset;
   }
 
@@ -269,8 +293,8 @@ export class StepTree {
       noGrad(() => tidy(() => {
         const B = rows.length;
         for (let l = 0; l < this.layers; l++) {
-          const k = reshape(gatherRows(this.keys[l]!, idx), [B, this.kvHeads, T, this.headDim]);
-          const v = reshape(gatherRows(this.values[l]!, idx), [B, this.kvHeads, T, this.headDim]);
+          const k = reshape(gatherRows(this.arenaRowsOf('keys', l), idx), [B, this.kvHeads, T, this.headDim]);
+          const v = reshape(gatherRows(this.arenaRowsOf('values', l), idx), [B, this.kvHeads, T, this.headDim]);
           cache.write(l, k, v);
         }
       }));
@@ -396,7 +420,7 @@ export class StepTree {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const t of [...this.keys, ...this.values]) t.dispose();
+    this.arena?.dispose();
   }
 }
 
