@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseStepRule, segmentSteps } from '@repirl/rl';
 import { makeCli, readJson, useTempDir } from './helpers.js';
 
 const FIXTURES = new URL('./fixtures/data/', import.meta.url).pathname;
@@ -83,7 +84,10 @@ describe('problems from files through sft → rl → prm train (rePIRL) → prm 
     const report = await readJson(join(dir, 'prm', 'prm_eval.json'));
     expect(report.metrics['prm_eval/samples']).toBe(6);
     expect(Object.keys(report.metrics).filter((k) => k.startsWith('prm_eval/step_auroc'))).toEqual([]);
-    expect(report.samples.every((s: { step_labels: unknown; step_scores: number[] }) => s.step_labels === null && s.step_scores.length >= 0)).toBe(true);
+    expect(report.samples.every((s: { step_labels: unknown }) => s.step_labels === null)).toBe(true);
+    // The PRM scored the steps of data.steps: one score per segmented step of each response.
+    const rule = parseStepRule(l.keys.find((k) => k.startsWith('data.steps='))?.slice('data.steps='.length) ?? 'lines');
+    for (const s of report.samples as { response: string; step_scores: number[] }[]) expect(s.step_scores).toHaveLength(segmentSteps(s.response, rule).length);
 
     const evaluated = await cli.run(
       'prm', 'eval', ...data, '--set', `prm=${join(dir, 'prm')}`, '--set', 'problems=3', '--set', 'samplesPerProblem=2', '--set', 'ns=[2]',
