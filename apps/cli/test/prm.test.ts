@@ -67,6 +67,10 @@ describe('repirl prm train', () => {
     expect(evaluation.metrics['prm_eval/bo4/majority']).toBeGreaterThanOrEqual(0);
     const metrics = await readMetrics(join(out, 'metrics.jsonl'));
     expect(metrics.some((m) => Number.isFinite(m['prm/loss']))).toBe(true);
+    // The sampling it spent: 2 steps × 2 prompts × 2 samples online (no filter), 4 problems × 2 offline, plus Math-Shepherd's completions.
+    const { results } = await readJson(join(out, 'summary.json'));
+    if (method === 'shepherd') expect(results['compute/mc_completions']).toBeGreaterThan(0);
+    expect(results['compute/sampled_sequences']).toBe(8 + (results['compute/mc_completions'] ?? 0));
 
     // prm eval on the saved PRM: the same held-out problems and policy give the same numbers.
     const again = await cli.run('prm', 'eval', ...TASK, '--set', `prm=${out}`, '--set', 'problems=6', '--set', 'samplesPerProblem=4', '--set', 'ns=[2,4]',
@@ -75,6 +79,23 @@ describe('repirl prm train', () => {
     expect(again.out).toMatch(/repirl prm eval finished 3\/3/);
     const reevaluated = await readJson(join(dir, `eval-${method}`, 'prm_eval.json'));
     expect(reevaluated.metrics['prm_eval/step_auroc']).toBeCloseTo(evaluation.metrics['prm_eval/step_auroc'], 5);
+  });
+
+  it('prm.validation scores the PRM at each validation point (the best PRM and early stopping: packages/prm/test/validation.test.ts)', async () => {
+    const cli = makeCli();
+    const out = join(dir, 'prm-validated');
+    const r = await cli.run('prm', 'train', ...tinyPrm('repirl'), '--set', `init=${sft}`, '--set', 'rl.validation.every=1',
+      '--set', 'prm.validation.problems=6', '--set', 'prm.validation.samplesPerProblem=4', '--out', out);
+    expect(r.code).toBe(0);
+    // Before training (step 0) and after each step; 'auto' is the position-controlled step AUROC with step labels.
+    const lines = (await readMetrics(join(out, 'metrics.jsonl'))).filter((m) => 'val/prm/step_auroc_position_controlled/sum' in m);
+    expect(lines.map((m) => m.step)).toEqual([0, 1, 2]);
+    // This 20-step SFT policy writes no correct step (every sample is cut at maxNewTokens), so no AUROC is defined:
+    // NaN (null in JSON) everywhere, no best, and the last PRM is the one saved.
+    expect(lines.every((m) => m['val/acc'] === 0 && m['val/prm/step_auroc_position_controlled/sum'] === null && m['val/prm/best'] === null)).toBe(true);
+    const { results } = await readJson(join(out, 'summary.json'));
+    expect(results['val/prm/best']).toBeUndefined();
+    expect(r.out).not.toMatch(/the PRM of the best validation is kept/);
   });
 
   it('an online run stopped by Ctrl-C resumes to the same metrics and PRM as an uninterrupted one', async () => {

@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { writeFileAtomic, type DecoderLM, type Module } from '@repirl/autograd';
 import {
   createAirlTrainer, createPrimeTrainer, createRepirlTrainer, epochLosses, evaluatePrm, loadPrm, outcomeSamples, sampleEvalSet, trainImplicitPrm, trainOrm,
-  trainShepherd, type AirlTrainerOptions, type EvalSet, type PrimeTrainerOptions, type PrmEvalReport, type ProcessRewardModel, type RepirlTrainerOptions,
+  trainShepherd, type AirlTrainerOptions, type EvalSet, type PrimeTrainerOptions, type PrmEvalReport, type PrmValidationConfig, type ProcessRewardModel,
+  type RepirlTrainerOptions,
 } from '@repirl/prm';
 import {
   TaskCodec, deriveSeed, normaliseAnswer, only, rlTrainerSchema, rollout, saveModel, type CheckpointSink, type Problem, type RlConfig, type RlTrainer,
@@ -35,6 +36,8 @@ import {
 
 /** Seed offset of the held-out PRM evaluation problems (disjoint from training and from policy validation). */
 export const PRM_EVAL_SEED_OFFSET = 2_000_003;
+/** Seed offset of the PRM's own validation problems while it trains (prm.validation; the validation split). */
+export const PRM_VALIDATION_SEED_OFFSET = 3_000_017;
 
 /** The largest best-of-N the report has (-Infinity when none). */
 const largestN = (metrics: Record<string, number>, ns: readonly number[]) => Math.max(...ns.filter((x) => metrics[`prm_eval/bo${x}/majority`] !== undefined));
@@ -93,6 +96,8 @@ interface EvalSettings {
   samplesPerProblem: number;
   temperature: number;
   maxNewTokens: number;
+  /** The split the problems come from (default test; the PRM's validation set while it trains: validation). */
+  split?: 'validation' | 'test';
 }
 
 /**
@@ -104,7 +109,8 @@ interface EvalSettings {
  * (normaliseAnswer) — and a pick is right exactly when the verifier said so.
  */
 export async function heldOutSet(policy: DecoderLM, e: EvalSettings, codec: TaskCodec): Promise<EvalSet> {
-  const problems = splitProblems(e.source, 'test', e.seed + PRM_EVAL_SEED_OFFSET, e.problems);
+  const split = e.split ?? 'test';
+  const problems = splitProblems(e.source, split, e.seed + (split === 'test' ? PRM_EVAL_SEED_OFFSET : PRM_VALIDATION_SEED_OFFSET), e.problems);
   const maxNewTokens = responseBudget(policy, problems, codec, e.maxNewTokens);
   const set = await sampleEvalSet(policy, problems, {
     task: e.source.task ?? { verify: e.source.verify }, codec, samplesPerProblem: e.samplesPerProblem, maxNewTokens, temperature: e.temperature, seed: e.seed, batchSize: 256,
@@ -189,11 +195,14 @@ export async function startOfPrmRun(path: string): Promise<{ init?: string; mode
 interface OnlineRun {
   trainer: RlTrainer;
   learner: { prm: ProcessRewardModel & Module<unknown> };
+  /** Puts the best validation's PRM back (prm.validation.keepBest); the best validation, or null. */
+  finish(): { step: number; value: number } | null;
   dispose(): void;
 }
 
 type OnlineFactory = (options: {
   policy: DecoderLM; train: Problem[]; validation: Problem[]; verify: Verifier; codec: TaskCodec; checkpoints: CheckpointSink; config: { rl: RlConfig; prm: Record<string, unknown> };
+  prmValidationSet?: EvalSet;
 }) => Promise<OnlineRun>;
 
 /** The online learners: each builds its PRM from the policy, its learner, and the RlTrainer around them. */
@@ -211,7 +220,7 @@ const ONLINE_LEARNERS: Record<'repirl' | 'prime' | 'airl-s', OnlineFactory> = {
  */
 async function trainOfflineMethod(
   ctx: RunContext<PrmTrainConfig>, c: OfflinePrmTrainConfig, policy: DecoderLM, verify: Verifier, codec: TaskCodec, start: Pick<StartingPolicy, 'hf'>,
-): Promise<{ prm: ProcessRewardModel & Module<unknown> } | null> {
+): Promise<{ prm: ProcessRewardModel & Module<unknown>; compute: Record<string, number> } | null> {
   const seed = c.prm.seed;
   // `problems` of the train split (a file's first ones): the rollout set's budget.
   const problems = ctx.data.problems('train', seed, c.problems);
@@ -244,7 +253,14 @@ async function trainOfflineMethod(
   await saveModel(dir, 'prm', result.prm);
   await recordStart(dir, start);
   await ctx.run.commitCheckpoint(c.prm.epochs);
-  return { prm: result.prm };
+  // The sampling it spent, counted as the RL trainer counts its own: the rollouts, plus Math-Shepherd's completions.
+  const completions = 'completions' in result && typeof result.completions === 'number' ? result.completions : 0;
+  const compute = {
+    'compute/sampled_sequences': batch.samples.length + completions,
+    'compute/sampled_tokens': batch.samples.reduce((n, x) => n + x.responseIds.length, 0),
+    ...(c.method === 'shepherd' ? { 'compute/mc_completions': completions } : {}),
+  };
+  return { prm: result.prm, compute };
 }
 
 export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunOutcome> {
@@ -273,6 +289,12 @@ export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunO
   let release = () => {};
   try {
     if ('rl' in c) {
+      // The PRM's own validation set (prm.validation.problems > 0): samples of the starting policy
+      // on validation problems, drawn before training changes it; scored at each validation point.
+      const v = (c.prm as { validation: PrmValidationConfig }).validation;
+      const prmValidationSet = v.problems > 0
+        ? await heldOutSet(policy, { source, split: 'validation', seed, problems: v.problems, samplesPerProblem: v.samplesPerProblem, temperature: c.eval.temperature, maxNewTokens: c.rl.rollout.maxNewTokens }, codec)
+        : undefined;
       const run = await ONLINE_LEARNERS[c.method]({
         policy,
         train: splitProblems(source, 'train', seed, RL_TRAIN_PROBLEMS),
@@ -281,16 +303,22 @@ export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunO
         codec,
         checkpoints: sinkInto(ctx, initial),
         config: { rl: only(rlTrainerSchema, c.rl), prm: c.prm },
+        ...(prmValidationSet ? { prmValidationSet } : {}),
       });
       release = () => run.dispose();
       prm = run.learner.prm;
       outcome = await runTrainer(ctx, run.trainer, initial);
+      const best = outcome.status === 'finished' ? run.finish() : null;
+      if (best !== null) {
+        ctx.log(`${c.method}: the PRM of the best validation is kept (step ${best.step}, val/prm ${best.value.toFixed(3)})`);
+        outcome = { ...outcome, results: { ...outcome.results, 'val/prm/best': best.value, 'val/prm/best_step': best.step } };
+      }
     } else {
       const trained = await trainOfflineMethod(ctx, c, policy, verify, codec, initial);
       if (trained === null) return { status: 'stopped', step: 0 };
       prm = trained.prm;
       release = () => trained.prm.dispose();
-      outcome = { status: 'finished', step: c.prm.epochs };
+      outcome = { status: 'finished', step: c.prm.epochs, results: trained.compute };
     }
     if (outcome.status === 'stopped') return outcome;
     await saveModel(ctx.run.path, 'prm', prm!);
