@@ -52,27 +52,31 @@ export async function runSft(ctx: RunContext<SftConfig>): Promise<RunOutcome> {
           seed: c.seed,
         });
   const start = await sftStart(c);
-  const policy = start.policy;
-  let trainer: SftTrainer;
+  return trainFrom(ctx, start, () => new SftTrainer({
+    policy: start.policy,
+    examples,
+    validation: validationProblems(source, c),
+    verify,
+    codec: start.codec,
+    config: only(sftTrainerSchema, c),
+    checkpoints: sinkInto(ctx, start),
+  }));
+}
+
+/** Builds the trainer on the starting policy (freed if that fails), runs it (runTrainer), then frees both. */
+async function trainFrom<C>(ctx: RunContext<C>, start: StartingPolicy, build: () => SftTrainer | Promise<RlTrainer>): Promise<RunOutcome> {
+  let trainer: SftTrainer | RlTrainer;
   try {
-    trainer = new SftTrainer({
-      policy,
-      examples,
-      validation: validationProblems(source, c),
-      verify,
-      codec: start.codec,
-      config: only(sftTrainerSchema, c),
-      checkpoints: sinkInto(ctx, start),
-    });
+    trainer = await build();
   } catch (err) {
-    policy.dispose();
+    start.policy.dispose();
     throw err;
   }
   try {
     return await runTrainer(ctx, trainer, start);
   } finally {
     trainer.dispose();
-    policy.dispose();
+    start.policy.dispose();
   }
 }
 
@@ -135,28 +139,15 @@ export async function runRl(ctx: RunContext<RlConfig>): Promise<RunOutcome> {
   const source = ctx.data;
   const verify = source.verify;
   const start = await loadStart(c);
-  const policy = start.policy;
-  let trainer: RlTrainer;
-  try {
-    trainer = await RlTrainer.create({
-      policy,
-      train: splitProblems(source, 'train', c.seed, RL_TRAIN_PROBLEMS),
-      validation: validationProblems(source, c),
-      verify,
-      codec: start.codec,
-      config: only(rlTrainerSchema, c),
-      checkpoints: sinkInto(ctx, start),
-    });
-  } catch (err) {
-    policy.dispose();
-    throw err;
-  }
-  try {
-    return await runTrainer(ctx, trainer, start);
-  } finally {
-    trainer.dispose();
-    policy.dispose();
-  }
+  return trainFrom(ctx, start, () => RlTrainer.create({
+    policy: start.policy,
+    train: splitProblems(source, 'train', c.seed, RL_TRAIN_PROBLEMS),
+    validation: validationProblems(source, c),
+    verify,
+    codec: start.codec,
+    config: only(rlTrainerSchema, c),
+    checkpoints: sinkInto(ctx, start),
+  }));
 }
 
 export async function runEval(ctx: RunContext<EvalConfig>): Promise<RunOutcome> {
