@@ -33,10 +33,16 @@ export function formatDeviceReport(report: DeviceReport): string {
 
 /** A Hugging Face model directory as repirl would hold it on this device (`repirl info --set model=DIR`). */
 export interface ModelReport extends HfModelDescription {
-  /** The largest weight tensor on the device (float32) and whether every binding and buffer limit holds it. */
+  /** The largest weight tensor on the device (float32). */
   largestTensor: { name: string; bytes: number };
+  /**
+   * Inference and LoRA: the largest tensor fits one buffer (maxBufferSize). Operands over one
+   * storage binding are read in chunks by matmul, the embedding gather and the log-probs.
+   */
   fits: boolean;
-  /** Why not, when it does not fit. */
+  /** Full fine-tuning: the largest tensor also fits one binding, which the elementwise gradient and optimizer kernels read whole. */
+  fitsFullTraining: boolean;
+  /** Why not, when it does not fit (inference first, else full fine-tuning). */
   limit?: string;
   /** Device bytes with the projection matrices in f16 (loadHfModel's dtype 'f16'; needs shader-f16). */
   deviceBytesF16Weights: number;
@@ -54,14 +60,15 @@ export async function modelReport(dir: string, limits: DeviceReport['limits']): 
   ];
   const [name, scalars] = candidates.reduce((a, b) => (b[1] > a[1] ? b : a));
   const bytes = scalars * 4;
-  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  return {
-    ...d,
-    deviceBytesF16Weights: half.deviceBytes,
-    largestTensor: { name, bytes },
-    fits: bytes <= limit,
-    ...(bytes <= limit ? {} : { limit: `its ${name} (${(bytes / 2 ** 20).toFixed(0)} MiB) is over the device's ${(limit / 2 ** 20).toFixed(0)} MiB per binding or buffer` }),
-  };
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  const fits = bytes <= limits.maxBufferSize;
+  const fitsFullTraining = fits && bytes <= limits.maxStorageBufferBindingSize;
+  const limit = !fits
+    ? `its ${name} (${mib(bytes)}) is over the device's ${mib(limits.maxBufferSize)} per buffer`
+    : !fitsFullTraining
+      ? `its ${name} (${mib(bytes)}) is over the device's ${mib(limits.maxStorageBufferBindingSize)} per binding, which full fine-tuning's elementwise gradient and optimizer kernels read whole`
+      : undefined;
+  return { ...d, deviceBytesF16Weights: half.deviceBytes, largestTensor: { name, bytes }, fits, fitsFullTraining, ...(limit === undefined ? {} : { limit }) };
 }
 
 export function formatModelReport(m: ModelReport): string {
@@ -71,6 +78,6 @@ export function formatModelReport(m: ModelReport): string {
     `model        ${m.dir}: ${m.architecture}, ${c.nLayers} layers, hidden ${c.dModel}, ${c.nHeads} heads (${c.nKvHeads} kv) × ${c.headDim}, vocab ${c.vocabSize}`,
     `parameters   ${m.parameters.toLocaleString('en-US')} (files: ${Object.entries(m.bytesByDtype).map(([dtype, b]) => `${dtype} ${mib(b)}`).join(', ')})`,
     `on device    ${mib(m.deviceBytes)} of float32 weights (${mib(m.deviceBytesF16Weights)} with the projection matrices in f16: dtype 'f16'); KV cache ${(m.kvCacheBytesPerToken / 1024).toFixed(1)} KiB per token per sequence`,
-    `fits         ${m.fits ? `yes (largest tensor: ${m.largestTensor.name}, ${mib(m.largestTensor.bytes)})` : `no: ${m.limit}`}`,
+    `fits         ${!m.fits ? `no: ${m.limit}` : `yes for inference and LoRA (largest tensor: ${m.largestTensor.name}, ${mib(m.largestTensor.bytes)}); full fine-tuning: ${m.fitsFullTraining ? 'yes' : `no: ${m.limit}`}`}`,
   ].join('\n');
 }
