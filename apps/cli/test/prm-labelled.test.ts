@@ -33,6 +33,32 @@ beforeAll(async () => {
   await writeFile(labelled, rows.map((r) => JSON.stringify(r)).join('\n'));
 });
 
+describe('repirl prm train --set method=orm|implicit-offline --set labelled.path=F', () => {
+  it.each(['orm', 'implicit-offline'])("%s learns from the file's solutions labelled by their outcome (nothing sampled), then is evaluated as usual", async (method) => {
+    const out = join(tmp.path(), `prm-${method}-labelled`);
+    const r = await makeCli().run('prm', 'train', ...TASK, '--set', `method=${method}`, '--set', `labelled.path=${labelled}`, '--set', `init=${sft}`,
+      '--set', 'prm.epochs=2', '--set', 'prm.miniBatchSize=16', '--set', 'eval.problems=4', '--set', 'eval.samplesPerProblem=4', '--set', 'eval.ns=[2,4]',
+      '--progress', 'off', '--out', out);
+    expect(r.code, r.out + r.err).toBe(0);
+    // 96 solutions; with 2 steps + the answer line, each slipping with probability 1/2, about 1 in 8 is right throughout.
+    const m = /(\d+) labelled solutions from .* \((\d+) with every step right/.exec(r.out);
+    expect(m).not.toBeNull();
+    expect(Number(m![1])).toBe(96);
+    expect(Number(m![2])).toBeGreaterThan(0);
+    expect(Number(m![2])).toBeLessThan(48);
+    const { results } = await readJson(join(out, 'summary.json'));
+    expect(results).toMatchObject({ 'compute/sampled_sequences': 0, 'data/labelled_samples': 96, 'data/too_long': 0 });
+    expect(results).toHaveProperty('prm_eval/response_auroc/min');
+  });
+
+  it('is refused for Math-Shepherd, naming the key', async () => {
+    const r = await makeCli().run('prm', 'train', ...TASK, '--set', 'method=shepherd', '--set', `labelled.path=${labelled}`, '--set', `init=${sft}`, '--progress', 'off',
+      '--out', join(tmp.path(), 'prm-shepherd-labelled'));
+    expect(r.code).toBe(2);
+    expect(r.out + r.err).toMatch(/labelled\.path: is for orm and implicit-offline/);
+  });
+});
+
 describe('repirl prm train --set method=supervised', () => {
   it('trains on the file\'s step labels, keeps the best epoch, scores ProcessBench at the end; prm eval on the file gives the same numbers', async () => {
     const cli = makeCli();

@@ -21,7 +21,9 @@ import { DataError } from './data.js';
 
 /** Labelled files read while preparing (prepareLabelledFiles), handed to the runner once. */
 const prepared = new Map<string, StepLabelledSample[]>();
-const preparedKey = (path: string, d: LabelledDataConfig) => JSON.stringify([path, d.format, d.layout, d.neutral]);
+/** How a labelled file is read: the supervised method's data section, or the offline learners' labelled section. */
+type LabelledRead = Pick<LabelledDataConfig, 'format' | 'layout' | 'neutral'>;
+const preparedKey = (path: string, d: LabelledRead) => JSON.stringify([path, d.format, d.layout, d.neutral]);
 
 /**
  * Reads and checks the step-labelled file(s) of `prm train` with method=supervised and the
@@ -31,12 +33,17 @@ const preparedKey = (path: string, d: LabelledDataConfig) => JSON.stringify([pat
  * when the config names none. The labelled samples are kept for the runner.
  */
 export async function prepareLabelledFiles(name: ExperimentName, config: unknown): Promise<string | null> {
-  const c = config as { method?: string; data?: LabelledDataConfig; processbench?: ProcessBenchConfig };
+  const c = config as { method?: string; data?: LabelledDataConfig; labelled?: LabelledRead & { path: string | null }; processbench?: ProcessBenchConfig };
   const lines: string[] = [];
   try {
-    if (name === 'prm-train' && c.method === 'supervised' && c.data !== undefined) {
-      const d = c.data;
-      for (const [key, path] of [['data.path', d.path], ['data.validation', d.validation]] as const) {
+    // The supervised method's data.path / data.validation, or an offline outcome learner's labelled.path.
+    const files: [string, string | null, LabelledRead][] =
+      name !== 'prm-train' ? []
+      : c.method === 'supervised' && c.data !== undefined ? [['data.path', c.data.path, c.data], ['data.validation', c.data.validation, c.data]]
+      : c.labelled !== undefined ? [['labelled.path', c.labelled.path, c.labelled]]
+      : [];
+    {
+      for (const [key, path, d] of files) {
         if (path === null) continue;
         const { samples, info } = await loadStepLabelledFile(path, { format: d.format, layout: d.layout, neutral: d.neutral });
         prepared.set(preparedKey(path, d), samples);
@@ -107,7 +114,7 @@ export interface SupervisedRunConfig {
 }
 
 /** A labelled file's samples: as prepared before the run (once), else read now. */
-async function readLabelled(path: string, d: LabelledDataConfig): Promise<StepLabelledSample[]> {
+export async function readLabelled(path: string, d: LabelledRead): Promise<StepLabelledSample[]> {
   const key = preparedKey(path, d);
   const cached = prepared.get(key);
   if (cached !== undefined) {

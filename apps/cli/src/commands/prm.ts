@@ -16,9 +16,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic, type DecoderLM, type Module } from '@repirl/autograd';
 import {
-  createAirlTrainer, createPrimeTrainer, createRepirlTrainer, epochLosses, evaluatePrm, loadPrm, outcomeSamples, sampleEvalSet, trainImplicitPrm, trainOrm,
+  createAirlTrainer, createPrimeTrainer, createRepirlTrainer, encodeSteps, epochLosses, evaluatePrm, loadPrm, outcomeSamples, sampleEvalSet, trainImplicitPrm, trainOrm,
   trainShepherd, type AirlTrainerOptions, type EvalSet, type PrimeTrainerOptions, type PrmEvalReport, type PrmValidationConfig, type ProcessRewardModel,
-  type RepirlTrainerOptions,
+  type OfflineRecord, type OutcomeSample, type RepirlTrainerOptions,
 } from '@repirl/prm';
 import {
   TaskCodec, deriveSeed, normaliseAnswer, only, rlTrainerSchema, rollout, saveModel, type CheckpointSink, type Problem, type RlConfig, type RlTrainer,
@@ -28,7 +28,7 @@ import type { OfflinePrmTrainConfig, PrmEvalConfig, PrmTrainConfig } from '../co
 import { resolveCheckpoint, RunDirError } from '../run/index.js';
 import type { RunContext, RunOutcome } from './context.js';
 import type { ProblemSource } from './data.js';
-import { runProcessBenchEval, runSupervisedTrain } from './prm-labelled.js';
+import { readLabelled, runProcessBenchEval, runSupervisedTrain } from './prm-labelled.js';
 import {
   RL_TRAIN_PROBLEMS, VALIDATION_SEED_OFFSET, backend, checkpointCodec, loadStart, recordStart, responseBudget, runTrainer, sameTokenizer, sinkInto, splitProblems,
   type StartingPolicy,
@@ -214,13 +214,15 @@ const ONLINE_LEARNERS: Record<'repirl' | 'prime' | 'airl-s', OnlineFactory> = {
 
 /**
  * An offline learner: one rollout set of the starting policy (problems × rollout.k samples, both
- * drawn with prm.seed), then prm.epochs passes of the method's loss over it; one metrics line per
- * epoch. The loop runs to its end once started (a stop request is honoured before and after it;
+ * drawn with prm.seed) — or, for orm and implicit-offline with labelled.path, a step-labelled
+ * file's solutions labelled by their outcome —, then prm.epochs passes of the method's loss over
+ * it; one metrics line per epoch. The loop runs to its end once started (a stop request is honoured before and after it;
  * no checkpoint of a partial run).
  */
 async function trainOfflineMethod(
   ctx: RunContext<PrmTrainConfig>, c: OfflinePrmTrainConfig, policy: DecoderLM, verify: Verifier, codec: TaskCodec, start: Pick<StartingPolicy, 'hf'>,
 ): Promise<{ prm: ProcessRewardModel & Module<unknown>; compute: Record<string, number> } | null> {
+  if (c.labelled.path !== null) return trainOfflineOnFile(ctx, c, c.labelled.path, policy, codec, start);
   const seed = c.prm.seed;
   // `problems` of the train split (a file's first ones): the rollout set's budget.
   const problems = ctx.data.problems('train', seed, c.problems);
@@ -238,13 +240,54 @@ async function trainOfflineMethod(
     c.method === 'orm' ? await trainOrm({ policy, samples: outcomeSamples(batch.samples), config, codec })
     : c.method === 'shepherd' ? await trainShepherd({ policy, samples: batch.samples, config, codec, verify })
     : await trainImplicitPrm({ policy, samples: outcomeSamples(batch.samples), config, codec });
-  const trainSeconds = (performance.now() - t) / 1000;
+  return finishOffline(ctx, c, result, start, { 'timing/rollout_s': rolloutSeconds, 'rollout/acc': accuracy }, (performance.now() - t) / 1000, () => {
+    // The sampling it spent, counted as the RL trainer counts its own: the rollouts, plus Math-Shepherd's completions.
+    const completions = 'completions' in result && typeof result.completions === 'number' ? result.completions : 0;
+    return {
+      'compute/sampled_sequences': batch.samples.length + completions,
+      'compute/sampled_tokens': batch.samples.reduce((n, x) => n + x.responseIds.length, 0),
+      ...(c.method === 'shepherd' ? { 'compute/mc_completions': completions } : {}),
+    };
+  });
+}
+
+/**
+ * ORM or the offline implicit PRM on a step-labelled file (labelled.path) instead of rollouts: each
+ * solution, its steps written by the data's step rule, is labelled by its outcome (every step
+ * right); solutions longer than the policy's context are left out and counted. Nothing is sampled.
+ */
+async function trainOfflineOnFile(
+  ctx: RunContext<PrmTrainConfig>, c: OfflinePrmTrainConfig, path: string, policy: DecoderLM, codec: TaskCodec, start: Pick<StartingPolicy, 'hf'>,
+): Promise<{ prm: ProcessRewardModel & Module<unknown>; compute: Record<string, number> } | null> {
+  const labelled = await readLabelled(path, c.labelled);
+  const samples: OutcomeSample[] = [];
+  for (const x of labelled) {
+    const encoded = encodeSteps(x.prompt, x.steps, codec, policy.config.maxSeqLen);
+    if (encoded !== null) samples.push({ promptIds: encoded.promptIds, responseIds: encoded.responseIds, correct: x.labels.every(Boolean) });
+  }
+  const tooLong = labelled.length - samples.length;
+  const correct = samples.filter((x) => x.correct).length;
+  ctx.log(`${c.method}: ${samples.length} labelled solutions from ${path} (${correct} with every step right${tooLong > 0 ? `; ${tooLong} longer than the policy's context left out` : ''})`);
+  if (samples.length === 0) throw new Error(`labelled.path ${path}: no solution fits the policy's context of ${policy.config.maxSeqLen} tokens`);
+  if (ctx.signal.aborted) return null;
+  const t = performance.now();
+  const result = c.method === 'orm' ? await trainOrm({ policy, samples, config: c.prm, codec }) : await trainImplicitPrm({ policy, samples, config: c.prm, codec });
+  return finishOffline(ctx, c, result, start, { 'data/labelled_accuracy': correct / samples.length }, (performance.now() - t) / 1000, () => ({
+    'compute/sampled_sequences': 0, 'data/labelled_samples': samples.length, 'data/too_long': tooLong,
+  }));
+}
+
+/** An offline learner's metrics lines (one per epoch; `first` on the first) and its checkpoint; returns the PRM and what it spent. */
+async function finishOffline(
+  ctx: RunContext<PrmTrainConfig>, c: OfflinePrmTrainConfig, result: { prm: ProcessRewardModel & Module<unknown>; metrics: OfflineRecord[] }, start: Pick<StartingPolicy, 'hf'>,
+  first: Record<string, number>, trainSeconds: number, compute: () => Record<string, number>,
+): Promise<{ prm: ProcessRewardModel & Module<unknown>; compute: Record<string, number> }> {
   const losses = epochLosses(result.metrics);
   for (const [e, loss] of losses.entries()) {
     const last = result.metrics.filter((r) => r.epoch === e).at(-1)!;
     await ctx.report(e + 1, {
       'prm/loss': loss, 'prm/grad_norm': last.gradNorm, 'prm/lr': last.lr,
-      ...(e === 0 ? { 'timing/rollout_s': rolloutSeconds, 'rollout/acc': accuracy } : {}),
+      ...(e === 0 ? first : {}),
       ...(e === losses.length - 1 ? { 'timing/train_s': trainSeconds } : {}),
     });
   }
@@ -253,14 +296,7 @@ async function trainOfflineMethod(
   await saveModel(dir, 'prm', result.prm);
   await recordStart(dir, start);
   await ctx.run.commitCheckpoint(c.prm.epochs);
-  // The sampling it spent, counted as the RL trainer counts its own: the rollouts, plus Math-Shepherd's completions.
-  const completions = 'completions' in result && typeof result.completions === 'number' ? result.completions : 0;
-  const compute = {
-    'compute/sampled_sequences': batch.samples.length + completions,
-    'compute/sampled_tokens': batch.samples.reduce((n, x) => n + x.responseIds.length, 0),
-    ...(c.method === 'shepherd' ? { 'compute/mc_completions': completions } : {}),
-  };
-  return { prm: result.prm, compute };
+  return { prm: result.prm, compute: compute() };
 }
 
 export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunOutcome> {

@@ -26,6 +26,20 @@ export function labelledDataSchema() {
 }
 export type LabelledDataConfig = Infer<ReturnType<typeof labelledDataSchema>>;
 
+/**
+ * `labelled` of the offline outcome learners (orm, implicit-offline): a step-labelled file whose
+ * solutions replace the rollout set, each labelled by its outcome (correct = every step right).
+ */
+export function offlineLabelledSchema() {
+  return s.object("a step-labelled file whose solutions the offline learner trains on instead of the starting policy's rollouts (outcome = every step right; the steps are written by data.steps)", {
+    path: s.optional(s.string("the file (TRL's stepwise format, Math-Shepherd, PRM800K or ProcessBench records); null: learn from rollouts", { nonEmpty: true })),
+    format: s.enum('file format: auto (by extension; a .json file starting with "[" is a JSON array), jsonl, json, parquet', DATA_FILE_FORMATS, { default: 'auto' }),
+    layout: s.enum('record layout: auto (from the first record) or one of the layouts', ['auto', ...STEP_LABEL_LAYOUTS], { default: 'auto' }),
+    neutral: s.enum("PRM800K: a neutral (0) rating is a wrong step ('negative', TRL's conversion) or a right one ('positive')", PRM800K_NEUTRAL, { default: 'negative' }),
+  });
+}
+export type OfflineLabelledConfig = Infer<ReturnType<typeof offlineLabelledSchema>>;
+
 const stepsField = () => s.enum('how the PRM reads the steps: one per line (lines) or blank-line separated paragraphs (as it was trained)', ['lines', 'paragraphs'], { default: 'lines' });
 
 /** `processbench`: ProcessBench-format files scored by the PRM (`steps`: prm eval's own; prm train uses data.steps). */

@@ -13,7 +13,7 @@ import {
 } from '@repirl/prm';
 import { U32_MAX, choose, extend, s, type Given, type Infer, type Issue, type ObjectSchema, type OptimizerConfig, type RlConfig } from '@repirl/rl';
 import { problemDataSchema, verifierSchema, type ProblemDataConfig, type VerifierKeys } from './data.js';
-import { prmEvalProcessBench, supervisedFields, type LabelledDataConfig, type ProcessBenchConfig } from './prm-labelled.js';
+import { offlineLabelledSchema, prmEvalProcessBench, supervisedFields, type LabelledDataConfig, type OfflineLabelledConfig, type ProcessBenchConfig } from './prm-labelled.js';
 import { type TemplateChoice, checkOneStart, hfModelField, taskSchema, templateField, withValidationProblems } from './common.js';
 
 export const PRM_METHODS = ['repirl', 'airl-s', 'prime', 'orm', 'shepherd', 'implicit-offline', 'supervised'] as const;
@@ -97,8 +97,16 @@ export const prmTrainSchema = (given: Given): ObjectSchema => {
       maxNewTokens: s.integer('longest response in tokens (bytes)', { default: 32, min: 1 }),
     }),
     prm: OFFLINE_SCHEMAS[method],
+    labelled: offlineLabelledSchema(),
     eval: prmTrainEval(),
-  }, { check: checkOneStart('init') });
+  }, {
+    check: (c) => [
+      ...checkOneStart('init')(c),
+      ...(method === 'shepherd' && (c as { labelled: { path: string | null } }).labelled.path !== null
+        ? [{ path: 'labelled.path', message: "is for orm and implicit-offline (they learn from the file's outcomes); Math-Shepherd's labels are Monte-Carlo estimates of what a step-labelled file already gives: use method=supervised" }]
+        : []),
+    ],
+  });
 };
 
 interface PrmTrainCommon {
@@ -122,6 +130,7 @@ export interface OfflinePrmTrainConfig extends PrmTrainCommon {
   problems: number;
   rollout: { k: number; temperature: number; maxNewTokens: number };
   prm: { seed: number; epochs: number; miniBatchSize: number; optim: OptimizerConfig } & Record<string, unknown>;
+  labelled: OfflineLabelledConfig;
 }
 /** A resolved `prm train` config of method=supervised. */
 export interface SupervisedPrmTrainConfig extends Omit<PrmTrainCommon, 'data' | 'verifier' | 'eval'> {
