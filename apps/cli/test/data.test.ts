@@ -97,6 +97,12 @@ describe('problems from files through sft → rl → prm train (rePIRL) → prm 
     expect(evaluated.out).not.toContain('step AUROC');
     expect(evaluated.code).toBe(0);
     expect((await readJson(join(dir, 'prm-eval', 'summary.json'))).results['data/duplicates']).toBe(l.duplicates);
+    if (l.keys.includes('data.steps=paragraphs')) {
+      // The PRM reads paragraphs: scoring it under another step rule is refused, naming the key and the rule it needs.
+      const wrong = await cli.run('prm', 'eval', ...data, '--set', 'data.steps=lines', '--set', `prm=${join(dir, 'prm')}`, '--set', 'problems=3', ...QUIET, '--out', join(dir, 'prm-eval-lines'));
+      expect(wrong.code).toBe(1);
+      expect(wrong.out + wrong.err).toMatch(/data\.steps is "lines" but the PRM in .* was trained on steps cut by "paragraphs" .*: set --set data\.steps=paragraphs/);
+    }
   }, 120_000);
 
   it('repirl eval scores a checkpoint on a file\'s test split with the layout\'s verifier', async () => {

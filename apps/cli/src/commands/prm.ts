@@ -145,11 +145,13 @@ export async function runPrmEval(ctx: RunContext<PrmEvalConfig>): Promise<RunOut
       throw new Error(`${c.prm}: cannot load a PRM (${err.message})`);
     });
     try {
+      await checkPrmSteps(c.prm, c.processbench.steps ?? 'lines', 'processbench.steps');
       return await runProcessBenchEval(ctx, pbPrm, { ...c.processbench, path: c.processbench.path }, trained.codec.withStepRule(c.processbench.steps ?? 'lines'));
     } finally {
       pbPrm.dispose();
     }
   }
+  await checkPrmSteps(c.prm, c.data.steps, 'data.steps');
   const source = c.model !== null ? { model: c.model } : c.policy !== null ? { init: c.policy } : await startOfPrmRun(c.prm);
   const start = await loadStart({ ...source, template: trained.hf?.record.template ?? 'auto' });
   const { policy } = start;
@@ -187,6 +189,20 @@ export async function startOfPrmRun(path: string): Promise<{ init?: string; mode
   if (typeof config.init === 'string') return { init: config.init };
   if (typeof config.model === 'string') return { model: config.model };
   throw new RunDirError(`${path} is not a \`repirl prm train\` run directory with an init policy or model in config.json: give the policy to sample with --set policy=DIR (or model=DIR)`);
+}
+
+/**
+ * Refuses to read a PRM's steps under another rule than it was trained with: a `repirl prm train`
+ * run directory records its `data.steps` in config.json (a checkpoint folder given directly has no
+ * record and is not checked). `key` names the setting of this command that gives the rule.
+ */
+export async function checkPrmSteps(prmPath: string, given: string, key: string): Promise<void> {
+  const text = await readFile(join(prmPath, 'config.json'), 'utf8').catch(() => null);
+  if (text === null) return;
+  const trained = (JSON.parse(text) as { data?: { steps?: unknown } }).data?.steps;
+  if (typeof trained === 'string' && trained !== given) {
+    throw new Error(`${key} is ${JSON.stringify(given)} but the PRM in ${prmPath} was trained on steps cut by ${JSON.stringify(trained)} (data.steps in its config.json): set --set ${key}=${trained}`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

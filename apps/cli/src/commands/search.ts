@@ -16,13 +16,14 @@ import { OraclePrm, bootstrapInterval, loadPrm, problemMean, stepSearch, type Pr
 import type { SearchConfig } from '../config/search.js';
 import { resolveCheckpoint } from '../run/index.js';
 import type { RunContext, RunOutcome } from './context.js';
-import { PRM_EVAL_SEED_OFFSET, startOfPrmRun } from './prm.js';
+import { PRM_EVAL_SEED_OFFSET, checkPrmSteps, startOfPrmRun } from './prm.js';
 import { backend, checkpointCodec, loadStart, responseBudget, sameTokenizer, splitProblems, type StartingPolicy } from './shared.js';
 
 /** The policy and the PRM of a search config (loaded as `prm eval` loads them). */
 async function loadSearch(c: SearchConfig, ctx: RunContext<SearchConfig>): Promise<{ start: StartingPolicy; learned: ProcessRewardModel | null }> {
   const learned = c.prm !== null && c.prm !== 'oracle' ? await resolveCheckpoint(c.prm) : null;
   const trained = learned === null ? null : await checkpointCodec(learned.dir);
+  if (learned !== null) await checkPrmSteps(c.prm!, c.data.steps, 'data.steps');
   const source = c.model !== null ? { model: c.model } : c.policy !== null ? { init: c.policy } : await startOfPrmRun(c.prm!);
   const start = await loadStart({ ...source, template: trained?.hf?.record.template ?? c.template });
   try {
