@@ -58,7 +58,11 @@ describe('prompt and response tokens', () => {
     expect(codec.decodeResponse([...new TextEncoder().encode('=1\n'), ByteTokenizer.EOS])).toBe('=1\n');
   });
 
-  it('a complete answer line is a "####" line ended by a newline', () => {
+  it('a complete answer line is a "####" line or a line with a complete \\boxed{…}, ended by a newline', () => {
+    expect(hasCompleteAnswerLine('So $x = 2$.\nThe answer is $\\boxed{\\frac{1}{2}}$.\n')).toBe(true);
+    expect(hasCompleteAnswerLine('The answer is $\\boxed{\\frac{1}{2}}$.')).toBe(false); // not finished yet
+    expect(hasCompleteAnswerLine('$\\boxed{\\frac{1}{2}$\n')).toBe(false); // the box never closes
+    expect(hasCompleteAnswerLine('We box things.\n')).toBe(false);
     expect(hasCompleteAnswerLine('=10\n#### 10\n')).toBe(true);
     expect(hasCompleteAnswerLine('#### 3\n')).toBe(true);
     expect(hasCompleteAnswerLine('=10\n  #### \n')).toBe(true); // no answer, still the end of the response (the verifier says wrong)

@@ -29,17 +29,23 @@
 // sequence has answered) instead of truncating afterwards.
 import { ByteTokenizer, eosIdsOf, type ChatMessage, type ChatTemplateOptions, type DecodeOptions, type EncodeOptions, type Tokenizer } from '@repirl/autograd';
 import { answerPrefix, type StepRule } from '../tasks/format.js';
+import { lastBoxed } from '../verify/extract.js';
 
 /** The stop string AnswerLineStopTokenizer appends once a response holds a complete answer line. */
 export const ANSWER_LINE_STOP = '\u0000<answer-line-complete>';
 
-/** True when `text` has a line starting with "####" that is terminated by '\n'. */
+/**
+ * True when `text` has a complete answer line, terminated by '\n': one starting with "####"
+ * (GSM8K style, the generated tasks), or one holding a complete \boxed{…} (MATH style: the final
+ * answer is boxed; SFT targets end in '\n', so a model that learned the solutions stops there).
+ */
 export function hasCompleteAnswerLine(text: string): boolean {
   let start = 0;
   for (;;) {
     const newline = text.indexOf('\n', start);
     if (newline === -1) return false;
-    if (text.slice(start, newline).trimStart().startsWith(answerPrefix)) return true;
+    const line = text.slice(start, newline);
+    if (line.trimStart().startsWith(answerPrefix) || (line.includes('box') && lastBoxed(line) !== null)) return true;
     start = newline + 1;
   }
 }
