@@ -1,5 +1,5 @@
 // nn: the module convention (module.ts) and the layers of a GPT-style decoder with heads.
-export { Module, Rng, assign, copyInto, isHalfStorage, type CopyOptions, type HostTensor, type Init, type InitOptions, type ParamFill, type StateDict, type WeightStorage } from './module.js';
+export { Module, Rng, assign, copyInto, copyParameters, isHalfStorage, type CopyOptions, type HostTensor, type Init, type InitOptions, type ParamFill, type StateDict, type WeightStorage } from './module.js';
 export { Linear, Embedding, RMSNorm, LayerNorm, makeNorm, matmulRows, INIT_STD, type LinearConfig, type EmbeddingConfig, type NormConfig, type NormKind } from './layers.js';
 export { ropeTables, ropeInverseFrequencies, ropeHeads, splitHeads, splitHeadsIntoCache, type RopeScaling, type SplitHeadsOptions } from './rope.js';
 export { KvCache, type KvCacheConfig } from './kv-cache.js';

@@ -291,6 +291,19 @@ export function assign(t: Tensor, data: ArrayLike<number>): void {
   }
 }
 
+/**
+ * Every parameter of `dst` ← the parameter of the same name in `src` (same backend, same shapes),
+ * on the device: a module built from another's weights (a PRM or critic backbone from the policy,
+ * a kept best copy). A name `src` lacks is an error.
+ */
+export function copyParameters(src: ReadonlyMap<string, Tensor>, dst: ReadonlyMap<string, Tensor>): void {
+  for (const [name, param] of dst) {
+    const from = src.get(name);
+    if (from === undefined) throw new Error(`copyParameters: the source has no parameter "${name}"`);
+    copyInto(from, param);
+  }
+}
+
 /** dst ← src on the same backend, without a host round trip. */
 export function copyInto(src: Tensor, dst: Tensor): void {
   if (!sameShape(src.shape, dst.shape)) throw new Error(`copyInto: shapes ${shapeText(src.shape)} and ${shapeText(dst.shape)} differ`);

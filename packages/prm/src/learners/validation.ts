@@ -14,7 +14,7 @@
 //   - patience: after `patience` validations in a row without an improvement of more than
 //     `minDelta`, converged() tells the RlTrainer to end the run ('converged' in its summary).
 // The set must come from the validation split, never the test split (the CLI draws it so).
-import { copyInto, type Module } from '@repirl/autograd';
+import { copyParameters, type Module } from '@repirl/autograd';
 import { s, type Infer, type OnlineRewardModel, type RolloutBatch, type TaskCodec, type TrainingCheckpoint } from '@repirl/rl';
 import { evaluatePrm, type EvalSet } from '../eval/evaluate.js';
 import type { ProcessRewardModel } from '../models/prm.js';
@@ -88,7 +88,7 @@ export class ValidatedRewardModel implements OnlineRewardModel {
     if (value !== undefined && Number.isFinite(value) && (this.best === null || value > this.best.value + this.config.minDelta)) {
       this.best = { step, value };
       this.sinceBest = 0;
-      if (this.bestWeights) copyWeights(this.learner.prm, this.bestWeights);
+      if (this.bestWeights) copyParameters(this.learner.prm.parameters(), this.bestWeights.parameters());
     } else {
       this.sinceBest++;
     }
@@ -103,7 +103,7 @@ export class ValidatedRewardModel implements OnlineRewardModel {
 
   /** With keepBest, writes the best validation's weights into the learner's PRM (call it after the run). Returns the best validation. */
   finish(): { step: number; value: number } | null {
-    if (this.bestWeights && this.best !== null) copyWeights(this.bestWeights, this.learner.prm);
+    if (this.bestWeights && this.best !== null) copyParameters(this.bestWeights.parameters(), this.learner.prm.parameters());
     return this.best;
   }
 
@@ -130,12 +130,3 @@ export class ValidatedRewardModel implements OnlineRewardModel {
   }
 }
 
-/** dst's parameters ← src's (same architecture), on the device. */
-function copyWeights(src: Module<unknown>, dst: Module<unknown>): void {
-  const from = src.parameters();
-  for (const [name, t] of dst.parameters()) {
-    const s = from.get(name);
-    if (!s) throw new Error(`prm validation: the PRM has no parameter "${name}" to copy`);
-    copyInto(s, t);
-  }
-}

@@ -9,7 +9,7 @@
 // adapters instead (a child module `lora`, attached to the backbone, whose own weights stay
 // frozen): the head and the adapters train, and the PRM's state dict holds both.
 import {
-  DecoderLM, LoraAdapters, Module, copyInto, loraAdaptersConfig, noGrad, reshape,
+  DecoderLM, LoraAdapters, Module, copyParameters, loraAdaptersConfig, noGrad, reshape,
   type Backend, type DecoderConfig, type Init, type InitOptions, type LoraConfig, type Tensor,
 } from '@repirl/autograd';
 import type { PackedBatch } from '@repirl/rl';
@@ -63,7 +63,6 @@ export function prmFromPolicy<C extends BackbonePrmConfig, M extends BackbonePrm
   Ctor: PrmClass<C, M>, policy: DecoderLM, config: Omit<C, 'decoder'>, seed = 0,
 ): M {
   const prm = new Ctor(policy.backend, { ...config, decoder: structuredClone(policy.config) } as C, { seed });
-  const source = policy.parameters();
-  for (const [name, param] of prm.backbone.parameters()) copyInto(source.get(name)!, param);
+  copyParameters(policy.parameters(), prm.backbone.parameters());
   return prm;
 }

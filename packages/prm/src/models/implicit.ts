@@ -9,7 +9,7 @@
 // r_t is the reward of token t. Both LMs live in this one Module: the state dict holds `lm.*` and
 // `reference.*` (a saved implicit PRM is self-contained) and the reference is frozen on
 // construction, so only `lm.*` is ever trainable.
-import { DecoderLM, LoraAdapters, Module, copyInto, loraAdaptersConfig, noGrad, tensor, type Backend, type DecoderConfig, type Init, type InitOptions, type LoraConfig, type Tensor } from '@repirl/autograd';
+import { DecoderLM, LoraAdapters, Module, copyParameters, loraAdaptersConfig, noGrad, tensor, type Backend, type DecoderConfig, type Init, type InitOptions, type LoraConfig, type Tensor } from '@repirl/autograd';
 import { responseLogProbs, type PackedBatch } from '@repirl/rl';
 import { implicitTokenRewards, type LogRatioInputs } from '../losses/implicit.js';
 import type { ProcessRewardModel } from './prm.js';
@@ -51,8 +51,7 @@ export class ImplicitPrm extends Module<ImplicitPrmConfig> implements ProcessRew
       ...(options.temperature !== undefined ? { temperature: options.temperature } : {}), ...(options.lora ? { lora: options.lora } : {}),
     };
     const prm = new ImplicitPrm(policy.backend, config, { empty: true });
-    const source = policy.parameters();
-    for (const lm of [prm.lm, prm.reference]) for (const [name, param] of lm.parameters()) copyInto(source.get(name)!, param);
+    for (const lm of [prm.lm, prm.reference]) copyParameters(policy.parameters(), lm.parameters());
     prm.lora?.resetParameters(options.seed ?? 0); // built empty: draw A (B stays 0, so every reward still starts at 0)
     return prm;
   }

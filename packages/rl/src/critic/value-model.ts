@@ -12,7 +12,7 @@
 // P − 1 + t), the state before the token is chosen: verl's values[:, -T-1:-1]. The head starts at
 // zero, so initial values are 0 and the first GAE advantages are plain returns.
 import {
-  DecoderLM, Module, ScalarHead, add, copyInto, mul, noGrad, reshape, scale, sub, sum, unary, type Backend, type DecoderConfig, type Init,
+  DecoderLM, Module, ScalarHead, add, copyParameters, mul, noGrad, reshape, scale, sub, sum, unary, type Backend, type DecoderConfig, type Init,
   type InitOptions, type Tensor,
 } from '@repirl/autograd';
 import { aggregateLoss, tokenMeanNoGrad, type LossNormalisers } from '../losses/aggregate.js';
@@ -38,8 +38,7 @@ export class ValueModel extends Module<ValueModelConfig> {
   static fromPolicy(policy: DecoderLM): ValueModel {
     // `empty` allocates zeros without drawing: the backbone is overwritten next, the head stays 0.
     const critic = new ValueModel(policy.backend, { decoder: structuredClone(policy.config) }, { empty: true });
-    const source = policy.parameters();
-    for (const [name, param] of critic.backbone.parameters()) copyInto(source.get(name)!, param);
+    copyParameters(policy.parameters(), critic.backbone.parameters());
     return critic;
   }
 
