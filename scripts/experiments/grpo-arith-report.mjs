@@ -4,11 +4,18 @@
 // wall times) and the learning curves, from the runs' summary.json, metrics.jsonl and times.tsv.
 // Everything is read from the run directories; nothing is typed in by hand.
 //
-//   node scripts/experiments/grpo-arith-report.mjs [runs/grpo-arith] [docs/experiments] [file-prefix]
+// The test columns carry 95% bootstrap intervals over the test problems (@repirl/prm's bootstrap,
+// 1000 replicates): each policy's pass@1, and the gain as a paired difference (both policies
+// answered the same problems, so one replicate resamples both). The goal's verdict (GRPO gains
+// ≥ +15 points on the test problems) is "met" for a seed only when the gain's interval clears +15.
+// It imports TypeScript sources, so it runs under tsx:
+//
+//   npx tsx --conditions=source scripts/experiments/grpo-arith-report.mjs [runs/grpo-arith] [docs/experiments] [file-prefix]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bootstrapInterval, pairedBootstrapDifference, problemMean } from '@repirl/prm';
 
 const root = process.argv[2] ?? 'runs/grpo-arith';
 const docs = process.argv[3] ?? 'docs/experiments';
@@ -58,6 +65,22 @@ for (const s of seeds) {
   };
   const testSft = test('sft');
   const testGrpo = test('grpo');
+  // Per-problem greedy correctness on the test problems, aligned by problem id.
+  const correct = (which) => {
+    const path = join(root, s, `test-${which}`, 'samples.jsonl');
+    if (!existsSync(path)) return null;
+    const rows = readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
+    return new Map(rows.map((r) => [r.id, r.correct ? 1 : 0]));
+  };
+  const [cs, cg] = [correct('sft'), correct('grpo')];
+  let intervals = null;
+  if (cs && cg) {
+    const ids = [...cs.keys()].filter((id) => cg.has(id));
+    if (ids.length !== cs.size || ids.length !== cg.size) throw new Error(`${join(root, s)}: test-sft and test-grpo answered different problems (${cs.size} and ${cg.size}, ${ids.length} shared)`);
+    const a = problemMean(ids.map((id) => cg.get(id)));
+    const b = problemMean(ids.map((id) => cs.get(id)));
+    intervals = { sft: bootstrapInterval(ids.length, b), grpo: bootstrapInterval(ids.length, a), gain: pairedBootstrapDifference(ids.length, a, b) };
+  }
   rows.push({
     seed,
     sftAcc: sftCurve.at(-1)?.['val/acc'],
@@ -77,6 +100,7 @@ for (const s of seeds) {
     testSft: testSft?.results?.['val/acc'],
     testGrpo: testGrpo?.results?.['val/acc'],
     testProblems: testGrpo?.config?.problems,
+    intervals,
     status: grpo.status,
   });
 }
@@ -88,20 +112,26 @@ if (rows.length === 0) {
 const hasTest = rows.every((r) => typeof r.testSft === 'number' && typeof r.testGrpo === 'number');
 const points = (d) => (typeof d === 'number' && !Number.isNaN(d) ? `${d >= 0 ? '+' : ''}${fmt(d * 100, 1)}` : '—');
 const testHead = hasTest ? ' test: SFT → GRPO | Δ test (points) |' : '';
+const ci = (i, scale = 1, digits = 3) => (i ? ` [${fmt(i.lo * scale, digits)}, ${fmt(i.hi * scale, digits)}]` : '');
 const lines = [
   `| seed | SFT greedy pass@1 | GRPO step 0 | GRPO final | Δ (points) | best (step) |${testHead} GRPO steps (last val.) | GRPO wall time | SFT wall time | rollout acc, first → last 10 steps |`,
   `|---:|---:|---:|---:|---:|---:|${hasTest ? '---:|---:|' : ''}---:|---:|---:|---:|`,
 ];
-const testCells = (sft, grpo) => (hasTest ? ` ${fmt(sft)} → ${fmt(grpo)} | ${points(grpo - sft)} |` : '');
+const testCells = (sft, grpo, i = null) => (hasTest ? ` ${fmt(sft)}${ci(i?.sft)} → ${fmt(grpo)}${ci(i?.grpo)} | ${points(grpo - sft)}${ci(i?.gain, 100, 1)} |` : '');
 for (const r of rows) {
   lines.push(
-    `| ${r.seed} | ${fmt(r.sftAcc)} | ${fmt(r.start)} | ${fmt(r.end)} | ${points(r.delta)} | ${fmt(r.best)} (${r.bestStep}) |${testCells(r.testSft, r.testGrpo)} ${r.steps} (${r.lastValStep})${r.status === 'finished' ? '' : ' ' + r.status} | ${mins(r.grpoWall)} | ${mins(r.sftWall)} | ${fmt(r.rolloutFirst)} → ${fmt(r.rolloutLast)} |`,
+    `| ${r.seed} | ${fmt(r.sftAcc)} | ${fmt(r.start)} | ${fmt(r.end)} | ${points(r.delta)} | ${fmt(r.best)} (${r.bestStep}) |${testCells(r.testSft, r.testGrpo, r.intervals)} ${r.steps} (${r.lastValStep})${r.status === 'finished' ? '' : ' ' + r.status} | ${mins(r.grpoWall)} | ${mins(r.sftWall)} | ${fmt(r.rolloutFirst)} → ${fmt(r.rolloutLast)} |`,
   );
 }
 const avg = (k) => rows.reduce((a, r) => a + r[k], 0) / rows.length;
 lines.push(`| mean | ${fmt(avg('sftAcc'))} | ${fmt(avg('start'))} | ${fmt(avg('end'))} | ${points(avg('delta'))} | |${testCells(avg('testSft'), avg('testGrpo'))} | ${mins(avg('grpoWall'))} | ${mins(avg('sftWall'))} | |`);
 lines.push('', `Greedy pass@1 on ${rows[0].problems} held-out validation problems (the same problems for SFT and GRPO of a seed; "GRPO final" is the last policy, not the best one)` +
-  (hasTest ? `, and on ${rows[0].testProblems} test problems of another seed that no run validated on.` : '.'));
+  (hasTest ? `, and on ${rows[0].testProblems} test problems of the test split, which no run trained or validated on, with 95% bootstrap intervals over the test problems (the gain's paired).` : '.'));
+if (rows.every((r) => r.intervals)) {
+  const met = rows.filter((r) => r.intervals.gain.lo >= 0.15).length;
+  lines.push('', `Goal "GRPO gains ≥ +15 points of greedy pass@1 on the test problems on every seed": ${met === rows.length ? 'met' : 'not met'} ` +
+    `(the gain's interval clears +15 on ${met} of ${rows.length} seeds; point estimates ${rows.map((r) => points(r.testGrpo - r.testSft)).join(', ')}).`);
+}
 mkdirSync(docs, { recursive: true });
 writeFileSync(join(docs, `${prefix}-results.md`), lines.join('\n') + '\n');
 console.log(lines.join('\n'));

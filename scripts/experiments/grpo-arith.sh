@@ -34,7 +34,8 @@ SFT_CONFIG="${SFT_CONFIG:-apps/cli/configs/sft-arith-r10-scarce.json}"
 GRPO_CONFIG="${GRPO_CONFIG:-apps/cli/configs/grpo-arith-r10-filter-lr4e-4.json}"
 OUT="${OUT:-runs/grpo-arith-lr4e-4}"
 NAME="${NAME:-grpo-arith-lr4e-4}" # prefix of the files written to docs/experiments/
-REPIRL="node_modules/.bin/tsx --conditions=source apps/cli/src/bin.ts"
+TSX="node_modules/.bin/tsx --conditions=source"
+REPIRL="$TSX apps/cli/src/bin.ts"
 mkdir -p "$OUT"
 
 timed() { # label seed command...: runs the command, appends "label seed seconds" to times.tsv
@@ -87,7 +88,7 @@ if [ "$STAGE" = all ] || [ "$STAGE" = analyse ]; then
   each_seed analyse
 fi
 if [ "$STAGE" = all ] || [ "$STAGE" = report ]; then
-  node scripts/experiments/grpo-arith-report.mjs "$OUT" docs/experiments "$NAME"
+  $TSX scripts/experiments/grpo-arith-report.mjs "$OUT" docs/experiments "$NAME" # tsx: it imports @repirl/prm's bootstrap
   cp "$OUT/times.tsv" "docs/experiments/$NAME-times.tsv"
   files=()
   for s in $SEEDS; do for which in sft grpo; do
