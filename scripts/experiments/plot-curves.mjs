@@ -5,14 +5,16 @@
 //     --metric val/acc --title "GRPO on arith-chain" seed1=runs/grpo-arith/seed1/grpo [...]
 //
 // Each positional argument is label=runDir. The x axis is the step; with --time, the cumulative
-// training time (the runs' timing/step_s, validation excluded) in minutes. --table FILE also
+// training time (the runs' timing/step_s, validation excluded) in minutes; with --x-cumulative KEY,
+// the running sum of a per-step metric (e.g. compute/sampled_sequences: a curve against the
+// sequences a learner has sampled, which puts runs of different per-step cost on one axis). --table FILE also
 // writes the metric per validation step and run as a markdown table. A metric (--metric or --also)
 // that a run never logged is an error naming the metrics it has, not an empty chart.
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 const args = process.argv.slice(2);
-const opts = { out: null, metric: 'val/acc', title: '', table: null, time: false, ylabel: null, extra: [] };
+const opts = { out: null, metric: 'val/acc', title: '', table: null, time: false, cumulative: null, ylabel: null, extra: [] };
 const runs = [];
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
@@ -23,6 +25,7 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--ylabel') opts.ylabel = args[++i];
   else if (a === '--also') opts.extra.push(args[++i]); // a second metric, drawn dashed in the same colour
   else if (a === '--time') opts.time = true;
+  else if (a === '--x-cumulative') opts.cumulative = args[++i];
   else if (a.includes('=')) {
     const [label, dir] = [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)];
     runs.push({ label, dir });
@@ -50,16 +53,20 @@ function load(dir) {
       // a torn last line
     }
   }
-  let t = 0;
+  let t = 0, c = 0;
   for (const r of rows) {
     t += r['timing/step_s'] ?? 0;
     r.__minutes = t / 60;
+    if (opts.cumulative) c += r[opts.cumulative] ?? 0;
+    r.__cumulative = c;
   }
+  if (opts.cumulative && c === 0) fail(`${file} never logged ${JSON.stringify(opts.cumulative)} (--x-cumulative)`);
   return rows;
 }
 
 function series(rows, metric, smooth = 1) {
-  const pts = rows.filter((r) => typeof r[metric] === 'number').map((r) => [opts.time ? r.__minutes : r.step, r[metric]]);
+  const x = (r) => (opts.cumulative ? r.__cumulative : opts.time ? r.__minutes : r.step);
+  const pts = rows.filter((r) => typeof r[metric] === 'number').map((r) => [x(r), r[metric]]);
   if (smooth <= 1) return pts;
   // Trailing moving average (for per-step metrics such as rollout/acc).
   return pts.map((p, i) => {
@@ -122,7 +129,7 @@ for (let x = 0; x <= xmax + 1e-9; x += tick) {
 }
 parts.push(`<line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="black"/>`);
 parts.push(`<line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}" stroke="black"/>`);
-parts.push(`<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">${opts.time ? 'GRPO training time (min, validation excluded)' : 'RL step'}</text>`);
+parts.push(`<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">${opts.cumulative ? `${esc(opts.cumulative)} (cumulative)` : opts.time ? 'GRPO training time (min, validation excluded)' : 'RL step'}</text>`);
 parts.push(`<text transform="translate(16 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">${esc(opts.ylabel ?? opts.metric)}</text>`);
 const path = (pts) => pts.map((p, i) => `${i === 0 ? 'M' : 'L'}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(' ');
 let ly = T + 10;

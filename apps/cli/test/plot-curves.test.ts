@@ -44,4 +44,27 @@ describe('plot-curves.mjs', () => {
     expect(ok.stdout).toContain(`wrote ${svg}`);
     expect(readFileSync(svg, 'utf8')).toMatch(/<circle cx="[\d.]+" cy="[\d.]+" r="2.5"/);
   });
+
+  it('puts the running sum of a per-step metric on x with --x-cumulative, and refuses a key the run never logged', () => {
+    const cum = join(scratch, 'cum');
+    mkdirSync(cum);
+    writeFileSync(join(cum, 'metrics.jsonl'), [
+      { step: 1, 'compute/sampled_sequences': 30, 'val/acc': 0.1 },
+      { step: 2, 'compute/sampled_sequences': 90, 'val/acc': 0.5 },
+    ].map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const svg = join(scratch, 'cum.svg');
+    const ok = plot('--out', svg, '--x-cumulative', 'compute/sampled_sequences', `a=${cum}`);
+    expect(ok.status).toBe(0);
+    const text = readFileSync(svg, 'utf8');
+    expect(text).toContain('compute/sampled_sequences (cumulative)');
+    // x runs 0..120 (30 then 30 + 90): the second point sits at the right end of the axis, the first at a quarter of it.
+    const xs = [...text.matchAll(/<circle cx="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(xs).toHaveLength(2);
+    const [left, right] = [60, 720 - 170];
+    expect((xs[0]! - left) / (right - left)).toBeCloseTo(0.25, 2);
+    expect((xs[1]! - left) / (right - left)).toBeCloseTo(1, 2);
+    const bad = plot('--out', join(scratch, 'bad.svg'), '--x-cumulative', 'compute/nope', `a=${cum}`);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('never logged "compute/nope"');
+  });
 });
