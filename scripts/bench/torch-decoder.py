@@ -12,7 +12,10 @@ Cases (the shapes and batch the TypeScript bench uses, passed in as JSON):
   decode   batch sequences of `prompt` ids, then `new_tokens` steps of one token with a KV cache,
            sampling each token from softmax(logits) (torch.multinomial, seeded)
   train    one LoRA step: forward + token cross-entropy + backward + AdamW on the adapters only
-           (rank r on q/k/v/o, the base frozen), as packages/autograd/src/lora does
+           (rank r on q/k/v/o, the base frozen), as packages/autograd/src/lora does; without
+           loraRank in the shape (or 0), one full step: AdamW over every parameter
+Shape keys besides the model's: tiedEmbeddings (default true; false gives the LM head its own
+[vocab, d] weight, as repirl's DecoderLM without tied embeddings).
 
 Run with Debian's interpreter and OpenBLAS, the two OpenBLAS variables unset for this process only:
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 scripts/bench/torch-decoder.py \
@@ -35,6 +38,7 @@ class Decoder(torch.nn.Module):
         d, h, kv, hd, ff, v = s['dModel'], s['nHeads'], s['nKvHeads'], s['headDim'], s['dFF'], s['vocabSize']
         std = 0.02
         self.embed = torch.nn.Parameter(torch.randn(v, d) * std)
+        self.head = None if s.get('tiedEmbeddings', True) else torch.nn.Parameter(torch.randn(v, d) * std)
         self.layers = torch.nn.ModuleList()
         for _ in range(s['nLayers']):
             layer = torch.nn.Module()
@@ -104,7 +108,7 @@ class Decoder(torch.nn.Module):
             x = x + self.proj(i, 'o', att.transpose(1, 2).reshape(B, T, h * hd))
             m = self.rms(x, layer.norm2)
             x = x + self.proj(i, 'down', F.silu(self.proj(i, 'gate', m)) * self.proj(i, 'up', m))
-        return self.rms(x, self.normf) @ self.embed.t()
+        return self.rms(x, self.normf) @ (self.embed if self.head is None else self.head).t()
 
 
 def timed(fn, iterations):
@@ -156,6 +160,19 @@ def main():
                     logits = model(nxt, cache, past)[:, -1]
                     past += 1
         tokens = B * N
+    elif not s.get('loraRank'):
+        B, T = s['batch'], s['T']
+        model.requires_grad_(True)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        ids = torch.randint(0, V, (B, T), generator=gen)
+
+        def run(warmup):
+            logits = model(ids)
+            loss = F.cross_entropy(logits[:, :-1].reshape(-1, V), ids[:, 1:].reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        tokens = B * T
     else:
         B, T, r, alpha = s['batch'], s['T'], s['loraRank'], s['loraAlpha']
         d, hd = s['dModel'], s['headDim']

@@ -13,12 +13,9 @@
 // 0.5B shape and 2 for SmolLM2's. The PyTorch script warms up the same way.
 // REPIRL_BENCH_SHAPES=smollm2-135m (or qwen2.5-0.5b) runs one shape; REPIRL_BENCH_QUICK=1 runs
 // 2-layer versions at small sizes (a smoke test of the suite).
-import { execFile } from 'node:child_process';
 import { cpus } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { getRuntime } from '@repirl/kernels';
-import type { BenchCase, BenchContext, ExternalPeer } from '@repirl/kernels/bench';
+import type { BenchCase, BenchContext } from '@repirl/kernels/bench';
 import {
   AdamW,
   DecoderLM,
@@ -34,6 +31,7 @@ import {
   type DecoderConfig,
   type WeightStorage,
 } from '../src/index.js';
+import { torchPeer } from './torch-peer.js';
 
 interface Shape {
   name: string;
@@ -57,47 +55,6 @@ const SHAPES: Shape[] = [
 ];
 
 const LORA = { rank: 16, alpha: 32, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] as const };
-
-// ---------------------------------------------------------------- the PyTorch peer
-
-const PYTHON = '/usr/bin/python3';
-const SCRIPT = fileURLToPath(new URL('../../../scripts/bench/torch-decoder.py', import.meta.url));
-const run = promisify(execFile);
-
-/** Debian's OpenBLAS misbehaves with these set (they are for other tools on some machines): unset for the peer only. */
-function torchEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  return env;
-}
-
-let torchChecked: Promise<string | null> | null = null;
-
-/** torch's version when /usr/bin/python3 imports it, else null (and a note saying why the peer is skipped). */
-function torchVersion(): Promise<string | null> {
-  torchChecked ??= run(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { env: torchEnv() }).then(
-    ({ stdout }) => stdout.trim(),
-    (err: Error) => {
-      console.log(`  note: PyTorch peer skipped: ${PYTHON} cannot import torch (${err.message.split('\n')[0]}); install it with scripts/hf/setup-torch.sh`);
-      return null;
-    },
-  );
-  return torchChecked;
-}
-
-function torchPeer(kase: 'prefill' | 'decode' | 'train', shape: Record<string, unknown>, threads: number, iterations: number): ExternalPeer {
-  return {
-    external: async () => {
-      if (!(await torchVersion())) return null;
-      const args = [SCRIPT, '--case', kase, '--threads', String(threads), '--iterations', String(iterations), '--shape', JSON.stringify(shape)];
-      const { stdout } = await run(PYTHON, args, { env: torchEnv(), maxBuffer: 1 << 20 });
-      const line = stdout.trim().split('\n').pop()!;
-      const r = JSON.parse(line) as { median_ms: number; samples: number[]; threads: number };
-      return { median_ms: r.median_ms, samples: r.samples.length };
-    },
-  };
-}
 
 // ---------------------------------------------------------------- the suite
 

@@ -1,11 +1,14 @@
 // Whole-model throughput: training tokens/s of the reference tiny config (d = 128, 4 layers,
 // 4 heads, T = 128, byte vocabulary) against the same step on the float64 CPU reference backend,
-// and generation tokens/s with the KV cache against recomputing the prefix every step.
+// and generation tokens/s with the KV cache against recomputing the prefix every step; both also
+// against PyTorch on the same CPU, 1 thread (scripts/bench/torch-decoder.py: the same model in
+// float32, a full AdamW step; decode sampled with its KV cache), when /usr/bin/python3 imports torch.
 // REPIRL_PROFILE=1 first profiles one training step and one decode step of the same model
 // (bench/profile.ts: GPU time per kernel, host time, dispatches, submits, allocations, read-backs).
 import { getRuntime } from '@repirl/kernels';
 import type { BenchCase, BenchContext } from '@repirl/kernels/bench';
 import { AdamW, ByteTokenizer, CpuBackend, DecoderLM, GpuBackend, backward, generate, languageModelLoss, targetMask, tensor, tidy, type Backend, type DecoderConfig } from '../src/index.js';
+import { torchPeer } from './torch-peer.js';
 
 const tokenizer = new ByteTokenizer();
 
@@ -45,6 +48,11 @@ export default async function (ctx: BenchContext): Promise<BenchCase[]> {
   const genBatch = BENCH_PROMPTS.length;
   const model = new DecoderLM(gpu, { ...config, maxSeqLen: 16 + newTokens }, { seed: 2 });
   const prompts = BENCH_PROMPTS;
+  const torchShape = {
+    vocabSize: config.vocabSize, dModel: config.dModel, nLayers: config.nLayers, nHeads: config.nHeads, nKvHeads: config.nHeads,
+    headDim: config.dModel / config.nHeads, dFF: config.dFF, qkvBias: false, ropeBase: 10000, normEps: 1e-6, tiedEmbeddings: false,
+  };
+  const torchIterations = ctx.quick ? 2 : 5;
   const sample = (cache: boolean) => async () => {
     const out = await generate(model, prompts, { maxNewTokens: newTokens, seed: 0, cache });
     if (out.some((s) => s.tokens.length !== newTokens)) throw new Error('a sequence stopped early');
@@ -56,7 +64,7 @@ export default async function (ctx: BenchContext): Promise<BenchCase[]> {
       work: batch * T,
       unit: 'tokens/s',
       ours: gpuTrainer.step,
-      peers: { 'cpu-float64': cpuTrainer.step },
+      peers: { 'cpu-float64': cpuTrainer.step, 'pytorch 1 thread': torchPeer('train', { ...torchShape, T, batch }, 1, torchIterations) },
       minIterations: 3,
       dispose: () => {
         gpuTrainer.dispose();
@@ -69,7 +77,10 @@ export default async function (ctx: BenchContext): Promise<BenchCase[]> {
       work: genBatch * newTokens,
       unit: 'tokens/s',
       ours: sample(true),
-      peers: { 'no-cache': sample(false) },
+      peers: {
+        'no-cache': sample(false),
+        'pytorch 1 thread': torchPeer('decode', { ...torchShape, batch: genBatch, prompt: 16, newTokens }, 1, torchIterations),
+      },
       minIterations: 2,
       dispose: () => model.dispose(),
     },
