@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ArgumentError, adamwReference, adamwUpdate, withFlags } from '../src/index.js';
+import { ArgumentError, adamwReference, adamwUpdate, adamwUpdateMany, sumOfSquares, sumOfSquaresReference, withFlags } from '../src/index.js';
 import { assertClose, kernelFixture, SeededRandom } from '../src/testing/index.js';
 
 const fx = kernelFixture(beforeAll);
@@ -123,5 +123,66 @@ describe('adamw', () => {
     expect(() => adamwUpdate(fx.rt, p, a(), a(), a(), { ...ok, lr: NaN })).toThrow(/argument "lr": must be a finite number/);
     const m = a();
     expect(() => adamwUpdate(fx.rt, p, a(), m, m, ok)).toThrow(/must be four different buffers/);
+  });
+
+  it('multi-tensor: many tensors (awkward sizes, vec4 and scalar, own weight decays) follow the per-tensor reference at every batching', async () => {
+    const rng = new SeededRandom(9);
+    const sizes = [1, 3, 4, 7, 64, 129, 256, 1001, 4099, 4100];
+    // 1 and 2 tensors per dispatch, the device's default, and ranges forced small (several per tensor).
+    const batchings: Record<string, number | boolean>[] = [{ 'adamw.tensorsPerDispatch': 1 }, { 'adamw.tensorsPerDispatch': 2 }, {}, { 'adamw.chunkElements': 128 }, { 'adamw.vec4': false }];
+    for (const flags of batchings) {
+      const param0 = sizes.map((n) => rng.floats(n, -2, 2));
+      const decays = sizes.map((_, i) => (i % 3 === 0 ? 0 : i % 3 === 1 ? undefined : 0.3));
+      const gpu = sizes.map((n, i) => ({ param: fx.rt.upload(param0[i]!), m: fx.rt.zeros([n]), v: fx.rt.zeros([n]) }));
+      const ref = sizes.map((n, i) => ({ p: Float64Array.from(param0[i]!), m: new Float64Array(n), v: new Float64Array(n) }));
+      await withFlags(flags, async () => {
+        for (let step = 1; step <= 3; step++) {
+          const options = { lr: 1e-2, beta1: 0.9, beta2: 0.95, weightDecay: 0.1, step, gradScale: step === 2 ? 0.5 : 1 };
+          const grads = sizes.map((n) => rng.floats(n, -1, 1));
+          const g = grads.map((d) => fx.rt.upload(d));
+          adamwUpdateMany(fx.rt, gpu.map((t, i) => ({ ...t, grad: g[i]!, ...(decays[i] !== undefined ? { weightDecay: decays[i] } : {}) })), options);
+          for (const a of g) a.dispose();
+          ref.forEach((r, i) => adamwReference(r.p, grads[i]!, r.m, r.v, { ...options, ...(decays[i] !== undefined ? { weightDecay: decays[i] } : {}) }));
+        }
+      });
+      for (let i = 0; i < sizes.length; i++) {
+        const label = `${JSON.stringify(flags)} n=${sizes[i]}`;
+        await fx.expectClose(gpu[i]!.param, ref[i]!.p, { atol: 1e-6, rtol: 1e-5, label: `param ${label}` });
+        await fx.expectClose(gpu[i]!.m, ref[i]!.m, { atol: 1e-6, rtol: 1e-5, label: `m ${label}` });
+        await fx.expectClose(gpu[i]!.v, ref[i]!.v, { atol: 1e-7, rtol: 1e-5, label: `v ${label}` });
+        for (const a of Object.values(gpu[i]!)) a.dispose();
+      }
+    }
+  });
+
+  it('multi-tensor: rejects a bad tensor by its index and tensors that share a written buffer', () => {
+    const a = () => fx.rt.empty([4]);
+    const ok = { lr: 1e-3, step: 1 };
+    const good = { param: a(), grad: a(), m: a(), v: a() };
+    expect(() => adamwUpdateMany(fx.rt, [good, { param: a(), grad: fx.rt.empty([5]), m: a(), v: a() }], ok)).toThrow(/\[adamw\] argument "tensors\[1\]\.grad": expected shape \[4\]/);
+    expect(() => adamwUpdateMany(fx.rt, [good, { ...good, grad: a() }], ok)).toThrow(/tensors\[1\]\.param.*shares a buffer/);
+    expect(() => adamwUpdateMany(fx.rt, [good, { param: a(), grad: a(), m: a(), v: a(), weightDecay: -1 }], ok)).toThrow(/argument "weightDecay": must be ≥ 0/);
+  });
+
+  it('sumOfSquares equals the float64 sum of squares over many arrays (awkward sizes, chunked, scalar, one per dispatch)', async () => {
+    const rng = new SeededRandom(10);
+    const sizes = [1, 3, 4, 5, 63, 65, 4096, 4097, 20000, 70001];
+    const data = sizes.map((n) => rng.floats(n, -3, 3));
+    const arrays = data.map((d) => fx.rt.upload(d));
+    const expected = sumOfSquaresReference(data);
+    const batchings: Record<string, number | boolean>[] = [{}, { 'sumSquares.perDispatch': 1 }, { 'sumSquares.perDispatch': 3 }, { 'sumSquares.vec4': false }, { 'sumSquares.chunkElements': 1000 }];
+    for (const flags of batchings) {
+      const out = await withFlags(flags, () => sumOfSquares(fx.rt, arrays));
+      expect(out.shape).toEqual([1]);
+      await fx.expectClose(out, [expected], { atol: 0, rtol: 1e-5, label: JSON.stringify(flags) });
+      out.dispose();
+    }
+    // One array, one element; no arrays and empty arrays give 0.
+    const one = sumOfSquares(fx.rt, [arrays[0]!]);
+    await fx.expectClose(one, [data[0]![0]! ** 2], { atol: 0, rtol: 1e-6 });
+    const none = sumOfSquares(fx.rt, [fx.rt.empty([0])]);
+    await fx.expectClose(none, [0], { atol: 0, rtol: 0 });
+    for (const a of [one, none, ...arrays]) a.dispose();
+    expect(() => sumOfSquares(fx.rt, [fx.rt.empty([2], 'i32')])).toThrow(/\[sum-squares\] argument "arrays\[0\]": expected dtype f32/);
   });
 });

@@ -125,8 +125,11 @@ export class CpuBackend implements Backend<CpuStorage> {
     );
   }
 
-  adamw(param: CpuStorage, grad: CpuStorage, m: CpuStorage, v: CpuStorage, options: AdamWOptions): void {
-    K.adamwReference(param.data, grad.data, m.data, v.data, options);
+  adamw(tensors: readonly { param: CpuStorage; grad: CpuStorage; m: CpuStorage; v: CpuStorage; weightDecay?: number }[], options: AdamWOptions): void {
+    for (const t of tensors) K.adamwReference(t.param.data, t.grad.data, t.m.data, t.v.data, t.weightDecay === undefined ? options : { ...options, weightDecay: t.weightDecay });
+  }
+  sumOfSquares(arrays: readonly CpuStorage[]): CpuStorage {
+    return vec(Float64Array.of(K.sumOfSquaresReference(arrays.map((a) => a.data))));
   }
 
   permute(x: CpuStorage, axes: readonly number[]) {

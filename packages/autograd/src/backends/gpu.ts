@@ -146,8 +146,11 @@ export class GpuBackend implements Backend<GpuArray> {
     return d;
   }
 
-  adamw(param: GpuArray, grad: GpuArray, m: GpuArray, v: GpuArray, options: AdamWOptions): void {
-    K.adamwUpdate(this.rt, param, grad, m, v, options);
+  adamw(tensors: readonly K.AdamWTensors[], options: AdamWOptions): void {
+    K.adamwUpdateMany(this.rt, tensors, options);
+  }
+  sumOfSquares(arrays: readonly GpuArray[]): GpuArray {
+    return K.sumOfSquares(this.rt, arrays);
   }
 
   permute(x: GpuArray, axes: readonly number[]) {

@@ -66,8 +66,11 @@ export interface Backend<S extends Storage = Storage> {
   tokenLogProbs(logits: S, targets: S, temperature: number, entropy: boolean): { logp: S; lse: S; entropy?: S };
   tokenLogProbsBackward(logits: S, targets: S, lse: S, gLogp: S | null, gEntropy: S | null, temperature: number): S;
 
-  // optimizer: updates param, m and v in place
-  adamw(param: S, grad: S, m: S, v: S, options: AdamWOptions): void;
+  // optimizer: updates each tensor's param, m and v in place (all of them in few launches); a
+  // tensor's weightDecay replaces the options' one
+  adamw(tensors: readonly { param: S; grad: S; m: S; v: S; weightDecay?: number }[], options: AdamWOptions): void;
+  /** Σ over the arrays of Σᵢ xᵢ² as a [1] storage (the squared global norm of a set of gradients). */
+  sumOfSquares(arrays: readonly S[]): S;
 
   // dropout (Philox stream of @repirl/kernels): y = x·mask/(1 − p), mask 1 where kept
   dropout(x: S, p: number, stream: { seed: number; offset: number }): { y: S; mask: S };

@@ -1,13 +1,11 @@
-// AdamW over a set of named parameters, on the fused kernel (or its float64 reference on the CPU
-// backend), with global-norm clipping that skips the step — and says so — when the norm is not
+// AdamW over a set of named parameters, on the fused multi-tensor kernel (or its float64 reference
+// on the CPU backend), with global-norm clipping that skips the step — and says so — when the norm is not
 // finite, and learning-rate schedules. Gradient accumulation is calling backward() several times
 // (each on a loss scaled by 1/k) before step(): gradients add up in .grad.
 
-import { add, full, mul, sum } from '../core/ops.js';
+import { full } from '../core/ops.js';
 import { StorageRef, Tensor } from '../core/tensor.js';
 import { keep } from '../core/scope.js';
-import { noGrad } from '../core/tape.js';
-import { tidy } from '../core/scope.js';
 import type { LrSchedule } from './schedule.js';
 
 export interface AdamWConfig {
@@ -64,23 +62,20 @@ export class AdamW {
     return this.steps;
   }
 
-  /** Global L2 norm of all gradients (one host read). Parameters without a gradient count as zero. */
+  /**
+   * Global L2 norm of all gradients (one pass over all of them on the backend, one host read).
+   * Parameters without a gradient count as zero.
+   */
   async gradNorm(): Promise<number> {
-    const squares = tidy(() => {
-      let total: Tensor | null = null;
-      noGrad(() => {
-        for (const { param } of this.slots) {
-          if (!param.grad) continue;
-          const s = sum(mul(param.grad, param.grad));
-          total = total ? add(total, s) : s;
-        }
-      });
-      return total;
-    });
-    if (!squares) return 0;
-    const value = await (squares as Tensor).item();
-    (squares as Tensor).dispose();
-    return Math.sqrt(value);
+    const grads = this.slots.flatMap(({ param }) => (param.grad ? [param.grad] : []));
+    if (grads.length === 0) return 0;
+    const backend = grads[0]!.backend;
+    const squares = backend.sumOfSquares(grads.map((g) => g.storage));
+    try {
+      return Math.sqrt((await backend.read(squares))[0]!);
+    } finally {
+      backend.dispose(squares);
+    }
   }
 
   /** Applies one update from the accumulated gradients, then clears them. */
@@ -94,19 +89,19 @@ export class AdamW {
     if (!skipped) {
       this.steps++;
       const gradScale = clipped ? max! / (gradNorm + 1e-6) : 1;
-      for (const slot of this.slots) {
-        const { param, m, v } = slot;
-        if (!param.grad) continue;
-        param.backend.adamw(param.storage, param.grad.storage, m.storage, v.storage, {
+      // Every parameter with a gradient in one multi-tensor update (few launches on the GPU).
+      const live = this.slots.filter((slot) => slot.param.grad);
+      live[0]?.param.backend.adamw(
+        live.map(({ param, m, v, decay }) => ({ param: param.storage, grad: param.grad!.storage, m: m.storage, v: v.storage, weightDecay: decay ? (this.config.weightDecay ?? 0.01) : 0 })),
+        {
           lr,
           step: this.steps,
           gradScale,
-          weightDecay: slot.decay ? (this.config.weightDecay ?? 0.01) : 0,
           ...(this.config.beta1 !== undefined ? { beta1: this.config.beta1 } : {}),
           ...(this.config.beta2 !== undefined ? { beta2: this.config.beta2 } : {}),
           ...(this.config.eps !== undefined ? { eps: this.config.eps } : {}),
-        });
-      }
+        },
+      );
     }
     this.zeroGrad();
     return { step: this.steps, lr, gradNorm, clipped, skipped };

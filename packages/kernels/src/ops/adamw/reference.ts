@@ -68,3 +68,10 @@ export function adamwReference(param: Float64Array, grad: ArrayLike<number>, m: 
     param[i] = param[i]! * c.decay - (c.stepSize * m[i]!) / denom;
   }
 }
+
+/** Float64 Σ over the arrays of Σᵢ xᵢ² (the squared global L2 norm of a set of gradients). */
+export function sumOfSquaresReference(arrays: readonly ArrayLike<number>[]): number {
+  let total = 0;
+  for (const a of arrays) for (let i = 0; i < a.length; i++) total += a[i]! * a[i]!;
+  return total;
+}
