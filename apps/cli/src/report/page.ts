@@ -53,7 +53,7 @@ async function figure(id: string, kind: string, caption: string, svg: Promise<st
 function prmClaims(groups: readonly PrmGroup[], byDir: Map<string, ReportRun>): Claim[] {
   return groups.flatMap((g) => prmGoals(g).map((v: GoalVerdict) => ({
     section: `PRM: ${g.task}`, claim: `${g.method}: ${v.goal}`, metric: v.metric, bar: v.bar, met: v.met, reason: v.reason,
-    evidence: v.seeds.map((s) => ({ run: byDir.get(g.runs.find((r) => r.name === s.run)!.dir)!, text: `s${s.seed}${s.detail === undefined ? '' : ` (${s.detail})`}: ${formatEvidence(s)} — ${s.clears ? 'clears' : 'short'}` })),
+    evidence: v.seeds.map((s) => ({ run: byDir.get(s.dir)!, text: `s${s.seed}${s.detail === undefined ? '' : ` (${s.detail})`}: ${formatEvidence(s)} — ${s.clears ? 'clears' : 'short'}` })),
   })));
 }
 

@@ -14,6 +14,12 @@ export interface PrmRun {
   task: string;
   method: string;
   seed: number;
+  /**
+   * The run's setup: its config with every `seed` key and the starting policy (`init`, one per seed)
+   * left out, flattened to key paths. Runs of one task and method with the same setup are seeds of
+   * one group; others (an lr sweep) are groups of their own.
+   */
+  setup: Record<string, string>;
   /** prm_eval.json's metrics (null read as NaN) plus policy/*, compute/sampled_sequences and wall_min. */
   values: Record<string, number>;
 }
@@ -79,6 +85,7 @@ export function readPrmRun(dir: string): PrmRun {
     task: taskOf(config),
     method: typeof config.method === 'string' ? config.method : 'unknown method',
     seed: num(config.rl?.seed ?? config.prm?.seed ?? config.seed),
+    setup: setupOf(config),
     values: {
       ...evaluation,
       'policy/val_acc': num(summary.results?.['val/acc']),
@@ -88,6 +95,18 @@ export function readPrmRun(dir: string): PrmRun {
       wall_min: num(summary.time) / 60,
     },
   };
+}
+
+/** A config's key paths and values (JSON), without its seeds and starting policy. */
+function setupOf(config: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (value: unknown, path: string) => {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) if (k !== 'seed' && !(path === '' && k === 'init')) walk(v, path === '' ? k : `${path}.${k}`);
+    } else out[path] = JSON.stringify(value);
+  };
+  walk(config, '');
+  return out;
 }
 
 /** Mean ± half the range of the finite values ('n/a' without any; the mean alone for one). */
@@ -130,14 +149,24 @@ export const PRM_COLUMNS: readonly (readonly [string, string | null])[] = [
   ['wall (min)', 'wall_min'],
 ];
 
-/** The runs of one task and method (its seeds), in seed order. */
+/** The runs of one task, method and setup (its seeds), in seed order. */
 export interface PrmGroup {
   task: string;
+  /** The method, with the keys that set this group apart from the method's other groups (e.g. 'repirl (prm.optim.lr=0.003)'). */
   method: string;
   runs: PrmRun[];
 }
 
-/** Runs grouped by task (sorted) and method (PRM_METHODS' order, unknown ones last). */
+const sameSetup = (a: PrmRun, b: PrmRun) => {
+  const keys = new Set([...Object.keys(a.setup), ...Object.keys(b.setup)]);
+  return [...keys].every((k) => a.setup[k] === b.setup[k]);
+};
+
+/**
+ * Runs grouped by task (sorted), method (PRM_METHODS' order, unknown ones last) and setup: the
+ * seeds of one group share every config key but their seeds and starting policies. A method with
+ * several setups names each by the keys in which they differ.
+ */
 export function groupPrmRuns(runs: readonly PrmRun[]): PrmGroup[] {
   const order = (m: string) => {
     const i = (PRM_METHODS as readonly string[]).indexOf(m);
@@ -147,7 +176,17 @@ export function groupPrmRuns(runs: readonly PrmRun[]): PrmGroup[] {
   for (const task of [...new Set(runs.map((r) => r.task))].sort()) {
     const methods = [...new Set(runs.filter((r) => r.task === task).map((r) => r.method))].sort((a, b) => order(a) - order(b) || a.localeCompare(b));
     for (const method of methods) {
-      groups.push({ task, method, runs: runs.filter((r) => r.task === task && r.method === method).sort((a, b) => a.seed - b.seed) });
+      const setups: PrmRun[][] = [];
+      for (const r of runs.filter((x) => x.task === task && x.method === method)) {
+        const home = setups.find((g) => sameSetup(g[0]!, r));
+        if (home === undefined) setups.push([r]);
+        else home.push(r);
+      }
+      const differing = [...new Set(setups.flatMap((g) => Object.keys(g[0]!.setup)))].filter((k) => new Set(setups.map((g) => g[0]!.setup[k])).size > 1).sort();
+      for (const g of setups) {
+        const label = differing.length === 0 ? method : `${method} (${differing.slice(0, 3).map((k) => `${k}=${g[0]!.setup[k] ?? 'unset'}`).join(', ')}${differing.length > 3 ? ', …' : ''})`;
+        groups.push({ task, method: label, runs: g.sort((a, b) => a.seed - b.seed) });
+      }
     }
   }
   return groups;
@@ -169,7 +208,9 @@ export const MIN_SEEDS = 3;
 /** One seed's number for a goal: its value and 95% interval, and whether the interval clears the bar. */
 export interface SeedEvidence {
   seed: number;
+  /** The run's name and directory. */
   run: string;
+  dir: string;
   /** What the number is, where it is not the goal's metric itself (e.g. the worst position). */
   detail?: string;
   value: number;
@@ -192,17 +233,19 @@ export interface GoalVerdict {
 }
 
 const evidence = (r: PrmRun, key: string, clears: (v: Record<string, number>) => boolean, detail?: string): SeedEvidence => ({
-  seed: r.seed, run: r.name, value: r.values[key] ?? NaN, lo: r.values[`${key}/lo`] ?? NaN, hi: r.values[`${key}/hi`] ?? NaN, clears: clears(r.values),
+  seed: r.seed, run: r.name, dir: r.dir, value: r.values[key] ?? NaN, lo: r.values[`${key}/lo`] ?? NaN, hi: r.values[`${key}/hi`] ?? NaN, clears: clears(r.values),
   ...(detail === undefined ? {} : { detail }),
 });
 
 function verdict(goal: string, metric: string, bar: string, seeds: SeedEvidence[]): GoalVerdict {
   const failing = seeds.filter((s) => !s.clears);
-  const met = seeds.length >= MIN_SEEDS && failing.length === 0;
+  // Seeds, not runs: the same seed twice (a rerun) is one seed.
+  const distinct = new Set(seeds.map((s) => s.seed)).size;
+  const met = distinct >= MIN_SEEDS && failing.length === 0;
   const reason = met
-    ? `every one of ${seeds.length} seeds clears the bar`
-    : seeds.length < MIN_SEEDS
-      ? `${seeds.length} seed${seeds.length === 1 ? '' : 's'}; a goal needs ${MIN_SEEDS} or more${failing.length > 0 ? `, and ${failing.map((s) => `s${s.seed}`).join(', ')} fall${failing.length === 1 ? 's' : ''} short` : ''}`
+    ? `every one of ${distinct} seeds clears the bar`
+    : distinct < MIN_SEEDS
+      ? `${distinct} seed${distinct === 1 ? '' : 's'}; a goal needs ${MIN_SEEDS} or more${failing.length > 0 ? `, and ${failing.map((s) => `s${s.seed}`).join(', ')} fall${failing.length === 1 ? 's' : ''} short` : ''}`
       : `${failing.map((s) => `s${s.seed}`).join(', ')} fall${failing.length === 1 ? 's' : ''} short`;
   return { goal, metric, bar, met, reason, seeds };
 }
@@ -223,7 +266,7 @@ export function prmGoals(group: PrmGroup): GoalVerdict[] {
     verdict('above the position-only baseline at every position', 'prm_eval/step_auroc_pos<k>/sum', 'lower end > 0.5 at every position', rs.map((r) => {
       const worst = worstPosition(r);
       const everyAbove = (v: Record<string, number>) => positions(r).length > 0 && positions(r).every((k) => (v[`${k}/lo`] ?? NaN) > 0.5);
-      if (worst === undefined) return { seed: r.seed, run: r.name, detail: 'no per-position AUROC', value: NaN, lo: NaN, hi: NaN, clears: false };
+      if (worst === undefined) return { seed: r.seed, run: r.name, dir: r.dir, detail: 'no per-position AUROC', value: NaN, lo: NaN, hi: NaN, clears: false };
       return evidence(r, worst, everyAbove, `worst: position ${/pos(\d+)/.exec(worst)![1]}`);
     })),
     verdict('official weighted vote − majority at best-of-16 ≥ 5 points', diff, 'lower end ≥ 0.05, separated', rs.map((r) =>

@@ -8,7 +8,7 @@
 // one is a ReportError naming the directory and the file. A run still running, stopped or failed
 // is reported with what it has so far, its status said beside it.
 import { existsSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { readJsonFile, readMetricsFile, readPrmRun, taskOf, type PrmRun } from './prm-compare.js';
 
 export class ReportError extends Error {}
@@ -180,14 +180,21 @@ export function readRun(dir: string): ReportRun {
   }
 }
 
-/** The runs of the command line, each read once (the same directory twice is refused). */
+/**
+ * The runs of the command line, each read once (the same directory twice is refused). Runs of
+ * different folders with the same name are named by their last two path parts (a/sft, b/sft).
+ */
 export function readRuns(dirs: readonly string[]): ReportRun[] {
   const seen = new Map<string, string>();
-  return dirs.map((dir) => {
-    const key = join(dir);
+  const runs = dirs.map((dir) => {
+    const key = resolve(dir);
     const twice = seen.get(key);
     if (twice !== undefined) throw new ReportError(`${dir} is given twice (also as ${twice})`);
     seen.set(key, dir);
     return readRun(dir);
   });
+  const shared = new Set(runs.filter((r) => runs.some((q) => q !== r && q.name === r.name)).map((r) => r.name));
+  for (const r of runs) if (shared.has(r.name)) r.name = `${basename(dirname(resolve(r.dir)))}/${r.name}`;
+  for (const r of runs) if (r.prm !== null) r.prm.name = r.name;
+  return runs;
 }
