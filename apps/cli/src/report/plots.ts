@@ -31,8 +31,8 @@ export function curveSpec(title: string, yTitle: string, points: readonly CurveP
     data: { values: points.filter((p) => finite(p.value) && finite(p.step)) as unknown as Record<string, unknown>[] },
     mark: { type: 'line', point: true, strokeWidth: 2 },
     encoding: {
-      x: { field: 'step', type: 'quantitative', title: xTitle },
-      y: { field: 'value', type: 'quantitative', title: yTitle, scale: { zero: false } },
+      x: { field: 'step', type: 'quantitative', title: xTitle, axis: { format: 'd', tickMinStep: 1 } },
+      y: { field: 'value', type: 'quantitative', title: yTitle, scale: { zero: false }, axis: { format: '.3~f' } },
       color: { field: 'run', type: 'nominal', title: 'run' },
     },
   };
