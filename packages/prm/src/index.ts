@@ -10,3 +10,4 @@ export * from './losses/index.js';
 export * from './models/index.js';
 export * from './learners/index.js';
 export * from './data/index.js';
+export * from './ttt/index.js';

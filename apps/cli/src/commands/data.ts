@@ -78,6 +78,9 @@ function neededSplits(name: ExperimentName, config: Record<string, unknown>): Sp
     case 'prm-eval':
     case 'search':
       return ['test'];
+    case 'prm-ttt':
+      // The online PRM's experts are demonstrations of training problems.
+      return (config.ttt as { prm?: string } | undefined)?.prm === 'online' ? ['train', 'test'] : ['test'];
   }
 }
 

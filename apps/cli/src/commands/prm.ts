@@ -24,7 +24,7 @@ import {
   TaskCodec, deriveSeed, normaliseAnswer, only, rlTrainerSchema, rollout, saveModel, type CheckpointSink, type Problem, type RlConfig, type RlTrainer,
   type Verifier,
 } from '@repirl/rl';
-import type { OfflinePrmTrainConfig, PrmEvalConfig, PrmTrainConfig } from '../config/index.js';
+import type { OfflinePrmTrainConfig, PrmEvalConfig, PrmTrainConfig, TemplateChoice } from '../config/index.js';
 import { resolveCheckpoint, RunDirError } from '../run/index.js';
 import type { RunContext, RunOutcome } from './context.js';
 import type { ProblemSource } from './data.js';
@@ -151,21 +151,9 @@ export async function runPrmEval(ctx: RunContext<PrmEvalConfig>): Promise<RunOut
       pbPrm.dispose();
     }
   }
-  await checkPrmSteps(c.prm, c.data.steps, 'data.steps');
-  const source = c.model !== null ? { model: c.model } : c.policy !== null ? { init: c.policy } : await startOfPrmRun(c.prm);
-  const start = await loadStart({ ...source, template: trained.hf?.record.template ?? 'auto' });
+  const { start, prm } = await loadPrmAndPolicy(c.prm, { policy: c.policy, model: c.model, template: 'auto', steps: c.data.steps, stepsKey: 'data.steps' });
   const { policy } = start;
   const codec = start.codec.withStepRule(ctx.data.stepRule);
-  let prm: Awaited<ReturnType<typeof loadPrm>>;
-  try {
-    await sameTokenizer(trained, start, `the PRM ${prmRef.dir}`, `the policy ${source.model ?? source.init}`);
-    prm = await loadPrm(await backend(), prmRef.dir).catch((err: Error) => {
-      throw new Error(`${c.prm}: cannot load a PRM (${err.message})`);
-    });
-  } catch (err) {
-    policy.dispose();
-    throw err;
-  }
   // Step-head PRMs find step ends by decoding responses with their codec.
   if ('codec' in prm) prm.codec = codec;
   try {
@@ -179,6 +167,32 @@ export async function runPrmEval(ctx: RunContext<PrmEvalConfig>): Promise<RunOut
   } finally {
     policy.dispose();
     prm.dispose();
+  }
+}
+
+/**
+ * A PRM (a `repirl prm train` run directory or a checkpoint holding prm.safetensors) and the policy
+ * that writes what it scores, as `prm eval`, `search` and `prm ttt` load them: the policy is
+ * `policy` or `model`, else the PRM run's own start; the PRM's steps must be cut by `steps` (the
+ * command's `stepsKey`), and the policy must write with the PRM's tokenizer and template.
+ */
+export async function loadPrmAndPolicy(
+  prmPath: string, o: { policy: string | null; model: string | null; template: TemplateChoice; steps: string; stepsKey: string },
+): Promise<{ start: StartingPolicy; prm: Awaited<ReturnType<typeof loadPrm>> }> {
+  const learned = await resolveCheckpoint(prmPath);
+  const trained = await checkpointCodec(learned.dir);
+  await checkPrmSteps(prmPath, o.steps, o.stepsKey);
+  const source = o.model !== null ? { model: o.model } : o.policy !== null ? { init: o.policy } : await startOfPrmRun(prmPath);
+  const start = await loadStart({ ...source, template: trained.hf?.record.template ?? o.template });
+  try {
+    await sameTokenizer(trained, start, `the PRM ${learned.dir}`, `the policy ${source.model ?? source.init}`);
+    const prm = await loadPrm(await backend(), learned.dir).catch((err: Error) => {
+      throw new Error(`${prmPath}: cannot load a PRM (${err.message})`);
+    });
+    return { start, prm };
+  } catch (err) {
+    start.policy.dispose();
+    throw err;
   }
 }
 

@@ -3,6 +3,7 @@ import type { ConfigTypes, ExperimentName } from '../config/index.js';
 import type { Runner } from './context.js';
 import { runPrmEval, runPrmTrain } from './prm.js';
 import { runSearch } from './search.js';
+import { runPrmTtt } from './ttt.js';
 import { runEval, runRl, runSft } from './train.js';
 
 export type { RunContext, RunOutcome, Runner } from './context.js';
@@ -18,5 +19,6 @@ export const runners: Runners = {
   eval: runEval,
   'prm-train': runPrmTrain,
   'prm-eval': runPrmEval,
+  'prm-ttt': runPrmTtt,
   search: runSearch,
 };

@@ -12,34 +12,21 @@
 //                  per problem (with its interval), and the prefix tree's accounting (tokens
 //                  prefilled, generated, KV positions copied, what a re-prefill would have read).
 import { writeFileAtomic } from '@repirl/autograd';
-import { OraclePrm, bootstrapInterval, loadPrm, problemMean, stepSearch, type ProcessRewardModel, type StepSearchOptions } from '@repirl/prm';
+import { OraclePrm, bootstrapInterval, problemMean, stepSearch, type ProcessRewardModel, type StepSearchOptions } from '@repirl/prm';
 import type { SearchConfig } from '../config/search.js';
-import { resolveCheckpoint } from '../run/index.js';
 import type { RunContext, RunOutcome } from './context.js';
-import { PRM_EVAL_SEED_OFFSET, checkPrmSteps, startOfPrmRun } from './prm.js';
-import { backend, checkpointCodec, loadStart, responseBudget, sameTokenizer, splitProblems, type StartingPolicy } from './shared.js';
+import { PRM_EVAL_SEED_OFFSET, loadPrmAndPolicy } from './prm.js';
+import { loadStart, responseBudget, splitProblems, type StartingPolicy } from './shared.js';
 
 /** The policy and the PRM of a search config (loaded as `prm eval` loads them). */
 async function loadSearch(c: SearchConfig, ctx: RunContext<SearchConfig>): Promise<{ start: StartingPolicy; learned: ProcessRewardModel | null }> {
-  const learned = c.prm !== null && c.prm !== 'oracle' ? await resolveCheckpoint(c.prm) : null;
-  const trained = learned === null ? null : await checkpointCodec(learned.dir);
-  if (learned !== null) await checkPrmSteps(c.prm!, c.data.steps, 'data.steps');
-  const source = c.model !== null ? { model: c.model } : c.policy !== null ? { init: c.policy } : await startOfPrmRun(c.prm!);
-  const start = await loadStart({ ...source, template: trained?.hf?.record.template ?? c.template });
-  try {
-    if (learned === null) {
-      if (c.prm === 'oracle' && ctx.data.task === null) throw new Error(`prm=oracle reads a generated task's exact step labels; the problems of ${ctx.data.name} (data.source=file) have none`);
-      return { start, learned: null };
-    }
-    await sameTokenizer(trained!, start, `the PRM ${learned.dir}`, `the policy ${source.model ?? source.init}`);
-    const prm = await loadPrm(await backend(), learned.dir).catch((err: Error) => {
-      throw new Error(`${c.prm}: cannot load a PRM (${err.message})`);
-    });
+  if (c.prm !== null && c.prm !== 'oracle') {
+    const { start, prm } = await loadPrmAndPolicy(c.prm, { policy: c.policy, model: c.model, template: c.template, steps: c.data.steps, stepsKey: 'data.steps' });
     return { start, learned: prm };
-  } catch (err) {
-    start.policy.dispose();
-    throw err;
   }
+  if (c.prm === 'oracle' && ctx.data.task === null) throw new Error(`prm=oracle reads a generated task's exact step labels; the problems of ${ctx.data.name} (data.source=file) have none`);
+  const start = await loadStart({ ...(c.model !== null ? { model: c.model } : { init: c.policy }), template: c.template });
+  return { start, learned: null };
 }
 
 export async function runSearch(ctx: RunContext<SearchConfig>): Promise<RunOutcome> {

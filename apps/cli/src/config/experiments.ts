@@ -10,6 +10,7 @@ import { DATA_FILE_INPUTS, checkDataKeys, problemDataSchema, verifierSchema } fr
 import { PROCESSBENCH_INPUTS } from './prm-labelled.js';
 import { prmEvalSchema, prmTrainSchema, prmTrainSteps, type PrmEvalConfig, type PrmTrainConfig } from './prm.js';
 import { searchSchema, type SearchConfig } from './search.js';
+import { prmTttSchema, type PrmTttConfig } from './ttt.js';
 
 // ---------------------------------------------------------------------------------------------
 // sft
@@ -125,7 +126,7 @@ export type EvalConfig = Infer<typeof evalSchema>;
 // ---------------------------------------------------------------------------------------------
 // The registry the commands use
 
-export type ExperimentName = 'sft' | 'rl' | 'eval' | 'prm-train' | 'prm-eval' | 'search';
+export type ExperimentName = 'sft' | 'rl' | 'eval' | 'prm-train' | 'prm-eval' | 'prm-ttt' | 'search';
 
 export interface ConfigTypes {
   /** sftSchemaFor's toy variant; a runner reads `model` as SftConfig | SftHfConfig. */
@@ -134,6 +135,7 @@ export interface ConfigTypes {
   eval: EvalConfig;
   'prm-train': PrmTrainConfig;
   'prm-eval': PrmEvalConfig;
+  'prm-ttt': PrmTttConfig;
   search: SearchConfig;
 }
 
@@ -212,6 +214,17 @@ export const experiments: { [K in ExperimentName]: ExperimentSpec<ConfigTypes[K]
     resumableKeys: [],
     displayMetrics: ['prm_eval/step_auroc'],
     inputPaths: [...DATA_FILE_INPUTS, ...PROCESSBENCH_INPUTS, { key: 'prm', kind: 'checkpoint' }, { key: 'policy', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
+    finalize: fillDifficulty,
+  },
+  'prm-ttt': {
+    name: 'prm-ttt',
+    schema: prmTttSchema,
+    summary: 'test-time training: RL on the unlabelled test prompts with a learned PRM as the only reward (frozen or online), with a reward-hacking monitor',
+    totalSteps: (c) => c.rl.steps,
+    unit: 'step',
+    resumableKeys: ['rl.steps', 'rl.checkpoint.every'],
+    displayMetrics: ['val/acc', 'ttt/prm_score'],
+    inputPaths: [...DATA_FILE_INPUTS, { key: 'prm', kind: 'checkpoint' }, { key: 'init', kind: 'checkpoint' }, { key: 'model', kind: 'model' }],
     finalize: fillDifficulty,
   },
   search: {

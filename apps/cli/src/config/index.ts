@@ -11,3 +11,4 @@ export {
   type PrmMethod, type PrmTrainConfig,
 } from './prm.js';
 export { searchSchema, type SearchConfig } from './search.js';
+export { prmTttSchema, type PrmTttConfig } from './ttt.js';

@@ -26,7 +26,7 @@
 // the sequences it draws are counted in compute/sampled_sequences, so runs compare at equal budgets.
 import { backward, noGrad, tidy, type AdamW, type Module, type Tensor } from '@repirl/autograd';
 import {
-  TaskCodec, deriveSeed, loraOf, loraSchema, makeOptimizer, packSequences, rlConfigFor, s, type Given, type Infer, type OnlineRewardModel,
+  TaskCodec, deriveSeed, loraOf, permutation, loraSchema, makeOptimizer, packSequences, rlConfigFor, s, type Given, type Infer, type OnlineRewardModel,
   type OptimizerConfig, type Problem, type RolloutBatch, type TrainingCheckpoint,
 } from '@repirl/rl';
 import { REPIRL_WEIGHT_MODES, detach, effectiveSampleSize, repirlIsMleLoss, type RepirlWeightMode } from '../losses/index.js';
@@ -105,6 +105,13 @@ export interface RepirlLearnerOptions {
   config: RepirlPrmConfig;
   codec?: TaskCodec;
   demonstrations?: Demonstrations;
+  /**
+   * Where the experts come from when the batch's prompts have no demonstrations (test-time
+   * training, docs/ttt.md): each step, demosPerPrompt demonstrations per prompt of the batch are
+   * drawn (seeded by the PRM seed and the step, with their own prompts) from these problems'
+   * demonstrations, instead of the batch prompts' own.
+   */
+  expertPool?: readonly Problem[];
   /** Optimizer steps the PRM's schedule spans (RL steps × epochs × miniBatches). */
   totalUpdates: number;
 }
@@ -115,6 +122,7 @@ export class RepirlLearner implements OnlineRewardModel {
   private readonly codec: TaskCodec;
   private readonly demonstrations: Demonstrations;
   private readonly config: RepirlPrmConfig;
+  private readonly expertPool: readonly Problem[] | null;
   private updates = 0;
 
   constructor(
@@ -124,11 +132,15 @@ export class RepirlLearner implements OnlineRewardModel {
     this.config = options.config;
     this.codec = options.codec ?? new TaskCodec();
     this.demonstrations = options.demonstrations ?? solutionDemonstrations;
+    this.expertPool = options.expertPool ?? null;
+    if (this.expertPool !== null && !this.expertPool.some((p) => this.demonstrations(p).length > 0)) {
+      throw new Error(`rePIRL: none of the ${this.expertPool.length} problems of the expert pool has a demonstration`);
+    }
     this.optimizer = makeOptimizer(prm.trainableParameters(), options.config.optim, options.totalUpdates);
   }
 
   async score(batch: RolloutBatch, step: number): Promise<{ rewards: number[][]; metrics: Record<string, number> }> {
-    const examples = this.prmBatch(batch);
+    const examples = this.prmBatch(batch, step);
     const metrics = await this.update(examples, step);
     const scored = await scoreSamples(this.prm, batch.samples, this.codec, this.config.scoreBatchSize);
     const rewards = scored.map((s) => s.tokens);
@@ -140,22 +152,36 @@ export class RepirlLearner implements OnlineRewardModel {
     return { rewards, metrics };
   }
 
-  /** Demonstrations of the batch's prompts, then every rollout (expert when correct and correctAsExperts). */
-  prmBatch(batch: RolloutBatch): RepirlExample[] {
+  /**
+   * Demonstrations of the batch's prompts (or, with an expert pool, as many drawn from the pool for
+   * `step`), then every rollout (expert when correct and correctAsExperts).
+   */
+  prmBatch(batch: RolloutBatch, step = 0): RepirlExample[] {
     const c = this.config;
     const groupOf = (g: number) => (c.groups === 'prompt' ? g : 0);
     const examples: RepirlExample[] = [];
     const seen = new Set<number>();
     const maxSeqLen = (this.prm.config as { decoder?: { maxSeqLen: number } }).decoder?.maxSeqLen ?? Infinity;
+    const pushDemo = (problem: Problem, promptIds: readonly number[], demo: string, group: number) => {
+      const responseIds = this.codec.encodeResponse(demo);
+      if (promptIds.length + responseIds.length > maxSeqLen) {
+        throw new Error(`rePIRL: the demonstration of problem ${problem.id} (${promptIds.length} + ${responseIds.length} tokens) exceeds the PRM's maxSeqLen (${maxSeqLen})`);
+      }
+      examples.push({ promptIds, responseIds, expert: true, oldLogProb: 0, group: groupOf(group) });
+    };
+    const pool = this.expertPool === null ? null : this.expertPool.flatMap((p) => this.demonstrations(p).map((demo) => ({ problem: p, demo })));
+    const order = pool === null ? [] : permutation(pool.length, deriveSeed(c.seed, 'expert-pool', step));
+    let drawn = 0;
     for (const s of batch.samples) {
       if (seen.has(s.group)) continue;
       seen.add(s.group);
-      for (const demo of this.demonstrations(s.problem).slice(0, c.demosPerPrompt)) {
-        const responseIds = this.codec.encodeResponse(demo);
-        if (s.promptIds.length + responseIds.length > maxSeqLen) {
-          throw new Error(`rePIRL: the demonstration of problem ${s.problem.id} (${s.promptIds.length} + ${responseIds.length} tokens) exceeds the PRM's maxSeqLen (${maxSeqLen})`);
-        }
-        examples.push({ promptIds: s.promptIds, responseIds, expert: true, oldLogProb: 0, group: groupOf(s.group) });
+      if (pool === null) {
+        for (const demo of this.demonstrations(s.problem).slice(0, c.demosPerPrompt)) pushDemo(s.problem, s.promptIds, demo, s.group);
+        continue;
+      }
+      for (let d = 0; d < c.demosPerPrompt; d++) {
+        const { problem, demo } = pool[order[drawn++ % pool.length]!]!;
+        pushDemo(problem, this.codec.encodePrompt(problem.prompt), demo, s.group);
       }
     }
     for (const s of batch.samples) {

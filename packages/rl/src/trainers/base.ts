@@ -18,7 +18,7 @@
 // CheckpointSink, forward the 'metrics' events, and call restore(checkpointDir) to continue a run.
 import { applyLora, type DecoderLM, type LoraAdapters, type Module, type Tensor } from '@repirl/autograd';
 import { loraOf, type CheckpointConfig, type LoraSection, type ValidationConfig } from './config.js';
-import { evaluatePolicy } from './evaluate.js';
+import { evaluatePolicy, type GreedyResult } from './evaluate.js';
 import type { Problem } from '../tasks/task.js';
 import { TaskCodec } from '../rollout/codec.js';
 import { verifierFor, type Verifier } from '../rollout/rollout.js';
@@ -276,7 +276,7 @@ export abstract class Trainer {
     const started = performance.now();
     const problems = v.limit > 0 ? this.validationProblems.slice(0, v.limit) : this.validationProblems;
     const rows = v.batchSize > 0 ? v.batchSize : problems.length;
-    const { metrics } = await withBatchHint(() => evaluatePolicy(this.policy, problems, {
+    const { metrics, greedy } = await withBatchHint(() => evaluatePolicy(this.policy, problems, {
       maxNewTokens: this.validationMaxNewTokens(),
       k: v.k,
       temperature: v.temperature,
@@ -285,7 +285,7 @@ export abstract class Trainer {
       codec: this.codec,
       verify: this.verify,
     }), (err) => `validation generates up to ${rows} sequences at once; set validation.batchSize to ${fittingRows(rows, err)} or less`);
-    return { ...metrics, ...(await this.extraValidationMetrics(problems)), 'timing/val_s': (performance.now() - started) / 1000 };
+    return { ...metrics, ...(await this.extraValidationMetrics(problems, greedy)), 'timing/val_s': (performance.now() - started) / 1000 };
   }
 
   /**
@@ -311,8 +311,8 @@ export abstract class Trainer {
     return this.resolvedConfig.validation.maxNewTokens;
   }
 
-  /** Subclasses may add validation metrics (SFT: the NLL of the reference solutions). */
-  protected async extraValidationMetrics(_problems: readonly Problem[]): Promise<Record<string, number>> {
+  /** Subclasses may add validation metrics (SFT: the NLL of the reference solutions; RL: the reward model's, on the greedy responses). */
+  protected async extraValidationMetrics(_problems: readonly Problem[], _greedy: readonly GreedyResult[]): Promise<Record<string, number>> {
     return {};
   }
 

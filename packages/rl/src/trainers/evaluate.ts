@@ -23,6 +23,8 @@ export interface EvaluateOptions {
 export interface GreedyResult {
   problem: Problem;
   response: string;
+  /** The generated token ids (the stop token included), as a reward model scores them. */
+  responseIds: number[];
   correct: boolean;
 }
 
@@ -49,7 +51,7 @@ export async function evaluatePolicy(policy: DecoderLM, problems: readonly Probl
     const outs = await generate(policy, part.map((p) => codec.encodePrompt(p.prompt)), { maxNewTokens: options.maxNewTokens, greedy: true, ...codec.generateStops() });
     outs.forEach((out, i) => {
       const response = codec.decodeResponse(out.tokens);
-      greedy.push({ problem: part[i]!, response, correct: verify(part[i]!, response).correct });
+      greedy.push({ problem: part[i]!, response, responseIds: out.tokens, correct: verify(part[i]!, response).correct });
       tokens += out.tokens.length;
       if (out.finishReason === 'length') truncated++;
     });

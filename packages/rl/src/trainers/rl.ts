@@ -38,6 +38,7 @@ import { makeOptimizer } from './optim.js';
 import { bytesPerSequence, fittingRows, withBatchHint } from './faults.js';
 import { correlation } from './stats.js';
 import type { TrainingCheckpoint } from './checkpoint.js';
+import type { GreedyResult } from './evaluate.js';
 
 export interface RlTrainerOptions extends TrainerCommonOptions {
   config?: RlConfigInput | RlConfig;
@@ -63,8 +64,11 @@ export interface OnlineRewardModel {
   /** Models and optimizers (names must not clash with 'policy' / 'critic') and JSON state for the checkpoint. */
   checkpointContent(): TrainingCheckpoint;
   restoreState(state: Record<string, unknown>): void;
-  /** Held-out metrics of the reward model (`val/prm/…`), computed at the trainer's validation points. */
-  validate?(step: number): Promise<Record<string, number>>;
+  /**
+   * Held-out metrics of the reward model (`val/prm/…`), computed at the trainer's validation points;
+   * `greedy` holds the policy's greedy responses to the validation problems at that point.
+   */
+  validate?(step: number, greedy: readonly GreedyResult[]): Promise<Record<string, number>>;
   /** True when the trainer should end the run now (its validation stopped improving). */
   converged?(): boolean;
 }
@@ -143,8 +147,8 @@ export class RlTrainer extends Trainer {
   }
 
   /** The reward model's own validation (its held-out metrics), at the policy's validation points. */
-  protected override async extraValidationMetrics(_problems: readonly Problem[]): Promise<Record<string, number>> {
-    return (await this.rewardModel?.validate?.(this.step)) ?? {};
+  protected override async extraValidationMetrics(_problems: readonly Problem[], greedy: readonly GreedyResult[]): Promise<Record<string, number>> {
+    return (await this.rewardModel?.validate?.(this.step, greedy)) ?? {};
   }
 
   /** Validation generates up to the rollout's budget unless validation.maxNewTokens says otherwise. */

@@ -1,0 +1,2 @@
+export * from './monitor.js';
+export * from './ttt.js';
