@@ -69,13 +69,17 @@ describe('out-of-range token ids', () => {
     });
   });
 
-  it('gpu: targets computed on the GPU are reported at the next read', async () => {
+  it('gpu: targets computed on the GPU are reported at the next read (the bad one among several pending launches)', async () => {
     const { logp, targets } = ag.tidy(() => {
       const logits = ag.tensor(gpu, new Float32Array(3 * VOCAB), [3, VOCAB]);
       // concat runs on the GPU and keeps no host copy, so the kernel's status must be read.
-      const targets = ag.concat([ag.tensor(gpu, [0, 1], [2], { dtype: 'i32' }), ag.tensor(gpu, [-4], [1], { dtype: 'i32' })], 0);
+      const gpuIds = (ids: number[]) => ag.concat([ag.tensor(gpu, ids.slice(0, 2), [2], { dtype: 'i32' }), ag.tensor(gpu, ids.slice(2), [1], { dtype: 'i32' })], 0);
+      ag.tokenLogProbs(logits, gpuIds([0, 1, 2])); // pending launches before and after the bad one: all their status words are read at once
+      const targets = gpuIds([0, 1, -4]);
       expect(gpu.hostInts(targets.storage as GpuArray)).toBeUndefined();
-      return { logp: ag.tokenLogProbs(logits, targets).logp, targets };
+      const logp = ag.tokenLogProbs(logits, targets).logp;
+      ag.tokenLogProbs(logits, gpuIds([2, 1, 0]));
+      return { logp, targets };
     });
     await expect(logp.data()).rejects.toThrow('row 2 has target id -4, outside the vocabulary [0, 11)');
     targets.dispose();

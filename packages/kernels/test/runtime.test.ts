@@ -52,6 +52,22 @@ describe('runtime', () => {
     for (const a of [f, i, u, z]) a.dispose();
   });
 
+  it('copies arrays whole or into a byte offset of a larger one, refusing what does not fit', async () => {
+    const a = fx.rt.upload(new Uint32Array([7, 8]));
+    const b = fx.rt.upload(new Uint32Array([9]));
+    const target = fx.rt.zeros([4], 'u32');
+    fx.rt.copy(a, target, 4);
+    fx.rt.copy(b, target, 12);
+    expect([...(await fx.rt.read(target))]).toEqual([0, 7, 8, 9]);
+    const same = fx.rt.zeros([2], 'u32');
+    fx.rt.copy(a, same);
+    expect([...(await fx.rt.read(same))]).toEqual([7, 8]);
+    expect(() => fx.rt.copy(a, target, 12)).toThrow(/\[copy\] argument "targetByteOffset": must be a multiple of 4 with 8 source bytes fitting the target's 16, got 12/);
+    expect(() => fx.rt.copy(a, target, 2)).toThrow(ArgumentError);
+    expect(() => fx.rt.copy(a, target)).toThrow(/\[copy\] argument "target": has 16 bytes, source has 8/);
+    for (const x of [a, b, target, same]) x.dispose();
+  });
+
   it('runs a kernel over a grid folded into 2-D (more than 65535 workgroups)', async () => {
     const n = 65535 * 64 + 1000; // needs 65551 workgroups of 64
     const x = fx.rt.upload(new Float32Array(n).map((_, k) => k % 1000));

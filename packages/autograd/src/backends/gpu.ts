@@ -5,7 +5,8 @@
 // too without a read-back per step, i32 arrays uploaded from the host keep a host copy (ids are
 // small), carried through views, slices and permutes; tokenLogProbs checks targets that have one on
 // the host. Targets computed on the GPU have none: their status is kept and read together with the
-// next read() of this backend, which throws if a row was bad.
+// next read() of this backend (all pending status words copied into one array, one read-back),
+// which throws if a row was bad.
 import * as K from '@repirl/kernels';
 import type { GpuArray, Runtime } from '@repirl/kernels';
 import type { AdamWOptions, AttentionFlags, Backend, BinaryOp, DType, MatmulFlags, ReductionOp, UnaryOp, UnaryParams } from '../core/backend.js';
@@ -14,8 +15,11 @@ export class GpuBackend implements Backend<GpuArray> {
   readonly name = 'gpu' as const;
   /** Host copies of i32 arrays whose values came from the host. */
   private readonly hostCopies = new WeakMap<GpuArray, ArrayLike<number>>();
-  /** Target checks of tokenLogProbs launches whose targets had no host copy, run at the next read(). */
-  private pendingTargetChecks: (() => Promise<void>)[] = [];
+  /**
+   * Target checks of tokenLogProbs launches whose targets had no host copy: their status words,
+   * read together at the next read(), and the check that names the bad row when one is set.
+   */
+  private pendingTargetChecks: { status: GpuArray; check: () => Promise<void> }[] = [];
   constructor(readonly rt: Runtime) {}
 
   upload(data: ArrayLike<number>, shape: readonly number[], dtype: DType): GpuArray {
@@ -25,9 +29,19 @@ export class GpuBackend implements Backend<GpuArray> {
   }
   async read(s: GpuArray) {
     const checks = this.pendingTargetChecks;
+    if (checks.length === 0) return this.rt.read(s);
     this.pendingTargetChecks = [];
-    const [values] = await Promise.all([this.rt.read(s), ...checks.map((check) => check())]);
-    return values;
+    // All the status words in one read-back (generation leaves one per step), not one read each.
+    const words = this.rt.empty([checks.length], 'u32');
+    try {
+      checks.forEach(({ status }, i) => this.rt.copy(status, words, 4 * i));
+      const [values, status] = await Promise.all([this.rt.read(s), this.rt.read(words)]);
+      for (let i = 0; i < checks.length; i++) if (status[i] !== 0) await checks[i]!.check(); // throws, naming the row and id
+      return values;
+    } finally {
+      words.dispose();
+      for (const { status } of checks) status.dispose();
+    }
   }
   hostInts(s: GpuArray) {
     return this.hostCopies.get(s);
@@ -128,15 +142,7 @@ export class GpuBackend implements Backend<GpuArray> {
     if (hostTargets) K.validateTargets(hostTargets, logits.shape[1]!);
     const r = K.tokenLogProbs(this.rt, logits, targets, { temperature, entropy });
     if (hostTargets) r.targetStatus.dispose();
-    else {
-      this.pendingTargetChecks.push(async () => {
-        try {
-          await r.check();
-        } finally {
-          r.targetStatus.dispose();
-        }
-      });
-    }
+    else this.pendingTargetChecks.push({ status: r.targetStatus, check: r.check });
     return { logp: r.logp, lse: r.lse, ...(r.entropy ? { entropy: r.entropy } : {}) };
   }
   tokenLogProbsBackward(logits: GpuArray, targets: GpuArray, lse: GpuArray, gLogp: GpuArray | null, gEntropy: GpuArray | null, temperature: number) {

@@ -328,11 +328,16 @@ export class Runtime {
     }
   }
 
-  copy(source: GpuArray, target: GpuArray): void {
-    if (source.byteLength !== target.byteLength) {
-      throw new ArgumentError('copy', 'target', `has ${target.byteLength} bytes, source has ${source.byteLength}`);
+  /** Copies source into target (the same size), or, with targetByteOffset, into target's bytes from there (a multiple of 4). */
+  copy(source: GpuArray, target: GpuArray, targetByteOffset?: number): void {
+    if (targetByteOffset === undefined) {
+      if (source.byteLength !== target.byteLength) {
+        throw new ArgumentError('copy', 'target', `has ${target.byteLength} bytes, source has ${source.byteLength}`);
+      }
+    } else if (!Number.isInteger(targetByteOffset) || targetByteOffset < 0 || targetByteOffset % 4 !== 0 || targetByteOffset + source.byteLength > target.byteLength) {
+      throw new ArgumentError('copy', 'targetByteOffset', `must be a multiple of 4 with ${source.byteLength} source bytes fitting the target's ${target.byteLength}, got ${targetByteOffset}`);
     }
-    if (source.byteLength > 0) this.commandEncoder().copyBufferToBuffer(source.buffer, 0, target.buffer, 0, source.byteLength);
+    if (source.byteLength > 0) this.commandEncoder().copyBufferToBuffer(source.buffer, 0, target.buffer, targetByteOffset ?? 0, source.byteLength);
   }
 
   /** @internal called by GpuArray.dispose(). */
