@@ -3,12 +3,13 @@
 // intervals, bars and verdicts, the tables, the figures (inline SVG) and the commands that make
 // every run again (src/report/page.ts). Opens no device; written atomically.
 import { writeFileAtomic } from '@repirl/autograd';
+import { chromiumPath, requireChromium, screenshotPage } from '../report/browser.js';
 import { buildReport } from '../report/page.js';
 import { ReportError, readRuns, shellQuote } from '../report/runs.js';
 import { parseOptions } from './args.js';
 import { UsageError, type CliIo } from './io.js';
 
-export const REPORT_USAGE = `usage: repirl report RUN_DIR... [--out FILE] [--title TEXT]
+export const REPORT_USAGE = `usage: repirl report RUN_DIR... [--out FILE] [--title TEXT] [--screenshot PNG [--screenshot-height PX]]
 
 One self-contained HTML page (inline SVG figures and CSS, no script, no external URL) over the
 given run directories, of any kind (each known from its files: run.json's command, else
@@ -27,6 +28,9 @@ prm_eval.json, search.json, metrics.jsonl):
 
   --out FILE    where to write the page (default report.html)
   --title TEXT  the page's title (default "repirl report")
+  --screenshot PNG          also a PNG of the page as a headless chromium shows it (Debian's
+                            /usr/bin/chromium, or $REPIRL_CHROMIUM; scripts/setup.sh installs it)
+  --screenshot-height PX    only the page's top PX pixels (default: the whole page)
 
 A run still running (or stopped, failed) is shown with what it has so far; a finished run missing
 a file of its kind, or a directory that is not a run, is an error naming the path and the file.
@@ -36,10 +40,14 @@ export async function reportCommand(argv: readonly string[], io: CliIo): Promise
   let dirs: string[];
   let out: string;
   let title: string;
+  let screenshot: string | undefined;
+  let maxHeight: number | undefined;
   try {
     const parsed = parseOptions('repirl report', argv, [
       { name: 'out', kind: 'value' },
       { name: 'title', kind: 'value' },
+      { name: 'screenshot', kind: 'value' },
+      { name: 'screenshot-height', kind: 'value' },
       { name: 'help', kind: 'flag', short: 'h' },
     ]);
     if (parsed.flags.has('help')) {
@@ -50,12 +58,21 @@ export async function reportCommand(argv: readonly string[], io: CliIo): Promise
     if (dirs.length === 0) throw new UsageError('repirl report: which runs? (give one or more run directories)');
     out = parsed.values.get('out') ?? 'report.html';
     title = parsed.values.get('title') ?? 'repirl report';
+    screenshot = parsed.values.get('screenshot');
+    const height = parsed.values.get('screenshot-height');
+    if (height !== undefined) {
+      maxHeight = Number(height);
+      if (!Number.isInteger(maxHeight) || maxHeight < 1) throw new UsageError(`repirl report: --screenshot-height wants a whole number of pixels, got "${height}"`);
+      if (screenshot === undefined) throw new UsageError('repirl report: --screenshot-height goes with --screenshot PNG');
+    }
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     io.print(`${err.message}\n(repirl report --help for the options)`);
     return 2;
   }
   try {
+    // Without a browser, say so before writing anything.
+    if (screenshot !== undefined) requireChromium(chromiumPath(io.env));
     const runs = readRuns(dirs);
     const html = await buildReport(runs, { title, command: ['repirl', 'report', ...argv].map(shellQuote).join(' '), generated: new Date(io.clock()).toISOString() });
     try {
@@ -65,6 +82,10 @@ export async function reportCommand(argv: readonly string[], io: CliIo): Promise
       return 1;
     }
     io.print(`repirl report: ${runs.length} run${runs.length === 1 ? '' : 's'} → ${out}`);
+    if (screenshot !== undefined) {
+      await screenshotPage(out, screenshot, { executablePath: chromiumPath(io.env), ...(maxHeight === undefined ? {} : { maxHeight }) });
+      io.print(`repirl report: screenshot → ${screenshot}`);
+    }
     return 0;
   } catch (err) {
     if (err instanceof ReportError) {

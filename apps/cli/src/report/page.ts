@@ -192,7 +192,7 @@ function claimsSection(claims: readonly Claim[], all: readonly ReportRun[]): str
     esc(c.section), esc(c.claim), `<code>${esc(c.metric)}</code>`,
     c.evidence.map((e) => `<a href="#${anchor(all, e.run)}">${esc(e.run.name)}</a> ${esc(e.text)}`).join('<br>'),
     esc(c.bar), `<span class="${c.met ? 'met' : 'not-met'}">${c.met ? 'met' : 'not met'}</span><br><small>${esc(c.reason)}</small>`,
-    c.evidence.map((e) => `<code>${esc(e.run.reproduce.at(-1))}</code>`).join('<br>'),
+    `<details><summary>${c.evidence.length} run${c.evidence.length === 1 ? '' : 's'}</summary>${c.evidence.map((e) => `<code>${esc(e.run.reproduce.at(-1))}</code>`).join('<br>')}</details>`,
   ]);
   return `<section id="claims"><h2>Claims</h2><p>${met} of ${claims.length} met. Values are each run's, with its 95% bootstrap interval over problems; a claim is met only when the interval clears the bar${claims.some((c) => c.section.startsWith('PRM')) ? ` (PRM goals: for every seed, with ${MIN_SEEDS} seeds or more)` : ''}. Each run's section has every command that makes it again, the runs it started from first.</p>
 ${table(['where', 'claim', 'metric', 'runs: value [95% interval]', 'bar', 'verdict', 'reproduce'], rows, 'claims')}</section>`;
@@ -214,7 +214,7 @@ const CSS = `
 body { font-family: sans-serif; margin: 24px auto; max-width: 1180px; color: #222; line-height: 1.4; padding: 0 16px; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 4px; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: 10px 0; font-size: 13px; } th, td { border: 1px solid #ddd; padding: 4px 6px; vertical-align: top; text-align: left; }
-th { background: #f4f4f4; } table.wide { display: block; overflow-x: auto; } table.claims td:nth-child(7) { font-size: 11px; max-width: 340px; word-break: break-all; }
+th { background: #f4f4f4; } table.wide { display: block; overflow-x: auto; } table.claims td:nth-child(7) { font-size: 11px; max-width: 340px; word-break: break-all; } summary { cursor: pointer; color: #1a5fb4; }
 .met { color: #fff; background: #2e7d32; padding: 1px 6px; border-radius: 3px; font-weight: bold; }
 .not-met { color: #fff; background: #b23b3b; padding: 1px 6px; border-radius: 3px; font-weight: bold; }
 figure { display: inline-block; margin: 8px 12px 12px 0; padding: 8px; border: 1px solid #e4e4e4; vertical-align: top; max-width: 100%; overflow-x: auto; }

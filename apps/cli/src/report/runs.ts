@@ -186,7 +186,8 @@ export function readRun(dir: string): ReportRun {
  */
 export function readRuns(dirs: readonly string[]): ReportRun[] {
   const seen = new Map<string, string>();
-  const runs = dirs.map((dir) => {
+  const runs = dirs.map((given) => {
+    const dir = given.length > 1 ? given.replace(/\/+$/, '') : given;
     const key = resolve(dir);
     const twice = seen.get(key);
     if (twice !== undefined) throw new ReportError(`${dir} is given twice (also as ${twice})`);
