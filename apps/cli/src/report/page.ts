@@ -52,7 +52,7 @@ async function figure(id: string, kind: string, caption: string, svg: Promise<st
 
 function prmClaims(groups: readonly PrmGroup[], byDir: Map<string, ReportRun>): Claim[] {
   return groups.flatMap((g) => prmGoals(g).map((v: GoalVerdict) => ({
-    section: `PRM: ${g.task}`, claim: `${g.method}: ${v.goal}`, metric: v.metric, bar: v.bar, met: v.met, reason: v.reason,
+    section: `PRM: ${g.task}`, claim: `${g.label}: ${v.goal}`, metric: v.metric, bar: v.bar, met: v.met, reason: v.reason,
     evidence: v.seeds.map((s) => ({ run: byDir.get(s.dir)!, text: `s${s.seed}${s.detail === undefined ? '' : ` (${s.detail})`}: ${formatEvidence(s)} — ${s.clears ? 'clears' : 'short'}` })),
   })));
 }
@@ -65,9 +65,9 @@ async function prmSection(runs: readonly ReportRun[], all: readonly ReportRun[])
   for (const task of [...new Set(groups.map((g) => g.task))]) {
     const ofTask = groups.filter((g) => g.task === task);
     parts.push(`<h3>${esc(task)}</h3><p>Held-out evaluation (prm_eval.json) of each run; mean ± half the range over seeds.</p>`);
-    parts.push(table(['method (seeds)', ...PRM_COLUMNS.map((c) => esc(c[0]))], ofTask.map((g) => [`${esc(g.method)} (${g.runs.length})`, ...prmRowCells(g).map(esc)]), 'wide'));
+    parts.push(table(['method (seeds)', ...PRM_COLUMNS.map((c) => esc(c[0]))], ofTask.map((g) => [`${esc(g.label)} (${g.runs.length})`, ...prmRowCells(g).map(esc)]), 'wide'));
     const points = (key: string, reference?: string): IntervalPoint[] => ofTask.flatMap((g) => g.runs.map((r) => ({
-      group: g.method, label: r.name, value: r.values[key] ?? NaN, lo: r.values[`${key}/lo`] ?? NaN, hi: r.values[`${key}/hi`] ?? NaN,
+      group: g.label, label: r.name, value: r.values[key] ?? NaN, lo: r.values[`${key}/lo`] ?? NaN, hi: r.values[`${key}/hi`] ?? NaN,
       ...(reference === undefined ? {} : { reference: r.values[reference] ?? NaN }),
     })));
     const auroc = points('prm_eval/step_auroc_position_controlled/sum', 'prm_eval/step_auroc_position_controlled/baseline-length');
@@ -211,14 +211,14 @@ ${typed === null ? '' : `<p>started as</p><pre>${esc(typed)}</pre>`}
 }
 
 const CSS = `
-body { font-family: sans-serif; margin: 24px auto; max-width: 1180px; color: #222; line-height: 1.4; padding: 0 16px; }
+body { font-family: sans-serif; margin: 24px auto; max-width: 1240px; color: #222; line-height: 1.4; padding: 0 16px; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 4px; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: 10px 0; font-size: 13px; } th, td { border: 1px solid #ddd; padding: 4px 6px; vertical-align: top; text-align: left; }
 th { background: #f4f4f4; } table.wide { display: block; overflow-x: auto; } table.claims td:nth-child(7) { font-size: 11px; max-width: 340px; word-break: break-all; } summary { cursor: pointer; color: #1a5fb4; }
 .met { color: #fff; background: #2e7d32; padding: 1px 6px; border-radius: 3px; font-weight: bold; }
 .not-met { color: #fff; background: #b23b3b; padding: 1px 6px; border-radius: 3px; font-weight: bold; }
-figure { display: inline-block; margin: 8px 12px 12px 0; padding: 8px; border: 1px solid #e4e4e4; vertical-align: top; max-width: 100%; overflow-x: auto; }
-figcaption { font-size: 12px; color: #555; max-width: 620px; }
+figure { display: inline-block; width: min-content; margin: 8px 12px 12px 0; padding: 8px; border: 1px solid #e4e4e4; vertical-align: top; max-width: 100%; overflow-x: auto; }
+figcaption { font-size: 12px; color: #555; min-width: 320px; }
 pre { background: #f7f7f7; padding: 6px 8px; font-size: 12px; white-space: pre-wrap; word-break: break-all; } code { font-size: 0.92em; }
 .note { color: #8a5a00; } .run { border-top: 1px dashed #ddd; } .meta { color: #555; font-size: 13px; }`;
 

@@ -58,12 +58,13 @@ export function intervalSpec(title: string, yTitle: string, points: readonly Int
   const values = points.filter((p) => finite(p.value)).map((p) => ({ ...p, lo: finite(p.lo) ? p.lo : p.value, hi: finite(p.hi) ? p.hi : p.value }));
   // The methods in the order given; about 40 px per run and 40 per method.
   const groups = [...new Set(values.map((p) => p.group))];
-  const x = { field: 'group', type: 'nominal' as const, title: 'method', sort: groups, axis: { labelAngle: 0 } };
+  // A label such as 'repirl (prm.optim.lr=0.003)' on two lines.
+  const x = { field: 'group', type: 'nominal' as const, title: 'method', sort: groups, axis: { labelAngle: 0, labelLimit: 240, labelExpr: "split(datum.label, ' (')" } };
   const xOffset = { field: 'label', type: 'nominal' as const };
-  const colour = { field: 'label', type: 'nominal' as const, title: 'run' };
+  const colour = { field: 'label', type: 'nominal' as const, title: 'run', legend: { orient: 'bottom' as const, columns: 2 } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title, config: CONFIG, width: Math.min(900, Math.max(260, 40 * (values.length + groups.length))), height: 240,
+    title, config: CONFIG, width: Math.min(900, Math.max(260, 40 * (values.length + groups.length), 150 * groups.length)), height: 240,
     layer: [
       {
         data: { values: values as unknown as Record<string, unknown>[] },

@@ -109,13 +109,14 @@ function setupOf(config: unknown): Record<string, string> {
   return out;
 }
 
-/** Mean ± half the range of the finite values ('n/a' without any; the mean alone for one). */
+/** Mean ± half the range of the finite values ('n/a' without any; the mean alone for one; counts as whole numbers). */
 export function formatSpread(xs: readonly number[]): string {
   const v = xs.filter((x) => Number.isFinite(x));
   if (v.length === 0) return 'n/a';
   const mean = v.reduce((a, b) => a + b, 0) / v.length;
   const spread = (Math.max(...v) - Math.min(...v)) / 2;
-  return v.length > 1 ? `${mean.toFixed(3)} ± ${spread.toFixed(3)}` : mean.toFixed(3);
+  const digits = v.every((x) => Number.isInteger(x) && Math.abs(x) >= 10) ? 0 : 3;
+  return v.length > 1 ? `${mean.toFixed(digits)} ± ${spread.toFixed(digits)}` : mean.toFixed(digits);
 }
 
 /** `value [lo, hi]` of a key with its bootstrap interval (…/lo, …/hi), 'n/a' when the value is not finite. */
@@ -152,8 +153,9 @@ export const PRM_COLUMNS: readonly (readonly [string, string | null])[] = [
 /** The runs of one task, method and setup (its seeds), in seed order. */
 export interface PrmGroup {
   task: string;
-  /** The method, with the keys that set this group apart from the method's other groups (e.g. 'repirl (prm.optim.lr=0.003)'). */
   method: string;
+  /** The method, with the keys that set this group apart from the method's other groups (e.g. 'repirl (prm.optim.lr=0.003)'). */
+  label: string;
   runs: PrmRun[];
 }
 
@@ -185,7 +187,7 @@ export function groupPrmRuns(runs: readonly PrmRun[]): PrmGroup[] {
       const differing = [...new Set(setups.flatMap((g) => Object.keys(g[0]!.setup)))].filter((k) => new Set(setups.map((g) => g[0]!.setup[k])).size > 1).sort();
       for (const g of setups) {
         const label = differing.length === 0 ? method : `${method} (${differing.slice(0, 3).map((k) => `${k}=${g[0]!.setup[k] ?? 'unset'}`).join(', ')}${differing.length > 3 ? ', …' : ''})`;
-        groups.push({ task, method: label, runs: g.sort((a, b) => a.seed - b.seed) });
+        groups.push({ task, method, label, runs: g.sort((a, b) => a.seed - b.seed) });
       }
     }
   }
@@ -288,11 +290,11 @@ export function prmTableMarkdown(runs: readonly PrmRun[]): string {
     const ofTask = groups.filter((g) => g.task === task);
     const seeds = [...new Set(ofTask.flatMap((g) => g.runs.map((r) => r.seed)))].sort((a, b) => a - b);
     out.push(`### ${task} (seeds ${seeds.join(', ')}; mean ± half-range over seeds)`, '', `| method | ${PRM_COLUMNS.map((c) => c[0]).join(' | ')} |`, `|---|${PRM_COLUMNS.map(() => '---').join('|')}|`);
-    for (const g of ofTask) out.push(`| ${g.method} (${g.runs.length}) | ${prmRowCells(g).join(' | ')} |`);
+    for (const g of ofTask) out.push(`| ${g.label} (${g.runs.length}) | ${prmRowCells(g).join(' | ')} |`);
     out.push('', `Goals (per seed: value [95% interval]; met only when ${MIN_SEEDS}+ seeds all clear the bar):`, '');
     for (const g of ofTask) {
       const parts = prmGoals(g).map((v) => `${v.goal} — ${v.met ? 'met' : 'not met'} (${v.seeds.map((s) => `s${s.seed} ${s.detail === undefined ? '' : `${s.detail} `}${formatEvidence(s)}`).join('; ')})`);
-      out.push(`- ${g.method}: ${parts.join('; ')}`);
+      out.push(`- ${g.label}: ${parts.join('; ')}`);
     }
     out.push('');
   }
