@@ -85,7 +85,10 @@ function kindOf(dir: string, info: any | null): RunKind {
   }
   if (has('prm_eval.json')) return typeof readJsonFile(join(dir, 'config.json')).method === 'string' ? 'prm-train' : 'prm-eval';
   if (has('search.json')) return 'search';
-  if (has('metrics.jsonl')) return typeof readJsonFile(join(dir, 'config.json')).checkpoint === 'string' ? 'eval' : 'sft';
+  if (has('metrics.jsonl')) {
+    const config = readJsonFile(join(dir, 'config.json'));
+    return typeof config.checkpoint === 'string' ? 'eval' : config.rollout !== undefined ? 'rl' : 'sft';
+  }
   throw new ReportError(`${dir} is not a repirl run directory: it has no run.json, and none of prm_eval.json, search.json or metrics.jsonl`);
 }
 
@@ -139,8 +142,11 @@ export function reproduceCommands(dir: string, seen = new Set<string>()): string
   const kind = kindOf(dir, info);
   const before: string[] = [];
   for (const key of ['init', 'policy', 'prm', 'checkpoint']) {
-    const from = runOf(config[key]);
+    const path = config[key];
+    const from = runOf(path);
     if (from !== null) before.push(...reproduceCommands(from, seen));
+    // A relative path from another working directory: say so rather than leave the chain short.
+    else if (typeof path === 'string' && path !== 'oracle' && !existsSync(path)) before.push(`# ${key}=${path} (from ${dir}/config.json) is not found from here: its commands are missing`);
   }
   return [...before, `npx repirl ${commandWords(kind)} --config ${shellQuote(join(dir, 'config.json'))} --out ${shellQuote(dir)}`];
 }
