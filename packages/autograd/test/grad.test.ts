@@ -99,6 +99,15 @@ describe('gradient rules', () => {
       checkRule('matmul', ([a, b]) => ag.matmul(a!, b!), [rand([2, 3, 5]), rand([5, 4])]),
       checkRule('matmul tB', ([a, b]) => ag.matmul(a!, b!, { transposeB: true }), [rand([3, 5]), rand([4, 5])]),
     ]));
+  it('matmulAdd (a residual added in the matmul), transposed, and the residual reused by a later op', () =>
+    Promise.all([
+      checkRule('matmulAdd', ([a, b, r]) => ag.matmulAdd(a!, b!, r!), [rand([3, 5]), rand([5, 4]), rand([3, 4])]),
+      checkRule('matmulAdd tB', ([a, b, r]) => ag.matmulAdd(a!, b!, r!, { transposeB: true }), [rand([6, 5]), rand([4, 5]), rand([6, 4])]),
+      // The residual also feeds another op (as a block's input feeds its norm): its gradients add up.
+      checkRule('matmulAdd residual reused', ([a, b, r]) => ag.mul(ag.matmulAdd(a!, b!, r!), r!), [rand([3, 5]), rand([5, 4]), rand([3, 4])]),
+      // Only the residual needs a gradient through this node when a and b are constants.
+      checkRule('matmulRows residual', ([x, r], backend) => ag.matmulRows(x!, ag.tensor(backend, Array.from({ length: 20 }, (_, i) => Math.sin(i)), [5, 4]), {}, r!), [rand([2, 3, 5]), rand([2, 3, 4])]),
+    ]));
   it('dropout (the same Philox mask on both backends)', () =>
     Promise.all([
       checkRule('dropout', ([x]) => ag.dropout(x!, 0.3, { seed: 5, offset: 2 }), [rand([4, 9])]),

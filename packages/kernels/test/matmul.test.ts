@@ -194,6 +194,33 @@ describe('matmul forward', () => {
     for (const x of [ga, gb, out]) x.dispose();
   });
 
+  it('accumulate adds the product to out (C = out + op(a)·op(b)) on every variant, transpose and in chunks', async () => {
+    const rng = new SeededRandom(6);
+    const runs: [Record<string, string | number>, [number, number, number][], MatmulOptions[]][] = [
+      ...variants.map((variant): [Record<string, string | number>, [number, number, number][], MatmulOptions[]] => [{ 'matmul.variant': variant }, [[7, 5, 6], [33, 12, 20]], TRANSPOSES]),
+      [{ 'matmul.maxBindingBytes': 4096 }, [[64, 40, 96]], TRANSPOSES.slice(0, 2)], // chunks along M, N and K: every chunk adds
+    ];
+    for (const [flags, cases, transposes] of runs) {
+      for (const [M, K, N] of cases) {
+        for (const o of transposes) {
+          const { a, b, aData, bData } = operands(rng, M, K, N, o);
+          const c0 = rng.floats(M * N, -1, 1);
+          const ga = fx.rt.upload(aData, a.shape);
+          const gb = fx.rt.upload(bData, b.shape);
+          const out = fx.rt.upload(c0, [M, N]);
+          await withFlags(flags, () => matmul(fx.rt, ga, gb, { ...o, out, accumulate: true }));
+          const product = matmulReference(a, b, o).data;
+          const expected = Float64Array.from(product, (v, i) => v + c0[i]!);
+          const tol = tolerance(K, matmulReference(abs(a), abs(b), o));
+          await fx.expectClose(out, expected, { atol: tol.atol + 2 ** -23, rtol: tol.rtol, label: `${JSON.stringify(flags)} ${M}x${K}x${N} ${JSON.stringify(o)}` });
+          for (const x of [ga, gb, out]) x.dispose();
+        }
+      }
+    }
+    const a = fx.rt.zeros([2, 3]);
+    expect(() => matmul(fx.rt, a, fx.rt.zeros([3, 2]), { accumulate: true })).toThrow(/\[matmul\] argument "accumulate": needs out/);
+  });
+
   it('splits grids over the per-dimension workgroup limit into several dispatches', async () => {
     const batch = fx.rt.limits.maxComputeWorkgroupsPerDimension + 2;
     const rng = new SeededRandom(11);

@@ -113,6 +113,12 @@ export class GpuBackend implements Backend<GpuArray> {
   matmulBackward(a: GpuArray, b: GpuArray, dC: GpuArray, flags: MatmulFlags) {
     return K.matmulBackward(this.rt, a, b, dC, flags);
   }
+  matmulAdd(a: GpuArray, b: GpuArray, addend: GpuArray, flags: MatmulFlags) {
+    // A buffer copy (no compute pass) then the product added in the matmul's store.
+    const out = this.rt.empty(addend.shape);
+    this.rt.copy(addend, out);
+    return K.matmul(this.rt, a, b, { ...flags, out, accumulate: true });
+  }
   layerNorm(x: GpuArray, gamma: GpuArray, beta: GpuArray, eps: number) {
     return K.layerNorm(this.rt, x, gamma, beta, { eps });
   }

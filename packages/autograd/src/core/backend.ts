@@ -55,6 +55,8 @@ export interface Backend<S extends Storage = Storage> {
   softmaxBackward(y: S, dy: S, log: boolean): S;
   matmul(a: S, b: S, flags: MatmulFlags): S;
   matmulBackward(a: S, b: S, dC: S, flags: MatmulFlags): { dA: S; dB: S };
+  /** addend + op(a)·op(b), addend of the product's shape (a residual): the add inside the matmul where the backend can. */
+  matmulAdd(a: S, b: S, addend: S, flags: MatmulFlags): S;
   layerNorm(x: S, gamma: S, beta: S, eps: number): { y: S; mean: S; rstd: S };
   layerNormBackward(dy: S, x: S, gamma: S, mean: S, rstd: S): { dx: S; dgamma: S; dbeta: S };
   rmsNorm(x: S, gamma: S, eps: number): { y: S; rstd: S };

@@ -36,27 +36,44 @@ const softmaxPrim: Primitive<{ log: boolean }> = {
   backward: (ctx, [dy]) => [ctx.backend.softmaxBackward(ctx.outputs[0]!.storage, dy!, ctx.attrs.log)],
 };
 
+/** dA, dB of C = op(A)·op(B) (null where not needed): the rule shared by matmul and matmulAdd. */
+function matmulGrads(ctx: GradContext<MatmulFlags>, dC: Storage, needs: readonly boolean[]): (Storage | null)[] {
+  const [x, y] = ctx.inputs as [Tensor, Tensor];
+  if (!needs[0] && !needs[1]) return [null, null];
+  // One side frozen (a Linear under LoRA, a frozen LM head) with plain 2-D operands: only the
+  // other side's gradient is computed, as one matmul of the same shapes the full rule would run.
+  if (x.rank === 2 && y.rank === 2 && needs[0] !== needs[1]) {
+    const b = ctx.backend;
+    const tA = !!ctx.attrs.transposeA;
+    const tB = !!ctx.attrs.transposeB;
+    if (needs[0]) {
+      // dA [M, K] = dC · op(B)ᵀ; with transposeA, dA [K, M] = op(B) · dCᵀ.
+      return [tA ? b.matmul(y.storage, dC!, { transposeA: tB, transposeB: true }) : b.matmul(dC!, y.storage, { transposeB: !tB }), null];
+    }
+    // dB [K, N] = op(A)ᵀ · dC; with transposeB, dB [N, K] = dCᵀ · op(A).
+    return [null, tB ? b.matmul(dC!, x.storage, { transposeA: true, transposeB: tA }) : b.matmul(x.storage, dC!, { transposeA: !tA })];
+  }
+  const { dA, dB } = ctx.backend.matmulBackward(x.storage, y.storage, dC!, ctx.attrs);
+  return [keepIf(ctx.backend, dA, needs[0]!), keepIf(ctx.backend, dB, needs[1]!)];
+}
+
 const matmulPrim: Primitive<MatmulFlags> = {
   name: 'matmul',
   forward: (b, [x, y], a) => ({ outputs: [b.matmul(x!.storage, y!.storage, a)] }),
+  backward: (ctx, [dC], needs) => matmulGrads(ctx, dC!, needs),
+};
+
+/** R + op(A)·op(B) (a residual added in the matmul): R's gradient is dC itself, handed over. */
+const matmulAddPrim: Primitive<MatmulFlags> = {
+  name: 'matmulAdd',
+  forward: (b, [x, y, r], a) => ({ outputs: [b.matmulAdd(x!.storage, y!.storage, r!.storage, a)] }),
   backward: (ctx, [dC], needs) => {
-    const [x, y] = ctx.inputs as [Tensor, Tensor];
-    // One side frozen (a Linear under LoRA, a frozen LM head) with plain 2-D operands: only the
-    // other side's gradient is computed, as one matmul of the same shapes the full rule would run.
-    if (x.rank === 2 && y.rank === 2 && needs[0] !== needs[1]) {
-      const b = ctx.backend;
-      const tA = !!ctx.attrs.transposeA;
-      const tB = !!ctx.attrs.transposeB;
-      if (needs[0]) {
-        // dA [M, K] = dC · op(B)ᵀ; with transposeA, dA [K, M] = op(B) · dCᵀ.
-        return [tA ? b.matmul(y.storage, dC!, { transposeA: tB, transposeB: true }) : b.matmul(dC!, y.storage, { transposeB: !tB }), null];
-      }
-      // dB [K, N] = op(A)ᵀ · dC; with transposeB, dB [N, K] = dCᵀ · op(A).
-      return [null, tB ? b.matmul(dC!, x.storage, { transposeA: true, transposeB: tA }) : b.matmul(x.storage, dC!, { transposeA: !tA })];
-    }
-    const { dA, dB } = ctx.backend.matmulBackward(x.storage, y.storage, dC!, ctx.attrs);
-    return [keepIf(ctx.backend, dA, needs[0]!), keepIf(ctx.backend, dB, needs[1]!)];
+    const grads = matmulGrads(ctx, dC!, needs);
+    if (needs[2]) return [...grads, dC!];
+    ctx.backend.dispose(dC!);
+    return grads;
   },
+  ownsGrads: true,
 };
 
 const layerNormPrim: Primitive<{ eps: number }> = {
@@ -188,6 +205,7 @@ export const PRIMITIVES = {
   reduce: reducePrim,
   softmax: softmaxPrim,
   matmul: matmulPrim,
+  matmulAdd: matmulAddPrim,
   layerNorm: layerNormPrim,
   rmsNorm: rmsNormPrim,
   embedding: embeddingPrim,
@@ -260,6 +278,8 @@ export const max = (x: Tensor, axis?: number | readonly number[], keepdims = fal
 export const softmax = (x: Tensor) => apply1(softmaxPrim, [x], { log: false });
 export const logSoftmax = (x: Tensor) => apply1(softmaxPrim, [x], { log: true });
 export const matmul = (a: Tensor, b: Tensor, flags: MatmulFlags = {}) => apply1(matmulPrim, [a, b], flags);
+/** residual + op(a)·op(b) in one launch on the GPU (residual of the product's shape). */
+export const matmulAdd = (a: Tensor, b: Tensor, residual: Tensor, flags: MatmulFlags = {}) => apply1(matmulAddPrim, [a, b, residual], flags);
 export const layerNorm = (x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5) => apply1(layerNormPrim, [x, gamma, beta], { eps });
 export const rmsNorm = (x: Tensor, gamma: Tensor, eps = 1e-6) => apply1(rmsNormPrim, [x, gamma], { eps });
 export const embedding = (table: Tensor, ids: Tensor) => apply1(embeddingPrim, [table, ids], undefined);

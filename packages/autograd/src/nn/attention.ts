@@ -108,7 +108,8 @@ export class CausalSelfAttention extends Module<AttentionConfig> {
     return this.qNorm === null && this.cacheHeadDim === this.headDim;
   }
 
-  forward(x: Tensor, ctx: AttentionContext): Tensor {
+  /** The attention's output, plus `residual` when given (added inside the output projection's matmul). */
+  forward(x: Tensor, ctx: AttentionContext, residual?: Tensor): Tensor {
     const [B, T] = x.shape as [number, number, number];
     const { nHeads: H } = this.config;
     const { headDim: D, kvHeads: Hkv } = this;
@@ -139,6 +140,6 @@ export class CausalSelfAttention extends Module<AttentionConfig> {
     }
     // Merge heads: [B, H, T, D] → [B, T, H, D] → [B, T, H·D]; for one token the permute moves nothing.
     const merged = T === 1 ? out : permute(out, [0, 2, 1, 3]);
-    return this.proj.forward(reshape(merged, [B, T, H * D]));
+    return this.proj.forward(reshape(merged, [B, T, H * D]), residual);
   }
 }

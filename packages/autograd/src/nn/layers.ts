@@ -2,7 +2,7 @@
 // differentiable ops of core/ops.ts.
 import type { Backend } from '../core/backend.js';
 import type { Tensor } from '../core/tensor.js';
-import { add, embedding, layerNorm, matmul, reshape, rmsNorm } from '../core/ops.js';
+import { add, embedding, layerNorm, matmul, matmulAdd, reshape, rmsNorm } from '../core/ops.js';
 import { Module, type Init, type InitOptions } from './module.js';
 
 /** GPT-2's initial standard deviation of weights and embeddings. */
@@ -21,14 +21,20 @@ function checkLastDim(module: string, x: Tensor, expected: number): void {
 /**
  * x [..., K] · w → [..., N] as one 2-D matmul over all leading positions (a free reshape). A batched
  * matmul with a broadcast weight would run each batch entry as its own tiny problem: for decoding
- * ([B, 1, d]) that measured ~50× slower on lavapipe than the same work as [B, d].
+ * ([B, 1, d]) that measured ~50× slower on lavapipe than the same work as [B, d]. With a residual
+ * [..., N], returns residual + x·w, the add done in the matmul (matmulAdd: no elementwise launch).
  */
-export function matmulRows(x: Tensor, w: Tensor, flags: { transposeB?: boolean } = {}): Tensor {
-  if (x.rank === 2) return matmul(x, w, flags);
-  const K = x.shape[x.rank - 1]!;
-  const lead = x.shape.slice(0, -1);
-  const y = matmul(reshape(x, [x.size / K, K]), w, flags);
-  return reshape(y, [...lead, y.shape[1]!]);
+export function matmulRows(x: Tensor, w: Tensor, flags: { transposeB?: boolean } = {}, residual?: Tensor): Tensor {
+  const rows = (t: Tensor) => (t.rank === 2 ? t : reshape(t, [t.size / t.shape[t.rank - 1]!, t.shape[t.rank - 1]!]));
+  if (residual) {
+    const N = flags.transposeB ? w.shape[0]! : w.shape[1]!;
+    if (residual.shape.length !== x.rank || residual.shape[x.rank - 1] !== N || x.shape.slice(0, -1).some((d, k) => d !== residual.shape[k])) {
+      throw new Error(`matmulRows: residual has shape [${residual.shape.join(', ')}], expected [${[...x.shape.slice(0, -1), N].join(', ')}]`);
+    }
+  }
+  const y2 = residual ? matmulAdd(rows(x), w, rows(residual), flags) : matmul(rows(x), w, flags);
+  if (x.rank === 2) return y2;
+  return reshape(y2, [...x.shape.slice(0, -1), y2.shape[1]!]);
 }
 
 export interface LinearConfig {
@@ -60,9 +66,10 @@ export class Linear extends Module<LinearConfig> {
     this.weight = this.weightParam('weight', [config.inFeatures, config.outFeatures], { normal: config.std ?? INIT_STD });
     this.bias = config.bias ? this.param('bias', [config.outFeatures], 'zeros') : null;
   }
-  forward(x: Tensor): Tensor {
+  /** y = x·W (+ b) (+ adapter(x)), plus `residual` when given (added inside the matmul). */
+  forward(x: Tensor, residual?: Tensor): Tensor {
     checkLastDim('Linear', x, this.config.inFeatures);
-    const xw = matmulRows(x, this.weight);
+    const xw = matmulRows(x, this.weight, {}, residual);
     const y = this.bias ? add(xw, this.bias) : xw;
     return this.adapter ? add(y, this.adapter(x)) : y;
   }

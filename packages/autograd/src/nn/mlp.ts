@@ -24,8 +24,9 @@ export class Mlp extends Module<MlpConfig> {
     this.fc = this.child('fc', new Linear(backend, { inFeatures: config.dModel, outFeatures: config.dFF, bias }, this.init));
     this.proj = this.child('proj', new Linear(backend, { inFeatures: config.dFF, outFeatures: config.dModel, bias, std: config.projStd ?? INIT_STD }, this.init));
   }
-  forward(x: Tensor): Tensor {
-    return this.proj.forward(gelu(this.fc.forward(x)));
+  /** The block's output, plus `residual` when given (added inside the last projection's matmul). */
+  forward(x: Tensor, residual?: Tensor): Tensor {
+    return this.proj.forward(gelu(this.fc.forward(x)), residual);
   }
 }
 
@@ -42,7 +43,8 @@ export class SwiGlu extends Module<MlpConfig> {
     this.up = this.child('up', new Linear(backend, { inFeatures: dModel, outFeatures: dFF, bias }, this.init));
     this.down = this.child('down', new Linear(backend, { inFeatures: dFF, outFeatures: dModel, bias, std: config.projStd ?? INIT_STD }, this.init));
   }
-  forward(x: Tensor): Tensor {
-    return this.down.forward(mul(silu(this.gate.forward(x)), this.up.forward(x)));
+  /** The block's output, plus `residual` when given (added inside the down projection's matmul). */
+  forward(x: Tensor, residual?: Tensor): Tensor {
+    return this.down.forward(mul(silu(this.gate.forward(x)), this.up.forward(x)), residual);
   }
 }

@@ -7,7 +7,7 @@
 // scaling, SwiGLU, tied embeddings (src/hf maps Hugging Face configs and weights onto it).
 import type { Backend } from '../core/backend.js';
 import type { Tensor } from '../core/tensor.js';
-import { add, tensor } from '../core/ops.js';
+import { tensor } from '../core/ops.js';
 import { Module, type Init, type InitOptions } from './module.js';
 import { Embedding, INIT_STD, Linear, makeNorm, matmulRows, type LayerNorm, type NormKind, type RMSNorm } from './layers.js';
 import { CausalSelfAttention } from './attention.js';
@@ -97,8 +97,9 @@ export class Block extends Module<BlockConfig> {
     else throw new Error(`mlp must be 'gelu' or 'swiglu', got ${JSON.stringify(config.mlp)}`);
   }
   forward(x: Tensor, ctx: { offsets: Tensor; cos: Tensor; sin: Tensor; lengths?: Tensor; cache?: KvCache; layer: number }): Tensor {
-    const h = add(x, this.attn.forward(this.norm1.forward(x), ctx));
-    return add(h, this.mlp.forward(this.norm2.forward(h)));
+    // The residual adds happen inside the output projections' matmuls (no elementwise launches).
+    const h = this.attn.forward(this.norm1.forward(x), ctx, x);
+    return this.mlp.forward(this.norm2.forward(h), h);
   }
 }
 

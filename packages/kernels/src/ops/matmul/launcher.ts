@@ -12,6 +12,11 @@ const KERNEL = 'matmul';
 export interface MatmulCallOptions extends MatmulOptions {
   /** Write the result here instead of allocating: shape [M, N] or [B, M, N], f32, not an input. */
   out?: GpuArray;
+  /**
+   * Add the product to out's values (C = out + op(a)·op(b)) instead of overwriting them: a
+   * residual or bias added in the kernel's store, no elementwise launch. Needs out.
+   */
+  accumulate?: boolean;
 }
 
 /** A fully resolved problem: C[s] = Σ_r op(A[s, r]) · op(B[s, r]) for s < batches, r < reduce. */
@@ -31,6 +36,8 @@ export interface MatmulProblem {
   bBatch: number;
   aReduce: number;
   bReduce: number;
+  /** Add to C's values instead of overwriting them (every chunk and reduced batch adds). */
+  accumulate?: boolean;
 }
 
 // ---------------------------------------------------------------- variant choice
@@ -164,7 +171,7 @@ export function runMatmul(rt: Runtime, p: MatmulProblem, config: MatmulConfig): 
     aOff: 0,
     bOff: 0,
     cOff: 0,
-    accumulate: 0,
+    accumulate: p.accumulate ? 1 : 0,
     aBatch: p.aBatch,
     bBatch: p.bBatch,
     cBatch: p.M * p.N,
@@ -258,7 +265,7 @@ function runChunked(rt: Runtime, p: MatmulProblem, config: MatmulConfig, limit: 
               aOff: a.base,
               bOff: b.base,
               cOff: c.base,
-              accumulate: r > 0 || k0 > 0 ? 1 : 0,
+              accumulate: p.accumulate || r > 0 || k0 > 0 ? 1 : 0,
               aBatch: 0,
               bBatch: 0,
               cBatch: 0,
@@ -315,13 +322,15 @@ function checkOut(out: GpuArray, shape: readonly number[], inputs: readonly GpuA
 // ---------------------------------------------------------------- public launchers
 
 /**
- * C = op(a) · op(b) in float32, where op(x) is x or xᵀ (transposeA / transposeB).
+ * C = op(a) · op(b) in float32, where op(x) is x or xᵀ (transposeA / transposeB); with
+ * accumulate, C = out + op(a) · op(b).
  * a: [M, K] or [B, M, K] ([.., K, M] when transposeA); b: [K, N] or [B, K, N] ([.., N, K] when
  * transposeB). A batch of 1 (or a rank-2 operand) broadcasts over the other's batch.
  * Returns [M, N], or [B, M, N] when either operand is rank 3.
  */
 export function matmul(rt: Runtime, a: GpuArray, b: GpuArray, options: MatmulCallOptions = {}): GpuArray {
   const d = resolveDims(a, b, options);
+  if (options.accumulate && !options.out) throw new ArgumentError(KERNEL, 'accumulate', 'needs out (the values the product is added to)');
   const out = options.out ?? rt.empty(d.outShape);
   if (options.out) checkOut(options.out, d.outShape, [a, b]);
   const p: MatmulProblem = {
@@ -339,6 +348,7 @@ export function matmul(rt: Runtime, a: GpuArray, b: GpuArray, options: MatmulCal
     bBatch: d.bBatched ? d.K * d.N : 0,
     aReduce: 0,
     bReduce: 0,
+    accumulate: !!options.accumulate,
   };
   runMatmul(rt, p, chooseMatmulConfig(rt, { ...p, bType: b.dtype === 'f16' ? 'f16' : 'f32' }));
   return out;
