@@ -99,6 +99,11 @@ describe('gradient rules', () => {
       checkRule('matmul', ([a, b]) => ag.matmul(a!, b!), [rand([2, 3, 5]), rand([5, 4])]),
       checkRule('matmul tB', ([a, b]) => ag.matmul(a!, b!, { transposeB: true }), [rand([3, 5]), rand([4, 5])]),
     ]));
+  it('swiglu (silu(gate)·up in one op), with broadcasting', () =>
+    Promise.all([
+      checkRule('swiglu', ([g, u]) => ag.swiglu(g!, u!), [rand([3, 8], -4, 4), rand([3, 8])]),
+      checkRule('swiglu broadcast', ([g, u]) => ag.swiglu(g!, u!), [rand([2, 3, 4], -4, 4), rand([4])]),
+    ]));
   it('matmulAdd (a residual added in the matmul), transposed, and the residual reused by a later op', () =>
     Promise.all([
       checkRule('matmulAdd', ([a, b, r]) => ag.matmulAdd(a!, b!, r!), [rand([3, 5]), rand([5, 4]), rand([3, 4])]),

@@ -264,6 +264,8 @@ export const binary = (op: BinaryOp, a: Tensor, b: Tensor): Tensor => apply1(bin
 export const add = (a: Tensor, b: Tensor) => binary('add', a, b);
 export const sub = (a: Tensor, b: Tensor) => binary('sub', a, b);
 export const mul = (a: Tensor, b: Tensor) => binary('mul', a, b);
+/** silu(gate)·up (SwiGLU) in one launch, forward and backward. */
+export const swiglu = (gate: Tensor, up: Tensor) => binary('swiglu', gate, up);
 export const div = (a: Tensor, b: Tensor) => binary('div', a, b);
 
 function axesOf(x: Tensor, axis?: number | readonly number[]): number[] {

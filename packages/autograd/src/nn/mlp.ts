@@ -2,7 +2,7 @@
 // LLaMA's SwiGLU (down(silu(gate(x)) ∘ up(x))).
 import type { Backend } from '../core/backend.js';
 import type { Tensor } from '../core/tensor.js';
-import { gelu, mul, silu } from '../core/ops.js';
+import { gelu, swiglu } from '../core/ops.js';
 import { Module, type Init, type InitOptions } from './module.js';
 import { INIT_STD, Linear } from './layers.js';
 
@@ -45,6 +45,6 @@ export class SwiGlu extends Module<MlpConfig> {
   }
   /** The block's output, plus `residual` when given (added inside the down projection's matmul). */
   forward(x: Tensor, residual?: Tensor): Tensor {
-    return this.down.forward(mul(silu(this.gate.forward(x)), this.up.forward(x)), residual);
+    return this.down.forward(swiglu(this.gate.forward(x), this.up.forward(x)), residual);
   }
 }

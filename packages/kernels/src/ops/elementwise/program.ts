@@ -169,6 +169,7 @@ export type BinaryOp =
   | 'pow'
   | 'maximum'
   | 'minimum'
+  | 'swiglu'
   | 'equal'
   | 'notEqual'
   | 'greater'
@@ -553,6 +554,16 @@ export const BINARY_OPS: Readonly<Record<BinaryOp, BinaryOpDef>> = {
     },
     reference: (a, b) => Math.min(a, b),
     derivative: (a, b) => (a === b ? [0.5, 0.5] : a < b ? [1, 0] : [0, 1]),
+  },
+  swiglu: {
+    doc: 'y = silu(a)·b (SwiGLU: a the gate, b the up projection); one launch instead of silu then mul, forward and backward',
+    forward: 'ew_silu(a) * b',
+    backward: { da: 'dy * b * ew_silu_grad(a)', db: 'dy * ew_silu(a)' },
+    reference: (a, b) => UNARY_OPS.silu.reference(a, []) * b,
+    derivative: (a, b) => {
+      const silu = UNARY_OPS.silu.reference(a, []);
+      return [b * UNARY_OPS.silu.derivative(a, silu, []), silu];
+    },
   },
   equal: comparison('a == b', 'a == b', (a, b) => a === b),
   notEqual: comparison('a != b', 'a != b', (a, b) => a !== b),
