@@ -370,6 +370,53 @@ describe('decode over a KV cache', () => {
   });
 });
 
+describe('single-token decode: the split-keys kernel and the row kernel', () => {
+  // Tq = 1 (every generation step) runs the split-keys kernel by default; the flag forces the row
+  // kernel. Both against the float64 decode reference: MHA and GQA, per-sequence and uniform past
+  // (an empty prefix, keys fewer than the lanes, more keys than lanes, a query past the capacity),
+  // head sizes at both ends, and split workgroups that do and do not divide the keys.
+  const cases = [
+    { B: 4, H: 4, Hkv: 4, Tmax: 40, D: 32, past: [0, 5, 17, 39] },
+    { B: 3, H: 6, Hkv: 2, Tmax: 24, D: 16, past: [23, 24, 3] },
+    { B: 2, H: 2, Hkv: 1, Tmax: 70, D: 128, past: [69, 33] },
+  ];
+  const variants: Record<string, number | string>[] = [{}, { 'attentionDecode.splitWorkgroup': 3 }, { 'attentionDecode.splitWorkgroup': 12 }, { 'attentionDecode.kernel': 'rows' }];
+  for (const flags of variants) {
+    it(JSON.stringify(flags), async () => {
+      for (const { B, H, Hkv, Tmax, D, past } of cases) {
+        const q = rng.floats(B * H * D, -2, 2);
+        const k = rng.floats(B * Hkv * Tmax * D, -2, 2);
+        const v = rng.floats(B * Hkv * Tmax * D);
+        const gq = fx.rt.upload(q, [B, H, 1, D]);
+        const gk = fx.rt.upload(k, [B, Hkv, Tmax, D]);
+        const gv = fx.rt.upload(v, [B, Hkv, Tmax, D]);
+        const gp = fx.rt.upload(Int32Array.from(past), [B], 'i32');
+        const tag = `${JSON.stringify(flags)} B${B} H${H}/${Hkv} D${D}`;
+        for (const p of [gp, Math.min(past[1]!, Tmax - 1)] as const) {
+          const hostPast = typeof p === 'number' ? p : past;
+          const dec = await withFlags(flags, () => attentionDecode(fx.rt, gq, gk, gv, { past: p, scale: 0.4 }));
+          const ref = attentionDecodeReference(cpuTensor(q, [B, H, 1, D]), cpuTensor(k, [B, Hkv, Tmax, D]), cpuTensor(v, [B, Hkv, Tmax, D]), { past: hostPast, scale: 0.4 });
+          await fx.expectClose(dec.out, ref.out.data, { ...FWD_TOL, label: `${tag} past ${JSON.stringify(hostPast)} out` });
+          await fx.expectClose(dec.lse, ref.lse.data, { ...FWD_TOL, label: `${tag} past ${JSON.stringify(hostPast)} lse` });
+          for (const a of [dec.out, dec.lse]) a.dispose();
+        }
+        for (const a of [gq, gk, gv, gp]) a.dispose();
+      }
+    });
+  }
+  it('rejects an unknown kernel flag and split with more than one query row', async () => {
+    const q2 = fx.rt.zeros([1, 1, 2, 16]);
+    const cache = fx.rt.zeros([1, 1, 8, 16]);
+    await withFlags({ 'attentionDecode.kernel': 'tiles' }, () => {
+      expect(() => attentionDecode(fx.rt, q2, cache, cache, { past: 0 })).toThrow(/\[attentionDecode\] argument "attentionDecode.kernel": flag must be auto, rows or split/);
+    });
+    await withFlags({ 'attentionDecode.kernel': 'split' }, () => {
+      expect(() => attentionDecode(fx.rt, q2, cache, cache, { past: 0 })).toThrow(/"split" takes one query row \(Tq = 1\), got Tq = 2/);
+    });
+    for (const a of [q2, cache]) a.dispose();
+  });
+});
+
 describe('attention argument errors', () => {
   it('names the kernel, the argument and the expected shape', () => {
     const q = fx.rt.zeros([2, 3, 5, 16]);

@@ -62,6 +62,12 @@
 //
 // Causal multi-head attention, forward, with an online softmax (flash-attention style), the
 // decode variant over a KV cache, and the cache write.
+// Decode of one token per sequence (Tq = 1, every generation step) has its own kernel,
+// 'decode-split': a workgroup per (sequence, head) whose lanes split the keys, each with its own
+// online softmax, merged in workgroup memory; the row kernel would give the single row to one
+// lane while the others idle (14x its GPU time at B8 H4 D32 with 80 cached keys on lavapipe).
+// Flag attentionDecode.kernel = rows forces the row kernel; attentionDecode.splitWorkgroup sets
+// the lanes (default 8).
 //
 // Each invocation owns `rows` query rows (private vec4 arrays, q pre-multiplied by the scale);
 // a workgroup owns a block of workgroup·rows rows of one (batch, head). It walks the keys

@@ -5,7 +5,7 @@ import type { Runtime } from '../../runtime/runtime.js';
 import { expectDType, expectFinite, expectRank, expectShape } from '../validate.js';
 import { ArgumentError, shapeString } from '../../runtime/errors.js';
 import {
-  type AttentionBackwardConfig, attentionBackwardDkDvProgram, attentionBackwardDqProgram, type AttentionForwardConfig, attentionForwardProgram,
+  type AttentionBackwardConfig, attentionBackwardDkDvProgram, attentionBackwardDqProgram, attentionDecodeSplitProgram, type AttentionForwardConfig, attentionForwardProgram,
   BROADCAST_TILE_MAX, CACHE_WORKGROUP, checkTiling, MAX_HEAD_SIZE, MIN_HEAD_SIZE, type TileFetch, WindowMode, writeKvCacheProgram,
 } from './program.js';
 
@@ -289,6 +289,25 @@ export function attentionDecode(rt: Runtime, q: GpuArray, kCache: GpuArray, vCac
     expectDType(kernel, 'past', options.past, 'i32');
     expectShape(kernel, 'past', options.past, [B]);
     window = { mode: WindowMode.PAST_BUFFER, positions: options.past };
+  }
+  // One query row per sequence and head (every generation step): the split-keys kernel, unless
+  // the flag attentionDecode.kernel = 'rows' forces the row kernel (tests run both).
+  const which = getFlag<string>('attentionDecode.kernel', 'auto');
+  if (!['auto', 'rows', 'split'].includes(which)) throw new ArgumentError(kernel, 'attentionDecode.kernel', `flag must be auto, rows or split, got "${which}"`);
+  if (which === 'split' && Tq !== 1) throw new ArgumentError(kernel, 'attentionDecode.kernel', `"split" takes one query row (Tq = 1), got Tq = ${Tq}`);
+  if (Tq === 1 && which !== 'rows') {
+    const workgroup = getFlag<number>('attentionDecode.splitWorkgroup', 8);
+    checkTiling(kernel, 1, 1, workgroup, 'loads');
+    const out = rt.empty([B, H, 1, D]);
+    const lse = rt.empty([B, H, 1]);
+    rt.dispatch(attentionDecodeSplitProgram(D, workgroup), {
+      bindings: [q, kCache, vCache, window.positions ?? unusedPositions(rt), out, lse],
+      uniforms: {
+        batch: B, heads: H, tq: 1, tk: Tmax, c: D / 4, blocks: 1, mode: window.mode, past: window.past ?? 0, scale, negInf: -Infinity, group: groupSize(H, Hkv),
+      },
+      workgroups: rt.grid(B * H),
+    });
+    return { out, lse };
   }
   const cfg: AttentionForwardConfig = {
     rows: getFlag('attentionDecode.rows', 1),

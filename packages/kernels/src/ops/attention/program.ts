@@ -438,6 +438,73 @@ ${repeat(R, (r) => `      acc[${r}][c] = acc[${r}][c] * rescale${r} + ${sum(Arra
   };
 }
 
+/**
+ * Single-token decode (Tq = 1): one workgroup per (sequence, head), its WG_X lanes splitting the
+ * keys (lane l takes keys l, l + WG_X, …) with an online softmax each, then merged in shared
+ * memory (max, rescaled sums and accumulators) into the row's output and log-sum-exp. The row
+ * kernel above gives a single query row to one lane, which then walks every key alone while the
+ * other lanes of its workgroup idle. Same bindings, uniforms and window rules as the row kernel.
+ */
+export function attentionDecodeSplitProgram(D: number, workgroup: number): KernelProgram {
+  const cap = rowCapacity(D);
+  const code = /* wgsl */ `
+${SEQUENCE_WINDOW_WGSL}
+
+var<workgroup> laneMax: array<f32, WG_X>;
+var<workgroup> laneSum: array<f32, WG_X>;
+var<workgroup> laneAcc: array<vec4<f32>, ${workgroup * cap}>;
+
+@compute @workgroup_size(WG_X)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let bh = grid_workgroup(wid, nwg);
+  if (bh >= params.batch * params.heads) { return; }
+  let window = sequenceWindow(bh / params.heads);
+  // The query sits at position window.x and sees keys 0..window.x (within the window's bound).
+  let keyEnd = u32(clamp(window.x + 1, 0, window.y));
+  let C = params.c; // D / 4
+  let qa = bh * C; // tq = 1
+  let kRow0 = (bh / params.group) * params.tk; // GQA: query head h reads kv head h / group
+  var qs: array<vec4<f32>, ${cap}>;
+  var acc: array<vec4<f32>, ${cap}>;
+  for (var c = 0u; c < C; c++) {
+    qs[c] = q[qa + c] * params.scale;
+    acc[c] = vec4<f32>();
+  }
+  var m = ${NEG_BIG};
+  var l = 0.0;
+  for (var j = lid; j < keyEnd; j += WG_X) {
+    let ka = (kRow0 + j) * C;
+    var s = 0.0;
+    for (var c = 0u; c < C; c++) { s += dot(qs[c], k[ka + c]); }
+    let mNew = max(m, s);
+    let rescale = exp(max(m - mNew, -88.0));
+    let p = exp(min(s - mNew, 0.0));
+    l = l * rescale + p;
+    for (var c = 0u; c < C; c++) { acc[c] = acc[c] * rescale + p * v[ka + c]; }
+    m = mNew;
+  }
+  laneMax[lid] = m;
+  laneSum[lid] = l;
+  for (var c = 0u; c < C; c++) { laneAcc[lid * ${cap}u + c] = acc[c]; }
+  workgroupBarrier();
+  var rowMax = ${NEG_BIG};
+  for (var i = 0u; i < WG_X; i++) { rowMax = max(rowMax, laneMax[i]); }
+  var rowSum = 0.0;
+  for (var i = 0u; i < WG_X; i++) { rowSum += laneSum[i] * exp(max(laneMax[i] - rowMax, -88.0)); }
+  let live = window.x < window.y;
+  let inv = select(0.0, 1.0 / rowSum, live);
+  for (var c = lid; c < C; c += WG_X) {
+    var o = vec4<f32>();
+    for (var i = 0u; i < WG_X; i++) { o += laneAcc[i * ${cap}u + c] * exp(max(laneMax[i] - rowMax, -88.0)); }
+    out[qa + c] = o * inv;
+  }
+  if (lid == 0u) { lse[bh] = select(params.negInf, rowMax + log(rowSum), live); }
+}`;
+  const rows = attentionForwardProgram(D, { rows: 1, keyTile: 1, workgroup }, 'loads');
+  return { name: 'attention', variant: `decode-split:cap${cap}:wg${workgroup}`, workgroupSize: [workgroup], uniforms: rows.uniforms, bindings: rows.bindings, code };
+}
+
 // ---------------------------------------------------------------- KV cache write
 
 export const CACHE_WORKGROUP = 256;
