@@ -160,39 +160,30 @@ def main():
                     logits = model(nxt, cache, past)[:, -1]
                     past += 1
         tokens = B * N
-    elif not s.get('loraRank'):
+    else:
         B, T = s['batch'], s['T']
-        model.requires_grad_(True)
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        if s.get('loraRank'):
+            r, alpha = s['loraRank'], s['loraAlpha']
+            d, hd = s['dModel'], s['headDim']
+            outs = {'q': s['nHeads'] * hd, 'k': s['nKvHeads'] * hd, 'v': s['nKvHeads'] * hd, 'o': d}
+            ins = {'q': d, 'k': d, 'v': d, 'o': s['nHeads'] * hd}
+            lora, params = {}, []
+            for i in range(s['nLayers']):
+                for name in s['loraTargets']:
+                    a = torch.empty(r, ins[name]).uniform_(-1 / math.sqrt(ins[name]), 1 / math.sqrt(ins[name])).requires_grad_()
+                    b = torch.zeros(outs[name], r).requires_grad_()
+                    lora[(i, name)] = (a, b, alpha / r)
+                    params += [a, b]
+            model.lora = lora
+        else:  # a full step: every parameter trains
+            model.requires_grad_(True)
+            params = list(model.parameters())
+        opt = torch.optim.AdamW(params, lr=1e-4)
         ids = torch.randint(0, V, (B, T), generator=gen)
 
         def run(warmup):
             logits = model(ids)
             loss = F.cross_entropy(logits[:, :-1].reshape(-1, V), ids[:, 1:].reshape(-1))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        tokens = B * T
-    else:
-        B, T, r, alpha = s['batch'], s['T'], s['loraRank'], s['loraAlpha']
-        d, hd = s['dModel'], s['headDim']
-        outs = {'q': s['nHeads'] * hd, 'k': s['nKvHeads'] * hd, 'v': s['nKvHeads'] * hd, 'o': d}
-        ins = {'q': d, 'k': d, 'v': d, 'o': s['nHeads'] * hd}
-        lora, params = {}, []
-        for i in range(s['nLayers']):
-            for name in s['loraTargets']:
-                a = torch.empty(r, ins[name]).uniform_(-1 / math.sqrt(ins[name]), 1 / math.sqrt(ins[name])).requires_grad_()
-                b = torch.zeros(outs[name], r).requires_grad_()
-                lora[(i, name)] = (a, b, alpha / r)
-                params += [a, b]
-        model.lora = lora
-        opt = torch.optim.AdamW(params, lr=1e-4)
-        ids = torch.randint(0, V, (B, T), generator=gen)
-
-        def run(warmup):
-            x = ids
-            logits = model(x)
-            loss = F.cross_entropy(logits[:, :-1].reshape(-1, V), x[:, 1:].reshape(-1))
             opt.zero_grad()
             loss.backward()
             opt.step()
