@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  closest, ConfigError, configDiff, defaultsOf, editDistance, experiments, formatSchemaDocs, leafPaths, parseJsonText, parseSet, prmTrainSchema, readConfigFile,
+  closest, ConfigError, configDiff, defaultsOf, editDistance, experiments, formatSchemaDocs, leafPaths, parseJsonText, parseSet, prmTrainSchema, prmTttSchema, readConfigFile,
   resolveConfig, rlSchema, s, schemaOf, sftSchema, validate, type EvalConfig, type Infer, type RlConfig, type SftConfig,
 } from '../src/config/index.js';
 import { configCommand } from '../src/commands/config.js';
@@ -138,8 +138,8 @@ describe('experiment configs: defaults and merging', () => {
     expect(rlConfig.steps * rlConfig.rollout.promptsPerStep * rlConfig.rollout.k).toBeLessThanOrEqual(10_000);
   });
 
-  it('resolves every shipped config against the schema its name says (sft-*, grpo-*, prm-*)', async () => {
-    const schemas = { sft: sftSchema, grpo: rlSchema, prm: prmTrainSchema } as const;
+  it('resolves every shipped config against the schema its name says (sft-*, grpo-*, prm-*, ttt-*)', async () => {
+    const schemas = { sft: sftSchema, grpo: rlSchema, prm: prmTrainSchema, ttt: prmTttSchema } as const;
     const files = (await readdir(configsDir)).filter((f) => f.endsWith('.json'));
     expect(files.length).toBeGreaterThanOrEqual(8);
     for (const name of files) {
@@ -147,7 +147,8 @@ describe('experiment configs: defaults and merging', () => {
       expect(Object.keys(schemas), `${name}: no schema for the prefix "${kind}"`).toContain(kind);
       const file = await readConfigFile(join(configsDir, name));
       // The PRM configs leave `init` (the SFT run to start from) to --set, as the README's commands do.
-      const sets = kind === 'prm' ? ['init=runs/sft'] : [];
+      // The TTT configs leave `prm` (the PRM run) to --set.
+      const sets = kind === 'prm' ? ['init=runs/sft'] : kind === 'ttt' ? ['prm=runs/prm'] : [];
       expect(() => resolveConfig(schemas[kind], { file, sets }), name).not.toThrow();
     }
   });

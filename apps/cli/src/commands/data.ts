@@ -80,7 +80,7 @@ function neededSplits(name: ExperimentName, config: Record<string, unknown>): Sp
       return ['test'];
     case 'prm-ttt':
       // The online PRM's experts are demonstrations of training problems.
-      return (config.ttt as { prm?: string } | undefined)?.prm === 'online' ? ['train', 'test'] : ['test'];
+      return [...((config.ttt as { prm?: string } | undefined)?.prm === 'online' ? ['train' as const] : []), config.split === 'validation' ? 'validation' : 'test'];
   }
 }
 

@@ -1,8 +1,10 @@
 // The runner of `repirl prm ttt` (issue 16 item 3, docs/ttt.md): test-time training with a learned
 // PRM on @repirl/prm's createTttTrainer. The PRM and the policy are loaded as `prm eval` loads them
 // (loadPrmAndPolicy); the prompts are the test split drawn as `prm eval` and `search` draw it (the
-// same seed offset), so a TTT run trains on exactly the problems those commands evaluate. Their
-// answers reach the monitor's validation only (createTttTrainer keeps them out of the reward).
+// same seed offset), so a TTT run trains on exactly the problems those commands evaluate, or
+// (split=validation) validation problems drawn as `prm train` draws the PRM's validation set, to
+// choose settings without reading test answers. Their answers reach the monitor's validation only
+// (createTttTrainer keeps them out of the reward).
 //
 // Writes metrics.jsonl (per step: the PRM's reward `ttt/prm_score`, the policy update; per
 // validation point: val/acc, val/ttt/prm_score and the monitor's ttt/hacking), checkpoints (the
@@ -15,7 +17,7 @@ import { createTttTrainer, tttResults, type TttRun } from '@repirl/prm';
 import { saveModel } from '@repirl/rl';
 import type { PrmTttConfig } from '../config/ttt.js';
 import type { RunContext, RunOutcome } from './context.js';
-import { PRM_EVAL_SEED_OFFSET, loadPrmAndPolicy } from './prm.js';
+import { PRM_EVAL_SEED_OFFSET, PRM_VALIDATION_SEED_OFFSET, loadPrmAndPolicy } from './prm.js';
 import { runTrainer, sinkInto, splitProblems } from './shared.js';
 
 /** RL trainer metrics read from the verifier's verdicts, which on unlabelled prompts say nothing. */
@@ -29,7 +31,7 @@ export async function runPrmTtt(ctx: RunContext<PrmTttConfig>): Promise<RunOutco
   if ('codec' in prm) (prm as { codec: unknown }).codec = codec;
   let run: TttRun;
   try {
-    const prompts = splitProblems(ctx.data, 'test', c.seed + PRM_EVAL_SEED_OFFSET, c.problems);
+    const prompts = splitProblems(ctx.data, c.split, c.seed + (c.split === 'test' ? PRM_EVAL_SEED_OFFSET : PRM_VALIDATION_SEED_OFFSET), c.problems);
     const expertPool = c.ttt.prm === 'online'
       ? splitProblems(ctx.data, 'train', c.rl.seed, c.experts).slice(0, c.experts).filter((p) => p.solution !== undefined && p.solution !== '')
       : undefined;
@@ -55,7 +57,7 @@ export async function runPrmTtt(ctx: RunContext<PrmTttConfig>): Promise<RunOutco
     const report = run.reward.report();
     const results = tttResults(report, { resamples: c.ttt.bootstrap, seed: c.seed });
     await writeFileAtomic(ctx.run.file('ttt.json'), `${JSON.stringify({
-      prm: c.prm, mode: c.ttt.prm, problems: c.problems, monitor: c.ttt.monitor, results, points: report.points,
+      prm: c.prm, mode: c.ttt.prm, split: c.split, problems: c.problems, monitor: c.ttt.monitor, results, points: report.points,
       before: report.first, after: report.last,
     }, null, 1)}\n`);
     const f = (key: string) => (typeof results[key] === 'number' ? (results[key] as number).toFixed(3) : 'n/a');

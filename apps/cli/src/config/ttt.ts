@@ -18,10 +18,11 @@ export const prmTttSchema = (given: Given): ObjectSchema => {
     task: taskSchema(),
     data: problemDataSchema(),
     verifier: verifierSchema(),
-    problems: s.integer('test problems whose prompts are trained on (the test split, drawn as `prm eval` and `search` draw it with the same seed); their answers only reach the monitor', {
-      default: 100, min: 1,
+    split: s.enum("whose prompts are trained on: 'test' (drawn as `prm eval` and `search` draw it with the same seed), or 'validation' (to choose the TTT settings without reading the test answers)", ['test', 'validation'], {
+      default: 'test',
     }),
-    seed: s.integer('seed of the test problems (as `prm eval` and `search` use it)', { default: 1_000_003, min: 0, max: U32_MAX }),
+    problems: s.integer('problems of that split whose prompts are trained on; their answers only reach the monitor', { default: 100, min: 1 }),
+    seed: s.integer('seed of the problems (test: as `prm eval` and `search` use it)', { default: 1_000_003, min: 0, max: U32_MAX }),
     experts: s.integer('ttt.prm=online: training problems whose demonstrations are the experts of the PRM update (the train split; the test prompts have none)', {
       default: 256, min: 1,
     }),
@@ -42,6 +43,7 @@ export interface PrmTttConfig {
   task: { name: string; difficulty: Record<string, number> };
   data: ProblemDataConfig;
   verifier: VerifierKeys;
+  split: 'test' | 'validation';
   problems: number;
   seed: number;
   experts: number;
