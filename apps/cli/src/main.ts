@@ -7,6 +7,7 @@ import { processIo, type CliIo } from './commands/io.js';
 import { exportCommand } from './commands/export.js';
 import { generateCommand } from './commands/generate.js';
 import { logprobsCommand } from './commands/logprobs.js';
+import { REPORT_USAGE, reportCommand } from './commands/report.js';
 import { tasksCommand } from './commands/tasks.js';
 import { closest, didYouMean } from '@repirl/rl';
 
@@ -28,6 +29,9 @@ commands:
   export --set from=RUN_OR_CHECKPOINT --set out=DIR [--set merge=true|false]
                                          a trained policy as a Hugging Face model directory (LoRA merged), or its
                                          PEFT adapter (merge=false); a PRM as its backbone plus prm_head.*
+  report RUN_DIR... [--out FILE] [--screenshot PNG]
+                                         one self-contained HTML page over runs of any kind: claims with their
+                                         intervals and verdicts, tables, figures, the commands that rerun them
   tasks [show <task> ...]                the task families, their knobs, sample problems with step labels
   info [--json] [--no-features] [--set model=DIR]
                                          the WebGPU device repirl uses here, its limits and features; with a
@@ -38,7 +42,7 @@ Example configs: apps/cli/configs/*.json (repirl sft --config apps/cli/configs/s
 Kernel benchmarks: npx nx run kernels:bench [-- suite ...]
 Environment: REPIRL_WEBGPU_BACKEND=vulkan|opengles, REPIRL_DISABLE_FEATURES=shader-f16,subgroups,timestamp-query`;
 
-const COMMANDS = ['sft', 'rl', 'eval', 'prm', 'search', 'config', 'generate', 'logprobs', 'export', 'tasks', 'info', 'help'];
+const COMMANDS = ['sft', 'rl', 'eval', 'prm', 'search', 'config', 'generate', 'logprobs', 'export', 'report', 'tasks', 'info', 'help'];
 const PRM_SUBCOMMANDS = ['train', 'eval'];
 
 /**
@@ -53,7 +57,7 @@ function suggestCommand(word: string): string {
 }
 
 /** Commands that never open a WebGPU device. */
-const DEVICE_FREE = ['config', 'tasks', 'help', undefined];
+const DEVICE_FREE = ['config', 'tasks', 'report', 'help', undefined];
 
 /** Whether the command line may open a WebGPU device (a help text or a --dry-run does not). */
 export function opensDevice(argv: readonly string[]): boolean {
@@ -75,6 +79,7 @@ export async function main(argv: readonly string[], print: (text: string) => voi
     case '-h':
       if (rest[0] === 'sft' || rest[0] === 'rl' || rest[0] === 'eval' || rest[0] === 'search') print(experimentUsage(rest[0]));
       else if (rest[0] === 'prm' && (rest[1] === 'train' || rest[1] === 'eval')) print(experimentUsage(`prm-${rest[1]}`));
+      else if (rest[0] === 'report') print(REPORT_USAGE);
       else print(USAGE);
       return 0;
     case 'sft':
@@ -96,6 +101,8 @@ export async function main(argv: readonly string[], print: (text: string) => voi
       return logprobsCommand(rest, cli);
     case 'export':
       return exportCommand(rest, cli);
+    case 'report':
+      return reportCommand(rest, cli);
     case 'tasks':
       return tasksCommand(rest, cli);
     case 'info': {
