@@ -67,7 +67,7 @@ async function prmSection(runs: readonly ReportRun[], all: readonly ReportRun[])
     parts.push(`<h3>${esc(task)}</h3><p>Held-out evaluation (prm_eval.json) of each run; mean ± half the range over seeds.</p>`);
     parts.push(table(['method (seeds)', ...PRM_COLUMNS.map((c) => esc(c[0]))], ofTask.map((g) => [`${esc(g.label)} (${g.runs.length})`, ...prmRowCells(g).map(esc)]), 'wide'));
     const points = (key: string, reference?: string): IntervalPoint[] => ofTask.flatMap((g) => g.runs.map((r) => ({
-      group: g.label, label: r.name, value: r.values[key] ?? NaN, lo: r.values[`${key}/lo`] ?? NaN, hi: r.values[`${key}/hi`] ?? NaN,
+      group: g.label, label: `s${r.seed}`, value: r.values[key] ?? NaN, lo: r.values[`${key}/lo`] ?? NaN, hi: r.values[`${key}/hi`] ?? NaN,
       ...(reference === undefined ? {} : { reference: r.values[reference] ?? NaN }),
     })));
     const auroc = points('prm_eval/step_auroc_position_controlled/sum', 'prm_eval/step_auroc_position_controlled/baseline-length');
@@ -215,6 +215,7 @@ body { font-family: sans-serif; margin: 24px auto; max-width: 1240px; color: #22
 h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 4px; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: 10px 0; font-size: 13px; } th, td { border: 1px solid #ddd; padding: 4px 6px; vertical-align: top; text-align: left; }
 th { background: #f4f4f4; } table.wide { display: block; overflow-x: auto; } table.claims td:nth-child(7) { font-size: 11px; max-width: 340px; word-break: break-all; } summary { cursor: pointer; color: #1a5fb4; }
+table.claims td:nth-child(3) { max-width: 190px; word-break: break-all; font-size: 11px; } table.claims td:nth-child(4) { min-width: 330px; }
 .met { color: #fff; background: #2e7d32; padding: 1px 6px; border-radius: 3px; font-weight: bold; }
 .not-met { color: #fff; background: #b23b3b; padding: 1px 6px; border-radius: 3px; font-weight: bold; }
 figure { display: inline-block; width: min-content; margin: 8px 12px 12px 0; padding: 8px; border: 1px solid #e4e4e4; vertical-align: top; max-width: 100%; overflow-x: auto; }

@@ -41,7 +41,7 @@ export function curveSpec(title: string, yTitle: string, points: readonly CurveP
 export interface IntervalPoint {
   /** The category on the x axis (the method). */
   group: string;
-  /** One mark per label within a group (the seed's run). */
+  /** What tells a group's marks apart, as their colour (the seed, e.g. 's2'); side by side within the group in the order given. */
   label: string;
   value: number;
   lo: number;
@@ -55,13 +55,15 @@ export interface IntervalPoint {
  * within a method, the bar of the claim as a dashed red rule and an optional reference (grey tick).
  */
 export function intervalSpec(title: string, yTitle: string, points: readonly IntervalPoint[], bar: number, referenceTitle?: string): TopLevelSpec {
-  const values = points.filter((p) => finite(p.value)).map((p) => ({ ...p, lo: finite(p.lo) ? p.lo : p.value, hi: finite(p.hi) ? p.hi : p.value }));
+  const shown = points.filter((p) => finite(p.value));
+  // slot: the mark's place within its group, so each group's marks sit side by side in its own band.
+  const values = shown.map((p) => ({ ...p, lo: finite(p.lo) ? p.lo : p.value, hi: finite(p.hi) ? p.hi : p.value, slot: shown.filter((q) => q.group === p.group).indexOf(p) }));
   // The methods in the order given; about 40 px per run and 40 per method.
   const groups = [...new Set(values.map((p) => p.group))];
   // A label such as 'repirl (prm.optim.lr=0.003)' on two lines.
   const x = { field: 'group', type: 'nominal' as const, title: 'method', sort: groups, axis: { labelAngle: 0, labelLimit: 240, labelExpr: "split(datum.label, ' (')" } };
-  const xOffset = { field: 'label', type: 'nominal' as const };
-  const colour = { field: 'label', type: 'nominal' as const, title: 'run', legend: { orient: 'bottom' as const, columns: 2 } };
+  const xOffset = { field: 'slot', type: 'ordinal' as const };
+  const colour = { field: 'label', type: 'nominal' as const, title: 'seed' };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title, config: CONFIG, width: Math.min(900, Math.max(260, 40 * (values.length + groups.length), 150 * groups.length)), height: 240,
