@@ -10,7 +10,7 @@ import { getRuntime } from '@repirl/kernels';
 import { GpuBackend, Rng, type DecoderLM } from '@repirl/autograd';
 import { ConfigError, arithChain, hasCompleteAnswerLine, type RolloutSample } from '@repirl/rl';
 import {
-  epochLosses, monteCarloStepLabels, outcomeSamples, policyCompletionSampler, resolveOrmConfig, resolveShepherdConfig, stepPrefixes, trainOrm,
+  SAMPLER_BATCH_SIZE, epochLosses, monteCarloStepLabels, outcomeSamples, policyCompletionSampler, resolveOrmConfig, resolveShepherdConfig, stepPrefixes, trainOrm,
   trainShepherd, type CompletionSampler, type PrefixQuery,
 } from '../src/index.js';
 import { codec, difficulty, prmAuroc, samplePolicy, sftPolicy, verify } from './helpers.js';
@@ -76,6 +76,18 @@ describe('Math-Shepherd Monte-Carlo labels', () => {
     expect(correct).toEqual(new Array(6).fill(true));
     expect(partial).toHaveLength(6);
     expect(await sampler(queries, 6, 1)).toEqual([wrong, correct, partial]); // seeded
+  });
+
+  it('the policy completer generates in calls of SAMPLER_BATCH_SIZE sequences by default, not all at once', async () => {
+    // All at once, a long rollout set's completions overflow a storage binding (an arith-chain run
+    // of 768 rollouts asked for ~6k). Each generate() call draws from its own seed, so the default
+    // reproduces an explicit batch of SAMPLER_BATCH_SIZE and differs from one call for them all.
+    const queries = Array.from({ length: 3 }, (_, i) => ({ problem: arithChain.generate(40 + i, 1, difficulty)[0]!, prefix: '' }));
+    const n = Math.ceil(SAMPLER_BATCH_SIZE / 3) + 8; // > SAMPLER_BATCH_SIZE rows in all
+    const options = { codec, verify, maxNewTokens: 12 };
+    const byDefault = await policyCompletionSampler(policy, options)(queries, n, 5);
+    expect(await policyCompletionSampler(policy, { ...options, batchSize: SAMPLER_BATCH_SIZE })(queries, n, 5)).toEqual(byDefault);
+    expect(await policyCompletionSampler(policy, { ...options, batchSize: 0 })(queries, n, 5)).not.toEqual(byDefault);
   });
 });
 

@@ -11,7 +11,7 @@ export {
 export { epochLosses, freezeBackboneSchema, offlineLoopFields, trainOffline, type OfflineConfig, type OfflineConfigInput, type OfflineRecord } from './offline.js';
 export { ormConfigSchema, outcomeSamples, resolveOrmConfig, trainOrm, type OfflineResult, type OrmConfig, type OrmConfigInput, type OrmTrainOptions, type OutcomeSample } from './orm.js';
 export {
-  monteCarloStepLabels, policyCompletionSampler, resolveShepherdConfig, shepherdConfigSchema, stepPrefixes, trainShepherd, type CompletionSampler, type McStepLabels,
+  SAMPLER_BATCH_SIZE, monteCarloStepLabels, policyCompletionSampler, resolveShepherdConfig, shepherdConfigSchema, stepPrefixes, trainShepherd, type CompletionSampler, type McStepLabels,
   type PolicySamplerOptions, type PrefixQuery, type ShepherdConfig, type ShepherdConfigInput, type ShepherdTrainOptions,
 } from './shepherd.js';
 export {
@@ -24,7 +24,7 @@ export {
   type ImplicitOfflineLoss, type ImplicitOfflineTrainOptions,
 } from './implicit-offline.js';
 export {
-  isHeldOutPrompt, resolveSupervisedConfig, splitByPrompt, supervisedConfigSchema, trainSupervisedPrm, type SupervisedConfig, type SupervisedConfigInput,
+  isHeldOutPrompt, resolveSupervisedConfig, splitByPrompt, supervisedConfigSchema, trainSupervisedPrm, type SupervisedConfig, type SupervisedConfigInput, type SupervisedSample,
   type SupervisedResult, type SupervisedTrainOptions, type SupervisedValidation,
 } from './supervised.js';
 export {

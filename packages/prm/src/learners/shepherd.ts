@@ -71,9 +71,16 @@ export interface PolicySamplerOptions {
   maxNewTokens: number;
   /** Default 1. */
   temperature?: number;
-  /** Most sequences per generate() call; 0 = all at once. */
+  /**
+   * Most sequences per generate() call (default SAMPLER_BATCH_SIZE); 0 = all at once. All at once
+   * fails for a long rollout set: 768 rollouts of a 5-step task ask for ~6k completions, whose
+   * attention buffers exceed a storage binding (128 MiB on lavapipe).
+   */
   batchSize?: number;
 }
+
+/** Sequences per generate() call of the default completion sampler (as the CLI's rollouts use). */
+export const SAMPLER_BATCH_SIZE = 256;
 
 /** Completions by `policy` from prompt + prefix (the rollout's stop rules), verified on prefix + completion. */
 export function policyCompletionSampler(policy: DecoderLM, options: PolicySamplerOptions): CompletionSampler {
@@ -82,7 +89,8 @@ export function policyCompletionSampler(policy: DecoderLM, options: PolicySample
   return async (queries, n, seed) => {
     const out: boolean[][] = queries.map((q) => (hasCompleteAnswerLine(q.prefix) ? new Array<boolean>(n).fill(verify(q.problem, q.prefix).correct) : []));
     const rows = queries.flatMap((q, i) => (hasCompleteAnswerLine(q.prefix) ? [] : Array.from({ length: n }, () => ({ i, ids: [...codec.encodePrompt(q.problem.prompt), ...codec.tokenizer.encode(q.prefix)] }))));
-    const chunk = options.batchSize && options.batchSize > 0 ? options.batchSize : Math.max(1, rows.length);
+    const size = options.batchSize ?? SAMPLER_BATCH_SIZE;
+    const chunk = size > 0 ? size : Math.max(1, rows.length);
     for (let start = 0, call = 0; start < rows.length; start += chunk, call++) {
       const part = rows.slice(start, start + chunk);
       const room = policy.config.maxSeqLen - part.reduce((m, r) => Math.max(m, r.ids.length), -Infinity);
