@@ -14,7 +14,8 @@
 #   prefix (its summary's compute/sampled_sequences says how close that lands).
 # - Strong PRMs: the online learners keep the PRM of their best validation (position-controlled
 #   step AUROC on samples of validation problems, never the test split), and their PRM learning rate
-#   is chosen per method and task on that validation: on seed 1 each lr of LRS runs
+#   is chosen per method and task on that validation (SWEEP_METHODS; on this 2-core machine only
+#   rePIRL's by default, the others run at the first of LRS): on seed 1 each lr of LRS runs
 #   (sweep/<task>-<method>-lr<lr>-s1; SWEEP_SEED); the one with the best validation becomes <task>-<method>-s1
 #   and is used for the other seeds (sweep/chosen-lr.tsv).
 # - Held-out evaluation: EVAL_PROBLEMS test problems × 16 samples, bootstrap intervals over problems.
@@ -29,6 +30,7 @@ LRS="${LRS:-0.001 0.003}"
 EVAL_PROBLEMS="${EVAL_PROBLEMS:-200}"
 SHEPHERD_PROBLEMS="${SHEPHERD_PROBLEMS:-192}"
 SWEEP_SEED="${SWEEP_SEED:-1}" # the seed whose runs choose each online method's PRM lr (run it first)
+SWEEP_METHODS="${SWEEP_METHODS:-repirl}" # the online methods whose lr is swept; the others run at the first of LRS
 export LP_NUM_THREADS="${LP_NUM_THREADS:-2}" OUT SEEDS TASKS
 repirl() { node_modules/.bin/tsx --conditions=source apps/cli/src/bin.ts "$@"; }
 bash scripts/experiments/prm-sft.sh
@@ -62,7 +64,9 @@ for seed in $SEEDS; do
         repirl | airl-s | prime)
           if [ "$seed" = "$SWEEP_SEED" ] && [ ! -f "$dir/prm_eval.json" ]; then
             best=-1 bestLr=
-            for lr in $LRS; do
+            lrs=$LRS
+            case " $SWEEP_METHODS " in *" $method "*) ;; *) lrs=${LRS%% *} ;; esac
+            for lr in $lrs; do
               train "$task" "$method" "$seed" "$OUT/sweep/$task-$method-lr$lr-s$seed" --set prm.optim.lr="$lr"
               v=$(best_of "$OUT/sweep/$task-$method-lr$lr-s$seed")
               if node -e 'process.exit(Number(process.argv[1]) > Number(process.argv[2]) ? 0 : 1)' "$v" "$best"; then best=$v bestLr=$lr; fi
