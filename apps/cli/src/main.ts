@@ -19,9 +19,10 @@ commands:
   eval [--config FILE] [--set k=v ...]   greedy pass@1 and pass@k of a checkpoint
   prm train [--config FILE] [--set ...] learn a PRM: --set method=repirl|airl-s|prime|orm|shepherd|implicit-offline
   prm eval  [--config FILE] [--set ...] step AUROC, first-error F1, best-of-N vs majority vote of a trained PRM
+  prm ttt   [--config FILE] [--set ...] test-time training on the test prompts with a PRM as the only reward: --set prm=RUN_DIR ttt.prm=frozen|online
   search    [--config FILE] [--set ...] test-time search: --set method=majority|bon|weighted-vote|beam|mcts prm=RUN_DIR|oracle
        (all of these: --dry-run, --out DIR, --resume, --force, --progress; repirl <command> --help)
-  config <sft|rl|eval|prm train|prm eval|search> [--json]   every config key with its default and doc
+  config <sft|rl|eval|prm train|prm eval|prm ttt|search> [--json]   every config key with its default and doc
   generate --set model=DIR [PROMPT ...] [--set data.path=FILE] [--out FILE]
                                          samples from a Hugging Face model (chat template, eos ids, sampling options)
   logprobs --set model=DIR --set data.path=FILE [--out FILE]
@@ -43,7 +44,7 @@ Kernel benchmarks: npx nx run kernels:bench [-- suite ...]
 Environment: REPIRL_WEBGPU_BACKEND=vulkan|opengles, REPIRL_DISABLE_FEATURES=shader-f16,subgroups,timestamp-query`;
 
 const COMMANDS = ['sft', 'rl', 'eval', 'prm', 'search', 'config', 'generate', 'logprobs', 'export', 'report', 'tasks', 'info', 'help'];
-const PRM_SUBCOMMANDS = ['train', 'eval'];
+const PRM_SUBCOMMANDS = ['train', 'eval', 'ttt'];
 
 /**
  * ' (did you mean "x"?)' for a mistyped command, or ''. A word near no command may be a `prm`
@@ -78,7 +79,7 @@ export async function main(argv: readonly string[], print: (text: string) => voi
     case '--help':
     case '-h':
       if (rest[0] === 'sft' || rest[0] === 'rl' || rest[0] === 'eval' || rest[0] === 'search') print(experimentUsage(rest[0]));
-      else if (rest[0] === 'prm' && (rest[1] === 'train' || rest[1] === 'eval')) print(experimentUsage(`prm-${rest[1]}`));
+      else if (rest[0] === 'prm' && (rest[1] === 'train' || rest[1] === 'eval' || rest[1] === 'ttt')) print(experimentUsage(`prm-${rest[1]}`));
       else if (rest[0] === 'report') print(REPORT_USAGE);
       else print(USAGE);
       return 0;
@@ -89,8 +90,8 @@ export async function main(argv: readonly string[], print: (text: string) => voi
       return runExperiment(command, rest, cli);
     case 'prm': {
       const [sub, ...args] = rest;
-      if (sub === 'train' || sub === 'eval') return runExperiment(`prm-${sub}`, args, cli);
-      print(sub === undefined ? `repirl prm: which? (train, eval)\n\n${USAGE}` : `repirl prm: unknown subcommand "${sub}"${didYouMean(sub, PRM_SUBCOMMANDS)} (use train or eval)`);
+      if (sub === 'train' || sub === 'eval' || sub === 'ttt') return runExperiment(`prm-${sub}`, args, cli);
+      print(sub === undefined ? `repirl prm: which? (train, eval, ttt)\n\n${USAGE}` : `repirl prm: unknown subcommand "${sub}"${didYouMean(sub, PRM_SUBCOMMANDS)} (use train, eval or ttt)`);
       return 2;
     }
     case 'config':

@@ -50,7 +50,7 @@ describe('repirl', () => {
     expect(await suggestion('trian')).toBe('repirl: unknown command "trian" (did you mean "prm train"?)');
     expect(await suggestion('train')).toBe('repirl: unknown command "train" (did you mean "prm train"?)');
     expect(await suggestion('prm-eval')).toBe('repirl: unknown command "prm-eval" (did you mean "prm eval"?)');
-    expect(await suggestion('prm', 'trian')).toBe('repirl prm: unknown subcommand "trian" (did you mean "train"?) (use train or eval)');
+    expect(await suggestion('prm', 'trian')).toBe('repirl prm: unknown subcommand "trian" (did you mean "train"?) (use train, eval or ttt)');
   });
 
   it('prints the prm configs for `config prm train|eval` as for `config prm-train|prm-eval`', async () => {
@@ -62,7 +62,7 @@ describe('repirl', () => {
     }
     expect((await run('config', 'prm', 'train')).out).toMatch(/method/);
     const which = await run('config', 'prm');
-    expect([which.code, which.out.split('\n')[0]]).toEqual([2, 'repirl config prm: which? (train, eval)']);
+    expect([which.code, which.out.split('\n')[0]]).toEqual([2, 'repirl config prm: which? (train, eval, ttt)']);
     const typo = await run('config', 'prm', 'trian');
     expect(typo.code).toBe(2);
     expect(typo.out).toMatch(/^repirl config: no config for "prm-trian" \(did you mean "prm-train"\?\)/);

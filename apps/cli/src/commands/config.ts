@@ -21,7 +21,7 @@ export async function configCommand(argv: readonly string[], io: CliIo): Promise
       return 0;
     }
     const [first, second] = parsed.positionals;
-    if (first === 'prm' && second === undefined) throw new UsageError(`repirl config prm: which? (train, eval)\n${CONFIG_USAGE}`);
+    if (first === 'prm' && second === undefined) throw new UsageError(`repirl config prm: which? (train, eval, ttt)\n${CONFIG_USAGE}`);
     const [name, extra] = first === 'prm' ? [`prm-${second}`, parsed.positionals[2]] : parsed.positionals;
     if (name === undefined) throw new UsageError(`repirl config: which command? (${NAMES.join(', ')})\n${CONFIG_USAGE}`);
     if (!(NAMES as string[]).includes(name)) throw new UsageError(`repirl config: no config for "${name}"${didYouMean(name, NAMES)}; commands with a config: ${NAMES.join(', ')}`);
