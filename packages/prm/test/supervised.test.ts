@@ -56,6 +56,38 @@ describe('supervised PRM', () => {
     }
   });
 
+  it("learns from labels given on a sample's own tokens (the exact-label diagnostic's rollouts), and not from the same labels shuffled", async () => {
+    // As the diagnostic gives them: the response's tokens as sampled, its steps labelled by the task's labeller.
+    const rng = createRng(8);
+    const samples = arithChain.generate(22, 400, difficulty).map((p, i) => {
+      const text = arithChain.noisySolution(p, rng, 0.5).text;
+      const labels = arithChain.stepLabels(p, text);
+      return { id: `t${i}`, prompt: p.prompt, steps: labels.steps, labels: labels.global, tokens: { promptIds: codec.encodePrompt(p.prompt), responseIds: codec.encodeResponse(text) } };
+    });
+    // The control: the same label counts, moved between steps at random.
+    const pool = samples.flatMap((x) => x.labels);
+    const shuffleRng = createRng(9);
+    for (let i = pool.length - 1; i > 0; i--) {
+      const j = Math.floor(shuffleRng.next() * (i + 1));
+      [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+    }
+    let at = 0;
+    const train = samples.filter((x) => !isHeldOutPrompt(x.prompt, 0.25));
+    const shuffled = train.map((x) => ({ ...x, labels: x.labels.map(() => pool[at++]!) }));
+    const validation = samples.filter((x) => isHeldOutPrompt(x.prompt, 0.25));
+    const config = { seed: 3, epochs: 4, miniBatchSize: 16, optim: { lr: 1e-3 } };
+    const best = async (set: typeof train) => {
+      const result = await trainSupervisedPrm({ policy, samples: set, validation, codec, config });
+      result.prm.dispose();
+      return { before: result.validation[0]!.stepAuroc, best: Math.max(...result.validation.slice(1).map((h) => h.stepAuroc)) };
+    };
+    const exact = await best(train);
+    const control = await best(shuffled);
+    // Measured: 0.42 before training, 0.61 at the best epoch with the exact labels, 0.50 with them shuffled (≈100 held-out prompts).
+    expect(exact.best).toBeGreaterThan(exact.before + 0.08);
+    expect(exact.best).toBeGreaterThan(control.best + 0.05);
+  });
+
   it('holds out whole prompts, and its config names a bad key', () => {
     expect(isHeldOutPrompt('7 +3\n', 0)).toBe(false);
     expect(isHeldOutPrompt('7 +3\n', 0.3)).toBe(isHeldOutPrompt('  7 +3 ', 0.3)); // the normalised prompt decides

@@ -10,7 +10,7 @@
 //                processbench.json (metrics, subsets, each sample's prediction) and summarised.
 import { writeFileAtomic, type DecoderLM } from '@repirl/autograd';
 import {
-  epochLosses, evaluateProcessBench, loadProcessBench, loadStepLabelledFile, processBenchText, trainSupervisedPrm, type ProcessBenchReport, type ProcessRewardModel,
+  epochLosses, evaluateProcessBench, loadProcessBench, loadStepLabelledFile, processBenchText, trainSupervisedPrm, type ProcessBenchReport, type ProcessRewardModel, type SupervisedResult,
   type StepLabelledSample,
 } from '@repirl/prm';
 import { DataFormatError, saveModel, type TaskCodec } from '@repirl/rl';
@@ -143,20 +143,7 @@ export async function runSupervisedTrain(
   const t = performance.now();
   const result = await trainSupervisedPrm({ policy, samples, ...(validation !== undefined ? { validation } : {}), config: c.prm, codec });
   try {
-    const trainSeconds = (performance.now() - t) / 1000;
-    const { counts } = result;
-    if (counts.tooLong > 0) ctx.log(`supervised: ${counts.tooLong} samples are longer than the policy's context (${policy.config.maxSeqLen} tokens) and were left out`);
-    if (counts.validation === 0) ctx.log('supervised: no held-out sample (prm.validation.fraction = 0 or no prompt fell in it): the last epoch is kept');
-    const losses = epochLosses(result.metrics);
-    const auroc = (epoch: number) => result.validation.find((v) => v.epoch === epoch)?.stepAuroc;
-    for (const [e, loss] of losses.entries()) {
-      const last = result.metrics.filter((r) => r.epoch === e).at(-1)!;
-      await ctx.report(e + 1, {
-        'prm/loss': loss, 'prm/grad_norm': last.gradNorm, 'prm/lr': last.lr, 'val/prm/step_auroc': auroc(e),
-        ...(e === 0 ? { 'val/prm/step_auroc_before': auroc(-1), 'data/train_samples': counts.train, 'data/validation_samples': counts.validation, 'data/too_long': counts.tooLong } : {}),
-        ...(e === losses.length - 1 ? { 'timing/train_s': trainSeconds } : {}),
-      });
-    }
+    const results = await reportSupervised(ctx, result, c.prm.epochs, (performance.now() - t) / 1000, policy.config.maxSeqLen, {});
     const epochs = c.prm.epochs;
     const dir = await ctx.run.checkpointDir(epochs);
     await saveModel(dir, 'prm', result.prm);
@@ -164,11 +151,6 @@ export async function runSupervisedTrain(
     await ctx.run.commitCheckpoint(epochs);
     await saveModel(ctx.run.path, 'prm', result.prm);
     await record(ctx.run.path);
-    const kept = auroc(result.keptEpoch);
-    const results: Record<string, number> = { 'prm/kept_epoch': result.keptEpoch + 1, 'data/train_samples': counts.train, 'data/validation_samples': counts.validation };
-    if (kept !== undefined) results['val/prm/step_auroc'] = kept;
-    const fmt = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(3));
-    if (counts.validation > 0) ctx.log(`supervised PRM: held-out step AUROC ${fmt(auroc(-1))} before training, ${fmt(kept)} at the kept epoch ${result.keptEpoch + 1} of ${epochs}`);
     if (c.processbench.path !== null) {
       const report = await scoreProcessBenchFiles(ctx, result.prm, { ...c.processbench, path: c.processbench.path }, codec, ctx.run.file('processbench.json'));
       await ctx.report(epochs, report.metrics);
@@ -180,6 +162,35 @@ export async function runSupervisedTrain(
     result.prm.dispose();
     throw error;
   }
+}
+
+/**
+ * The metrics lines of a supervised PRM's training (one per epoch: loss, gradient norm, learning
+ * rate, held-out step AUROC; the first also the AUROC before training, the counts and `first`) and
+ * its log line; returns the run's results (the kept epoch, the counts, its held-out step AUROC).
+ */
+export async function reportSupervised(
+  ctx: RunContext<unknown>, result: SupervisedResult, epochs: number, trainSeconds: number, maxSeqLen: number, first: Record<string, number>,
+): Promise<Record<string, number>> {
+  const { counts } = result;
+  if (counts.tooLong > 0) ctx.log(`supervised: ${counts.tooLong} samples are longer than the policy's context (${maxSeqLen} tokens) and were left out`);
+  if (counts.validation === 0) ctx.log('supervised: no held-out sample (prm.validation.fraction = 0 or no prompt fell in it): the last epoch is kept');
+  const losses = epochLosses(result.metrics);
+  const auroc = (epoch: number) => result.validation.find((v) => v.epoch === epoch)?.stepAuroc;
+  for (const [e, loss] of losses.entries()) {
+    const last = result.metrics.filter((r) => r.epoch === e).at(-1)!;
+    await ctx.report(e + 1, {
+      'prm/loss': loss, 'prm/grad_norm': last.gradNorm, 'prm/lr': last.lr, 'val/prm/step_auroc': auroc(e),
+      ...(e === 0 ? { ...first, 'val/prm/step_auroc_before': auroc(-1), 'data/train_samples': counts.train, 'data/validation_samples': counts.validation, 'data/too_long': counts.tooLong } : {}),
+      ...(e === losses.length - 1 ? { 'timing/train_s': trainSeconds } : {}),
+    });
+  }
+  const kept = auroc(result.keptEpoch);
+  const results: Record<string, number> = { 'prm/kept_epoch': result.keptEpoch + 1, 'data/train_samples': counts.train, 'data/validation_samples': counts.validation };
+  if (kept !== undefined) results['val/prm/step_auroc'] = kept;
+  const fmt = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(3));
+  if (counts.validation > 0) ctx.log(`supervised PRM: held-out step AUROC ${fmt(auroc(-1))} before training, ${fmt(kept)} at the kept epoch ${result.keptEpoch + 1} of ${epochs}`);
+  return results;
 }
 
 /** prm eval with processbench.path: the PRM on a ProcessBench-format file (see the file comment). */

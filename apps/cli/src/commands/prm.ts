@@ -17,18 +17,18 @@ import { join } from 'node:path';
 import { writeFileAtomic, type DecoderLM, type Module } from '@repirl/autograd';
 import {
   createAirlTrainer, createPrimeTrainer, createRepirlTrainer, encodeSteps, epochLosses, evaluatePrm, loadPrm, outcomeSamples, sampleEvalSet, trainImplicitPrm, trainOrm,
-  trainShepherd, type AirlTrainerOptions, type EvalSet, type PrimeTrainerOptions, type PrmEvalReport, type PrmValidationConfig, type ProcessRewardModel,
+  supervisedConfigSchema, trainShepherd, trainSupervisedPrm, type AirlTrainerOptions, type SupervisedSample, type EvalSet, type PrimeTrainerOptions, type PrmEvalReport, type PrmValidationConfig, type ProcessRewardModel,
   type OfflineRecord, type OutcomeSample, type RepirlTrainerOptions,
 } from '@repirl/prm';
 import {
   TaskCodec, deriveSeed, normaliseAnswer, only, rlTrainerSchema, rollout, saveModel, type CheckpointSink, type Problem, type RlConfig, type RlTrainer,
-  type Verifier,
+  type RolloutBatch, type StepLabels, type Verifier,
 } from '@repirl/rl';
-import type { OfflinePrmTrainConfig, PrmEvalConfig, PrmTrainConfig, TemplateChoice } from '../config/index.js';
+import type { ExactLabelPrmTrainConfig, OfflinePrmTrainConfig, PrmEvalConfig, PrmTrainConfig, TemplateChoice } from '../config/index.js';
 import { resolveCheckpoint, RunDirError } from '../run/index.js';
 import type { RunContext, RunOutcome } from './context.js';
 import type { ProblemSource } from './data.js';
-import { readLabelled, runProcessBenchEval, runSupervisedTrain } from './prm-labelled.js';
+import { readLabelled, reportSupervised, runProcessBenchEval, runSupervisedTrain } from './prm-labelled.js';
 import {
   RL_TRAIN_PROBLEMS, VALIDATION_SEED_OFFSET, backend, checkpointCodec, loadStart, recordStart, responseBudget, runTrainer, sameTokenizer, sinkInto, splitProblems,
   type StartingPolicy,
@@ -253,31 +253,84 @@ async function trainOfflineMethod(
   ctx: RunContext<PrmTrainConfig>, c: OfflinePrmTrainConfig, policy: DecoderLM, verify: Verifier, codec: TaskCodec, start: Pick<StartingPolicy, 'hf'>,
 ): Promise<{ prm: ProcessRewardModel & Module<unknown>; compute: Record<string, number> } | null> {
   if (c.labelled.path !== null) return trainOfflineOnFile(ctx, c, c.labelled.path, policy, codec, start);
-  const seed = c.prm.seed;
-  // `problems` of the train split (a file's first ones): the rollout set's budget.
-  const problems = ctx.data.problems('train', seed, c.problems);
-  const started = performance.now();
-  const batch = await rollout(policy, problems, {
-    k: c.rollout.k, maxNewTokens: c.rollout.maxNewTokens, temperature: c.rollout.temperature, seed: deriveSeed(seed, 'prm-offline-rollout'), codec, verify, batchSize: 256,
-  });
-  const rolloutSeconds = (performance.now() - started) / 1000;
-  const accuracy = batch.samples.filter((s) => s.score > 0).length / batch.samples.length;
-  ctx.log(`${c.method}: ${batch.samples.length} rollouts of ${problems.length} problems, accuracy ${accuracy.toFixed(3)}`);
+  const set = await rolloutSet(ctx, c, policy, verify, codec);
   if (ctx.signal.aborted) return null;
+  const { batch } = set;
   const config = c.prm;
   const t = performance.now();
   const result =
     c.method === 'orm' ? await trainOrm({ policy, samples: outcomeSamples(batch.samples), config, codec })
     : c.method === 'shepherd' ? await trainShepherd({ policy, samples: batch.samples, config, codec, verify })
     : await trainImplicitPrm({ policy, samples: outcomeSamples(batch.samples), config, codec });
-  return finishOffline(ctx, c, result, start, { 'timing/rollout_s': rolloutSeconds, 'rollout/acc': accuracy }, (performance.now() - t) / 1000, () => {
-    // The sampling it spent, counted as the RL trainer counts its own: the rollouts, plus Math-Shepherd's completions.
+  return finishOffline(ctx, c, result, start, set.first, (performance.now() - t) / 1000, () => {
     const completions = 'completions' in result && typeof result.completions === 'number' ? result.completions : 0;
-    return {
-      'compute/sampled_sequences': batch.samples.length + completions,
-      'compute/sampled_tokens': batch.samples.reduce((n, x) => n + x.responseIds.length, 0),
-      ...(c.method === 'shepherd' ? { 'compute/mc_completions': completions } : {}),
-    };
+    return { ...sampledCompute(batch, completions), ...(c.method === 'shepherd' ? { 'compute/mc_completions': completions } : {}) };
+  });
+}
+
+/**
+ * The rollout set of the offline learners and the exact-label diagnostic: `problems` of the train
+ * split (a file's first ones) × rollout.k samples of the starting policy, drawn with prm.seed; with
+ * the first metrics line's rollout time and accuracy.
+ */
+async function rolloutSet(
+  ctx: RunContext<PrmTrainConfig>, c: Pick<OfflinePrmTrainConfig, 'problems' | 'rollout'> & { method: string; prm: { seed: number } }, policy: DecoderLM, verify: Verifier,
+  codec: TaskCodec,
+): Promise<{ batch: RolloutBatch; first: Record<string, number> }> {
+  const problems = ctx.data.problems('train', c.prm.seed, c.problems);
+  const started = performance.now();
+  const batch = await rollout(policy, problems, {
+    k: c.rollout.k, maxNewTokens: c.rollout.maxNewTokens, temperature: c.rollout.temperature, seed: deriveSeed(c.prm.seed, 'prm-offline-rollout'), codec, verify, batchSize: 256,
+  });
+  const rolloutSeconds = (performance.now() - started) / 1000;
+  const accuracy = batch.samples.filter((s) => s.score > 0).length / batch.samples.length;
+  ctx.log(`${c.method}: ${batch.samples.length} rollouts of ${problems.length} problems, accuracy ${accuracy.toFixed(3)}`);
+  return { batch, first: { 'timing/rollout_s': rolloutSeconds, 'rollout/acc': accuracy } };
+}
+
+/** The sampling a run spent, counted as the RL trainer counts its own: the rollouts, plus `extra` sequences (Math-Shepherd's completions). */
+const sampledCompute = (batch: RolloutBatch, extra = 0): Record<string, number> => ({
+  'compute/sampled_sequences': batch.samples.length + extra,
+  'compute/sampled_tokens': batch.samples.reduce((n, x) => n + x.responseIds.length, 0),
+});
+
+/**
+ * method=supervised without a labelled file: the upper-bound diagnostic (docs/config.md, "The exact-label upper bound").
+ * The rollout set of the offline learners, each step labelled by the task's exact labels
+ * (prm.labels: global or local, the labels prm eval scores against), the PRM trained on exactly the
+ * sampled tokens with the supervised loss and its best-epoch keeping; its checkpoint as the offline
+ * learners'.
+ */
+async function trainExactLabels(
+  ctx: RunContext<PrmTrainConfig>, c: ExactLabelPrmTrainConfig, policy: DecoderLM, verify: Verifier, codec: TaskCodec, start: Pick<StartingPolicy, 'hf'>,
+): Promise<{ prm: ProcessRewardModel & Module<unknown>; compute: Record<string, number> } | null> {
+  const labeller = ctx.data.task?.stepLabels;
+  if (labeller === undefined) throw new Error(`method=supervised without data.path needs a task with exact step labels; ${ctx.data.name} has none: give a step-labelled file as data.path`);
+  const set = await rolloutSet(ctx, c, policy, verify, codec);
+  if (ctx.signal.aborted) return null;
+  const samples = exactLabelled(set.batch, (p, r) => labeller.call(ctx.data.task, p, r), c.prm.labels);
+  const wrong = samples.reduce((n, x) => n + x.labels.filter((l) => !l).length, 0);
+  ctx.log(`supervised (exact ${c.prm.labels} labels of ${ctx.data.name}): ${samples.reduce((n, x) => n + x.steps.length, 0)} steps, ${wrong} wrong`);
+  const t = performance.now();
+  const result = await trainSupervisedPrm({ policy, samples, config: only(supervisedConfigSchema, c.prm), codec });
+  try {
+    const results = await reportSupervised(ctx, result, c.prm.epochs, (performance.now() - t) / 1000, policy.config.maxSeqLen, set.first);
+    const dir = await ctx.run.checkpointDir(c.prm.epochs);
+    await saveModel(dir, 'prm', result.prm);
+    await recordStart(dir, start);
+    await ctx.run.commitCheckpoint(c.prm.epochs);
+    return { prm: result.prm, compute: { ...sampledCompute(set.batch), ...results } };
+  } catch (error) {
+    result.prm.dispose();
+    throw error;
+  }
+}
+
+/** The rollouts as supervised samples: each step labelled by the task's exact labels (`which` of them), on the sampled tokens. */
+export function exactLabelled(batch: RolloutBatch, stepLabels: (problem: Problem, response: string) => StepLabels, which: 'global' | 'local'): SupervisedSample[] {
+  return batch.samples.map((s, i) => {
+    const labels = stepLabels(s.problem, s.response);
+    return { id: `${s.problem.id}/${i}`, prompt: s.problem.prompt, steps: labels.steps, labels: labels[which], tokens: { promptIds: s.promptIds, responseIds: s.responseIds } };
   });
 }
 
@@ -336,7 +389,7 @@ export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunO
   const initial = await loadStart(c);
   const { policy } = initial;
   // Every PRM model, learner and metric cuts responses into steps by the data's rule.
-  if (c.method === 'supervised') {
+  if (c.method === 'supervised' && !('rollout' in c)) {
     // The PRM learns from a labelled file, not from the policy's rollouts (prm-labelled.ts).
     try {
       const trained = await runSupervisedTrain(ctx, c, policy, initial.codec, (dir) => recordStart(dir, initial));
@@ -380,7 +433,7 @@ export async function runPrmTrain(ctx: RunContext<PrmTrainConfig>): Promise<RunO
         outcome = { ...outcome, results: { ...outcome.results, 'val/prm/best': best.value, 'val/prm/best_step': best.step } };
       }
     } else {
-      const trained = await trainOfflineMethod(ctx, c, policy, verify, codec, initial);
+      const trained = c.method === 'supervised' ? await trainExactLabels(ctx, c, policy, verify, codec, initial) : await trainOfflineMethod(ctx, c, policy, verify, codec, initial);
       if (trained === null) return { status: 'stopped', step: 0 };
       prm = trained.prm;
       release = () => trained.prm.dispose();

@@ -197,7 +197,7 @@ export const experiments: { [K in ExperimentName]: ExperimentSpec<ConfigTypes[K]
   'prm-train': {
     name: 'prm-train',
     schema: prmTrainSchema,
-    summary: 'learn a PRM: repirl, airl-s, prime (online, with the policy), orm, shepherd, implicit-offline (on a fixed rollout set) or supervised (on a step-labelled file)',
+    summary: 'learn a PRM: repirl, airl-s, prime (online, with the policy), orm, shepherd, implicit-offline (on a fixed rollout set) or supervised (on a step-labelled file; without one, on a task: the exact-label upper-bound diagnostic)',
     totalSteps: prmTrainSteps,
     unit: 'step',
     resumableKeys: ['rl.steps', 'rl.checkpoint.every'],

@@ -7,7 +7,7 @@ export {
 } from './experiments.js';
 export { TEMPLATES, type TemplateChoice } from './common.js';
 export {
-  ONLINE_PRM_METHODS, PRM_METHODS, isOnline, prmEvalSchema, prmTrainSchema, type OfflinePrmTrainConfig, type OnlinePrmTrainConfig, type PrmEvalConfig,
+  EXACT_LABELS, ONLINE_PRM_METHODS, PRM_METHODS, isOnline, prmEvalSchema, prmTrainSchema, type ExactLabelPrmTrainConfig, type OfflinePrmTrainConfig, type OnlinePrmTrainConfig, type PrmEvalConfig,
   type PrmMethod, type PrmTrainConfig,
 } from './prm.js';
 export { searchSchema, type SearchConfig } from './search.js';

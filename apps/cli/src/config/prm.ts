@@ -9,7 +9,7 @@
 // policy; the offline ones spend problems × rollout.k rollouts of the starting policy, once
 // (Math-Shepherd also its Monte-Carlo completions).
 import {
-  airlConfigSchema, implicitOfflineConfigSchema, ormConfigSchema, primeConfigSchema, repirlConfigSchema, shepherdConfigSchema,
+  airlConfigSchema, implicitOfflineConfigSchema, ormConfigSchema, primeConfigSchema, repirlConfigSchema, shepherdConfigSchema, supervisedConfigSchema,
 } from '@repirl/prm';
 import { U32_MAX, choose, extend, s, type Given, type Infer, type Issue, type ObjectSchema, type OptimizerConfig, type RlConfig } from '@repirl/rl';
 import { problemDataSchema, verifierSchema, type ProblemDataConfig, type VerifierKeys } from './data.js';
@@ -20,7 +20,7 @@ export const PRM_METHODS = ['repirl', 'airl-s', 'prime', 'orm', 'shepherd', 'imp
 export type PrmMethod = (typeof PRM_METHODS)[number];
 export const ONLINE_PRM_METHODS = ['repirl', 'airl-s', 'prime'] as const;
 export type OnlinePrmMethod = (typeof ONLINE_PRM_METHODS)[number];
-/** The offline learners on the starting policy's rollouts (supervised learns from a labelled file instead). */
+/** The offline learners on the starting policy's rollouts (supervised learns from a labelled file, or from the task's exact labels as a diagnostic). */
 export type OfflinePrmMethod = Exclude<PrmMethod, OnlinePrmMethod | 'supervised'>;
 export const isOnline = (method: PrmMethod): method is OnlinePrmMethod => (ONLINE_PRM_METHODS as readonly string[]).includes(method);
 
@@ -67,6 +67,25 @@ const commonFields = (method: PrmMethod) => ({
   verifier: verifierSchema(),
 });
 
+/** The exact step labels of a task that method=supervised can train on without a labelled file (StepLabels' global / local). */
+export const EXACT_LABELS = ['global', 'local'] as const;
+
+/**
+ * Whether method=supervised reads a step-labelled file: data.path is given and data.source is not
+ * (with data.source given, `data` is the problem data of the exact-label diagnostic).
+ */
+const isLabelledFile = (given: Given): boolean => given('data.path') !== undefined && given('data.source') === undefined;
+
+/** The rollout set of the starting policy that the offline learners (and the exact-label diagnostic) train on. */
+const rolloutSetFields = () => ({
+  problems: s.integer('training problems of the rollout set (rollouts = problems × rollout.k); generated with prm.seed', { default: 64, min: 1 }),
+  rollout: s.object('sampling the rollout set from the starting policy', {
+    k: s.integer('samples per problem', { default: 4, min: 1, max: 1024 }),
+    temperature: s.number('sampling temperature', { default: 1, min: 0, max: 10, minExclusive: true }),
+    maxNewTokens: s.integer('longest response in tokens (bytes)', { default: 32, min: 1 }),
+  }),
+});
+
 /** The config of `repirl prm train` for the method the user chose. */
 export const prmTrainSchema = (given: Given): ObjectSchema => {
   const method = choose(given, 'method', PRM_METHODS, 'repirl');
@@ -80,7 +99,7 @@ export const prmTrainSchema = (given: Given): ObjectSchema => {
       eval: prmTrainEval(),
     }, { check: (c, root) => [...checkOneStart('init')(c), ...(learner.check?.(c, root) ?? [])] });
   }
-  if (method === 'supervised') {
+  if (method === 'supervised' && isLabelledFile(given)) {
     // The step labels come from data.path (config/prm-labelled.ts); the task section is not read.
     const { data: _problems, verifier: _verifier, ...start } = commonFields(method);
     return s.object("learn a PRM from the step labels of a file (TRL's PRMTrainer baseline), starting from the (SFT) policy's backbone", {
@@ -88,14 +107,27 @@ export const prmTrainSchema = (given: Given): ObjectSchema => {
       ...supervisedFields(),
     }, { check: checkOneStart('init') });
   }
+  if (method === 'supervised') {
+    // No labelled file: the upper-bound diagnostic on the task's exact step labels (docs/config.md, "The exact-label upper bound").
+    return s.object("an upper-bound diagnostic, not a learner from the papers: the supervised PRM (BCE at step ends) trained on the starting policy's own rollouts of train-split problems, each step labelled by the task's exact step labels — what a PRM of this backbone reaches with perfect labels at this rollout budget", {
+      ...commonFields(method),
+      ...rolloutSetFields(),
+      prm: extend(supervisedConfigSchema, {
+        labels: s.enum("the task's exact labels trained on: global (step k is right and everything before it; the labels prm eval's step AUROC scores) or local (step k is right from what the response wrote before it)", EXACT_LABELS, { default: 'global' }),
+      }),
+      eval: prmTrainEval(),
+    }, {
+      check: (c) => [
+        ...checkOneStart('init')(c),
+        ...((c as { data: { source: string } }).data.source === 'file'
+          ? [{ path: 'data.source', message: 'is "file", but method=supervised without a step-labelled file learns from the exact step labels of a generated task (data.source=task), which problems from files do not have: give the step-labelled file as data.path (and leave data.source unset), or use data.source=task' }]
+          : []),
+      ],
+    });
+  }
   return s.object(`learn a PRM with ${method} on a fixed rollout set of the starting (SFT) policy`, {
     ...commonFields(method),
-    problems: s.integer('training problems of the rollout set (rollouts = problems × rollout.k); generated with prm.seed', { default: 64, min: 1 }),
-    rollout: s.object('sampling the rollout set from the starting policy', {
-      k: s.integer('samples per problem', { default: 4, min: 1, max: 1024 }),
-      temperature: s.number('sampling temperature', { default: 1, min: 0, max: 10, minExclusive: true }),
-      maxNewTokens: s.integer('longest response in tokens (bytes)', { default: 32, min: 1 }),
-    }),
+    ...rolloutSetFields(),
     prm: OFFLINE_SCHEMAS[method],
     labelled: offlineLabelledSchema(),
     eval: prmTrainEval(),
@@ -139,7 +171,17 @@ export interface SupervisedPrmTrainConfig extends Omit<PrmTrainCommon, 'data' | 
   prm: { seed: number; epochs: number; miniBatchSize: number; optim: OptimizerConfig } & Record<string, unknown>;
   processbench: ProcessBenchConfig;
 }
-export type PrmTrainConfig = OnlinePrmTrainConfig | OfflinePrmTrainConfig | SupervisedPrmTrainConfig;
+/**
+ * A resolved `prm train` config of method=supervised without a labelled file: the exact-label
+ * diagnostic on the task's rollouts (the rollout set of the offline learners, the supervised loss).
+ */
+export interface ExactLabelPrmTrainConfig extends PrmTrainCommon {
+  method: 'supervised';
+  problems: number;
+  rollout: { k: number; temperature: number; maxNewTokens: number };
+  prm: { seed: number; epochs: number; miniBatchSize: number; optim: OptimizerConfig; labels: (typeof EXACT_LABELS)[number] } & Record<string, unknown>;
+}
+export type PrmTrainConfig = OnlinePrmTrainConfig | OfflinePrmTrainConfig | SupervisedPrmTrainConfig | ExactLabelPrmTrainConfig;
 
 /** What a prm train run counts: dual-loop steps (online) or epochs over the rollout set (offline). */
 export const prmTrainSteps = (c: PrmTrainConfig): number => ('rl' in c ? c.rl.steps : c.prm.epochs);

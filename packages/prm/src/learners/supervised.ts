@@ -18,13 +18,13 @@
 // the weights of the best epoch are restored at the end (the best checkpoint kept).
 // Samples longer than the PRM's context are left out and counted.
 import type { DecoderLM } from '@repirl/autograd';
-import { TaskCodec, deriveSeed, normalisePrompt, resolveConfig, s, type DeepPartial, type Infer } from '@repirl/rl';
+import { TaskCodec, deriveSeed, normalisePrompt, resolveConfig, s, type DeepPartial, type Infer, type SequencePart } from '@repirl/rl';
 import { encodeSteps, type StepSequence } from '../data/render.js';
 import type { StepLabelledSample } from '../data/step-labelled.js';
 import { stepAuroc } from '../eval/auroc.js';
 import { PRM_LOSSES } from '../losses/index.js';
 import { OutcomeHeadPrm } from '../models/outcome-head.js';
-import { scoreSamples } from '../models/prm.js';
+import { scoreSamples, stepEndTokens } from '../models/prm.js';
 import { freezeBackboneSchema, offlineLoopFields, trainOffline } from './offline.js';
 import type { OfflineResult } from './orm.js';
 
@@ -57,13 +57,19 @@ export function splitByPrompt<T extends { prompt: string }>(samples: readonly T[
   return { train, validation };
 }
 
+/**
+ * A labelled sample; with `tokens` (a policy's own rollout) the PRM trains on exactly those tokens,
+ * else on the steps written by the codec's step rule (data/render.ts).
+ */
+export type SupervisedSample = StepLabelledSample & { tokens?: SequencePart };
+
 export interface SupervisedTrainOptions {
   /** The backbone starts as a copy of this policy. */
   policy: DecoderLM;
   /** Labelled samples (all of them train when `validation` is given). */
-  samples: readonly StepLabelledSample[];
+  samples: readonly SupervisedSample[];
   /** Held-out samples; default: validation.fraction of the prompts of `samples`. */
-  validation?: readonly StepLabelledSample[];
+  validation?: readonly SupervisedSample[];
   config?: SupervisedConfigInput;
   codec?: TaskCodec;
 }
@@ -82,6 +88,17 @@ export interface SupervisedResult extends OfflineResult<OutcomeHeadPrm> {
   counts: { train: number; validation: number; trainSteps: number; validationSteps: number; tooLong: number };
 }
 
+/**
+ * The tokens of a sample whose text is already encoded (a policy's rollout, labelled by its task):
+ * its step ends as the PRM reads them, which must be one per label; null when longer than `maxLen`.
+ */
+function encodedSteps(tokens: SequencePart, steps: number, codec: TaskCodec, maxLen: number): StepSequence | null {
+  if (tokens.promptIds.length + tokens.responseIds.length > maxLen) return null;
+  const stepEnds = stepEndTokens(tokens.responseIds, codec);
+  if (stepEnds.length !== steps) throw new Error(`trainSupervisedPrm: ${steps} labelled steps were read as ${stepEnds.length} from the sample's tokens`);
+  return { promptIds: tokens.promptIds, responseIds: tokens.responseIds, stepEnds };
+}
+
 interface LabelledSequence extends StepSequence {
   labels: number[];
 }
@@ -93,9 +110,9 @@ export async function trainSupervisedPrm(options: SupervisedTrainOptions): Promi
   const split = options.validation !== undefined ? { train: [...options.samples], validation: [...options.validation] } : splitByPrompt(options.samples, config.validation.fraction);
   const maxLen = options.policy.config.maxSeqLen;
   let tooLong = 0;
-  const encode = (set: readonly StepLabelledSample[]): LabelledSequence[] => set.flatMap((x) => {
+  const encode = (set: readonly SupervisedSample[]): LabelledSequence[] => set.flatMap((x) => {
     if (x.labels.length !== x.steps.length) throw new Error(`trainSupervisedPrm: sample ${x.id} has ${x.steps.length} steps but ${x.labels.length} labels`);
-    const seq = encodeSteps(x.prompt, x.steps, codec, maxLen);
+    const seq = x.tokens === undefined ? encodeSteps(x.prompt, x.steps, codec, maxLen) : encodedSteps(x.tokens, x.steps.length, codec, maxLen);
     if (seq === null) {
       tooLong++;
       return [];
