@@ -48,3 +48,18 @@ export function useTempDir(prefix: string): { path: () => string } {
   });
   return { path: () => dir! };
 }
+
+/** One JSON value per non-empty line (metrics.jsonl, per-problem JSONL). */
+export const readJsonl = async (path: string): Promise<any[]> => (await readFile(path, 'utf8')).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+
+/** The one-step, range-10 arith chain the fast CLI tests train on. */
+export const TINY_TASK = ['--set', 'task.difficulty.steps=1', '--set', 'task.difficulty.range=10'];
+
+/** `repirl sft` arguments for a tiny policy (d 32, one layer) on TINY_TASK, trained `steps` steps into `out`. */
+export function tinySftArgs(steps: number, out: string): string[] {
+  return [
+    'sft', ...TINY_TASK, '--set', 'model.dModel=32', '--set', 'model.nLayers=1', '--set', 'model.nHeads=2', '--set', 'model.dFF=64', '--set', 'model.maxSeqLen=48',
+    '--set', `steps=${steps}`, '--set', 'optim.warmupSteps=1', '--set', 'batchSize=16', '--set', 'optim.lr=0.003', '--set', 'data.problems=128',
+    '--set', 'validation.problems=4', '--set', 'validation.every=0', '--set', 'checkpoint.every=0', '--progress', 'off', '--out', out,
+  ];
+}

@@ -1,14 +1,13 @@
 // `repirl search` end to end on a tiny SFT policy: majority vote without a PRM, beam search with
 // the oracle PRM, MCTS and best-of-N with a PRM from an (ORM) run directory; per-problem JSONL and
 // a summary with a bootstrap interval; budgets hold; bad options are refused naming the key.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makeCli, readJson, useTempDir } from './helpers.js';
+import { makeCli, readJson, useTempDir, readJsonl, tinySftArgs, TINY_TASK } from './helpers.js';
 
 const tmp = useTempDir('repirl-search-cli-');
-const TASK = ['--set', 'task.difficulty.steps=1', '--set', 'task.difficulty.range=10'];
-const readLines = async (path: string): Promise<any[]> => (await readFile(path, 'utf8')).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+const TASK = TINY_TASK;
+const readLines = readJsonl;
 
 let sft: string;
 let orm: string;
@@ -16,11 +15,7 @@ let orm: string;
 beforeAll(async () => {
   const cli = makeCli();
   sft = join(tmp.path(), 'sft');
-  const r = await cli.run(
-    'sft', ...TASK, '--set', 'model.dModel=32', '--set', 'model.nLayers=1', '--set', 'model.nHeads=2', '--set', 'model.dFF=64', '--set', 'model.maxSeqLen=48',
-    '--set', 'steps=40', '--set', 'optim.warmupSteps=1', '--set', 'batchSize=16', '--set', 'optim.lr=0.003', '--set', 'data.problems=128',
-    '--set', 'validation.problems=4', '--set', 'validation.every=0', '--set', 'checkpoint.every=0', '--progress', 'off', '--out', sft,
-  );
+  const r = await cli.run(...tinySftArgs(40, sft));
   expect(r.code).toBe(0);
   orm = join(tmp.path(), 'orm');
   const p = await cli.run('prm', 'train', ...TASK, '--set', 'method=orm', '--set', `init=${sft}`, '--set', 'problems=4', '--set', 'rollout.k=2', '--set', 'rollout.maxNewTokens=12',

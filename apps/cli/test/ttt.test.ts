@@ -8,12 +8,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runners, type Runners } from '../src/commands/runners.js';
-import { makeCli, readJson, useTempDir } from './helpers.js';
+import { makeCli, readJson, useTempDir, readJsonl, tinySftArgs, TINY_TASK } from './helpers.js';
 
 const tmp = useTempDir('repirl-ttt-cli-');
 const original: Runners = { ...runners };
-const TASK = ['--set', 'task.difficulty.steps=1', '--set', 'task.difficulty.range=10'];
-const readMetrics = async (path: string): Promise<any[]> => (await readFile(path, 'utf8')).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+const TASK = TINY_TASK;
+const readMetrics = readJsonl;
 
 let sft: string;
 let prm: string;
@@ -21,11 +21,7 @@ let prm: string;
 beforeAll(async () => {
   const cli = makeCli();
   sft = join(tmp.path(), 'sft');
-  const r = await cli.run(
-    'sft', ...TASK, '--set', 'model.dModel=32', '--set', 'model.nLayers=1', '--set', 'model.nHeads=2', '--set', 'model.dFF=64', '--set', 'model.maxSeqLen=48',
-    '--set', 'steps=30', '--set', 'optim.warmupSteps=1', '--set', 'batchSize=16', '--set', 'optim.lr=0.003', '--set', 'data.problems=128',
-    '--set', 'validation.problems=4', '--set', 'validation.every=0', '--set', 'checkpoint.every=0', '--progress', 'off', '--out', sft,
-  );
+  const r = await cli.run(...tinySftArgs(30, sft));
   expect(r.code).toBe(0);
   prm = join(tmp.path(), 'prm');
   const p = await cli.run('prm', 'train', ...TASK, '--set', 'method=repirl', '--set', `init=${sft}`, '--set', 'rl.steps=1', '--set', 'rl.filter.enabled=false',
