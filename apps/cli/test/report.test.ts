@@ -33,7 +33,7 @@ function fakeRun(dir: string, command: string, argv: string[], config: object, m
   for (const [file, value] of Object.entries(extra)) write(join(dir, file), value);
 }
 
-/** prm_eval.json metrics: the position-controlled AUROC, three positions and the best-of-16 vote difference, each with an interval. */
+/** prm_eval.json metrics: the position-controlled AUROC, three positions (two more unreached) and the best-of-16 vote difference, each with an interval. */
 function prmEval(auroc: number, halfWidth: number, voteDiff: number) {
   const m: Record<string, number | null> = {
     'prm_eval/step_auroc': auroc - 0.02, 'prm_eval/step_auroc/lo': auroc - 0.06, 'prm_eval/step_auroc/hi': auroc + 0.02,
@@ -44,6 +44,8 @@ function prmEval(auroc: number, halfWidth: number, voteDiff: number) {
     'prm_eval/diff/bo16/weighted-official-minus-majority/hi': voteDiff + 0.03, 'prm_eval/diff/bo16/weighted-official-minus-majority/separated': voteDiff - 0.03 > 0 ? 1 : 0,
   };
   for (const k of [1, 2, 3]) Object.assign(m, { [`prm_eval/step_auroc_pos${k}/sum`]: auroc, [`prm_eval/step_auroc_pos${k}/sum/lo`]: auroc - halfWidth, [`prm_eval/step_auroc_pos${k}/sum/hi`]: auroc + halfWidth });
+  // As prm eval writes them: positions no response reaches are null (no AUROC there), not failures.
+  for (const k of [4, 5]) Object.assign(m, { [`prm_eval/step_auroc_pos${k}/sum`]: null, [`prm_eval/step_auroc_pos${k}/sum/lo`]: null, [`prm_eval/step_auroc_pos${k}/sum/hi`]: null });
   return { metrics: m, product: 'product', samples: [] };
 }
 

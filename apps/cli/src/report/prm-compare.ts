@@ -261,7 +261,8 @@ export function prmGoals(group: PrmGroup): GoalVerdict[] {
   const auroc = 'prm_eval/step_auroc_position_controlled/sum';
   const diff = 'prm_eval/diff/bo16/weighted-official-minus-majority';
   // Beating the position-only baseline at every position: each position's AUROC interval above 0.5 (position-only is 0.5 within a position).
-  const positions = (r: PrmRun) => Object.keys(r.values).filter((k) => /^prm_eval\/step_auroc_pos\d+\/sum$/.test(k));
+  // Positions no response reaches have no AUROC (null in prm_eval.json): they are not positions the PRM fails at.
+  const positions = (r: PrmRun) => Object.keys(r.values).filter((k) => /^prm_eval\/step_auroc_pos\d+\/sum$/.test(k) && Number.isFinite(r.values[k]));
   const worstPosition = (r: PrmRun) => positions(r).sort((a, b) => (r.values[`${a}/lo`] ?? -Infinity) - (r.values[`${b}/lo`] ?? -Infinity))[0];
   return [
     verdict('position-controlled step AUROC ≥ 0.8', auroc, 'lower end ≥ 0.8', rs.map((r) => evidence(r, auroc, (v) => (v[`${auroc}/lo`] ?? NaN) >= 0.8))),
