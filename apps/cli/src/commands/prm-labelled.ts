@@ -42,17 +42,14 @@ export async function prepareLabelledFiles(name: ExperimentName, config: unknown
       : c.method === 'supervised' && c.data !== undefined ? [['data.path', c.data.path, c.data], ['data.validation', c.data.validation, c.data]]
       : c.labelled !== undefined ? [['labelled.path', c.labelled.path, c.labelled]]
       : [];
-    {
-      for (const [key, path, d] of files) {
-        if (path === null) continue;
-        const { samples, info } = await loadStepLabelledFile(path, { format: d.format, layout: d.layout, neutral: d.neutral });
-        prepared.set(preparedKey(path, d), samples);
-        const steps = samples.reduce((n, x) => n + x.steps.length, 0);
-        const wrong = samples.reduce((n, x) => n + x.labels.filter((l) => !l).length, 0);
-        const x = samples[0]!;
-        lines.push(`${key} ${path}: ${info.format}, layout ${info.layout}: ${samples.length} samples, ${steps} steps (${wrong} wrong)`,
-          `  example ${x.id}: prompt ${JSON.stringify(shorten(x.prompt))}; steps ${x.steps.map((t, k) => `${JSON.stringify(shorten(t))} ${x.labels[k] ? '+' : '-'}`).join(', ')}`);
-      }
+    for (const [key, path, d] of files) {
+      if (path === null) continue;
+      const { samples, info } = await loadStepLabelledFile(path, { format: d.format, layout: d.layout, neutral: d.neutral });
+      prepared.set(preparedKey(path, d), samples);
+      const { steps, wrong } = stepCounts(samples);
+      const x = samples[0]!;
+      lines.push(`${key} ${path}: ${info.format}, layout ${info.layout}: ${samples.length} samples, ${steps} steps (${wrong} wrong)`,
+        `  example ${x.id}: prompt ${JSON.stringify(shorten(x.prompt))}; steps ${x.steps.map((t, k) => `${JSON.stringify(shorten(t))} ${x.labels[k] ? '+' : '-'}`).join(', ')}`);
     }
     const pb = c.processbench;
     if ((name === 'prm-train' || name === 'prm-eval') && pb !== undefined && pb.path !== null) {
@@ -136,8 +133,7 @@ export async function runSupervisedTrain(
   const codec = baseCodec.withStepRule(c.data.steps);
   const samples = await readLabelled(c.data.path, c.data);
   const validation = c.data.validation === null ? undefined : await readLabelled(c.data.validation, c.data);
-  const steps = samples.reduce((n, x) => n + x.steps.length, 0);
-  const wrong = samples.reduce((n, x) => n + x.labels.filter((l) => !l).length, 0);
+  const { steps, wrong } = stepCounts(samples);
   ctx.log(`supervised: ${samples.length} labelled samples (${steps} steps, ${wrong} wrong) from ${c.data.path}${validation ? `, ${validation.length} held out from ${c.data.validation}` : ''}`);
   if (ctx.signal.aborted) return null;
   const t = performance.now();
@@ -145,10 +141,7 @@ export async function runSupervisedTrain(
   try {
     const results = await reportSupervised(ctx, result, c.prm.epochs, (performance.now() - t) / 1000, policy.config.maxSeqLen, {});
     const epochs = c.prm.epochs;
-    const dir = await ctx.run.checkpointDir(epochs);
-    await saveModel(dir, 'prm', result.prm);
-    await record(dir);
-    await ctx.run.commitCheckpoint(epochs);
+    await checkpointPrm(ctx, epochs, result.prm, record);
     await saveModel(ctx.run.path, 'prm', result.prm);
     await record(ctx.run.path);
     if (c.processbench.path !== null) {
@@ -162,6 +155,26 @@ export async function runSupervisedTrain(
     result.prm.dispose();
     throw error;
   }
+}
+
+/** Steps and wrong steps of labelled samples (the counts the logs print). */
+export function stepCounts(samples: readonly { steps: readonly string[]; labels: readonly boolean[] }[]): { steps: number; wrong: number } {
+  return {
+    steps: samples.reduce((n, x) => n + x.steps.length, 0),
+    wrong: samples.reduce((n, x) => n + x.labels.filter((l) => !l).length, 0),
+  };
+}
+
+/**
+ * The checkpoint of a PRM trained in one go (the supervised method, the offline learners): the PRM
+ * at `step` with what `record` adds (the starting model's codec record), committed so a resume
+ * finds it whole.
+ */
+export async function checkpointPrm(ctx: RunContext<unknown>, step: number, prm: Parameters<typeof saveModel>[2], record: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await ctx.run.checkpointDir(step);
+  await saveModel(dir, 'prm', prm);
+  await record(dir);
+  await ctx.run.commitCheckpoint(step);
 }
 
 /**

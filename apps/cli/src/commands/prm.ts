@@ -22,13 +22,13 @@ import {
 } from '@repirl/prm';
 import {
   TaskCodec, deriveSeed, normaliseAnswer, only, rlTrainerSchema, rollout, saveModel, type CheckpointSink, type Problem, type RlConfig, type RlTrainer,
-  type RolloutBatch, type StepLabels, type Verifier,
+  type RolloutBatch, type StepLabels, type StepRule, type Verifier,
 } from '@repirl/rl';
 import type { ExactLabelPrmTrainConfig, OfflinePrmTrainConfig, PrmEvalConfig, PrmTrainConfig, TemplateChoice } from '../config/index.js';
 import { resolveCheckpoint, RunDirError } from '../run/index.js';
 import type { RunContext, RunOutcome } from './context.js';
 import type { ProblemSource } from './data.js';
-import { readLabelled, reportSupervised, runProcessBenchEval, runSupervisedTrain } from './prm-labelled.js';
+import { checkpointPrm, readLabelled, reportSupervised, runProcessBenchEval, runSupervisedTrain, stepCounts } from './prm-labelled.js';
 import {
   RL_TRAIN_PROBLEMS, VALIDATION_SEED_OFFSET, backend, checkpointCodec, loadStart, recordStart, responseBudget, runTrainer, sameTokenizer, sinkInto, splitProblems,
   type StartingPolicy,
@@ -109,8 +109,7 @@ interface EvalSettings {
  * (normaliseAnswer) — and a pick is right exactly when the verifier said so.
  */
 export async function heldOutSet(policy: DecoderLM, e: EvalSettings, codec: TaskCodec): Promise<EvalSet> {
-  const split = e.split ?? 'test';
-  const problems = splitProblems(e.source, split, e.seed + (split === 'test' ? PRM_EVAL_SEED_OFFSET : PRM_VALIDATION_SEED_OFFSET), e.problems);
+  const problems = heldOutProblems(e.source, e.split ?? 'test', e.seed, e.problems);
   const maxNewTokens = responseBudget(policy, problems, codec, e.maxNewTokens);
   const set = await sampleEvalSet(policy, problems, {
     task: e.source.task ?? { verify: e.source.verify }, codec, samplesPerProblem: e.samplesPerProblem, maxNewTokens, temperature: e.temperature, seed: e.seed, batchSize: 256,
@@ -136,11 +135,11 @@ export async function evaluateAndWrite(prm: ProcessRewardModel, set: EvalSet, ns
 
 export async function runPrmEval(ctx: RunContext<PrmEvalConfig>): Promise<RunOutcome> {
   const c = ctx.config;
-  const prmRef = await resolveCheckpoint(c.prm);
-  // The PRM reads text as it was trained to (its checkpoint's codec.json and hf/, or bytes); the policy must write it the same way.
-  const trained = await checkpointCodec(prmRef.dir);
   if (c.processbench.path !== null) {
-    // ProcessBench brings its own solutions: the PRM alone scores them (prm-labelled.ts).
+    // ProcessBench brings its own solutions: the PRM alone scores them (prm-labelled.ts), reading
+    // text as it was trained to (its checkpoint's codec.json and hf/, or bytes).
+    const prmRef = await resolveCheckpoint(c.prm);
+    const trained = await checkpointCodec(prmRef.dir);
     const pbPrm = await loadPrm(await backend(), prmRef.dir).catch((err: Error) => {
       throw new Error(`${c.prm}: cannot load a PRM (${err.message})`);
     });
@@ -151,11 +150,8 @@ export async function runPrmEval(ctx: RunContext<PrmEvalConfig>): Promise<RunOut
       pbPrm.dispose();
     }
   }
-  const { start, prm } = await loadPrmAndPolicy(c.prm, { policy: c.policy, model: c.model, template: 'auto', steps: c.data.steps, stepsKey: 'data.steps' });
+  const { start, prm, codec } = await loadPrmAndPolicy(c.prm, { policy: c.policy, model: c.model, template: 'auto', steps: c.data.steps, stepsKey: 'data.steps', stepRule: ctx.data.stepRule });
   const { policy } = start;
-  const codec = start.codec.withStepRule(ctx.data.stepRule);
-  // Step-head PRMs find step ends by decoding responses with their codec.
-  if ('codec' in prm) prm.codec = codec;
   try {
     await ctx.report(1, {});
     const set = await heldOutSet(policy, { ...c, source: ctx.data }, codec);
@@ -171,14 +167,25 @@ export async function runPrmEval(ctx: RunContext<PrmEvalConfig>): Promise<RunOut
 }
 
 /**
+ * The held-out problems the PRM commands share: the test split as `prm eval`, `search` and `prm ttt`
+ * draw it (seed + PRM_EVAL_SEED_OFFSET), or the validation split as `prm train` draws the PRM's own
+ * validation set (seed + PRM_VALIDATION_SEED_OFFSET).
+ */
+export function heldOutProblems(source: ProblemSource, split: 'validation' | 'test', seed: number, problems: number): Problem[] {
+  return splitProblems(source, split, seed + (split === 'test' ? PRM_EVAL_SEED_OFFSET : PRM_VALIDATION_SEED_OFFSET), problems);
+}
+
+/**
  * A PRM (a `repirl prm train` run directory or a checkpoint holding prm.safetensors) and the policy
  * that writes what it scores, as `prm eval`, `search` and `prm ttt` load them: the policy is
  * `policy` or `model`, else the PRM run's own start; the PRM's steps must be cut by `steps` (the
- * command's `stepsKey`), and the policy must write with the PRM's tokenizer and template.
+ * command's `stepsKey`), and the policy must write with the PRM's tokenizer and template. `codec` is
+ * the policy's, cutting steps by `stepRule` (the parsed `steps`); a step-head PRM is given it, as it
+ * finds step ends by decoding responses.
  */
 export async function loadPrmAndPolicy(
-  prmPath: string, o: { policy: string | null; model: string | null; template: TemplateChoice; steps: string; stepsKey: string },
-): Promise<{ start: StartingPolicy; prm: Awaited<ReturnType<typeof loadPrm>> }> {
+  prmPath: string, o: { policy: string | null; model: string | null; template: TemplateChoice; steps: string; stepsKey: string; stepRule: StepRule },
+): Promise<{ start: StartingPolicy; prm: Awaited<ReturnType<typeof loadPrm>>; codec: TaskCodec }> {
   const learned = await resolveCheckpoint(prmPath);
   const trained = await checkpointCodec(learned.dir);
   await checkPrmSteps(prmPath, o.steps, o.stepsKey);
@@ -189,7 +196,9 @@ export async function loadPrmAndPolicy(
     const prm = await loadPrm(await backend(), learned.dir).catch((err: Error) => {
       throw new Error(`${prmPath}: cannot load a PRM (${err.message})`);
     });
-    return { start, prm };
+    const codec = start.codec.withStepRule(o.stepRule);
+    if ('codec' in prm) prm.codec = codec;
+    return { start, prm, codec };
   } catch (err) {
     start.policy.dispose();
     throw err;
@@ -309,16 +318,13 @@ async function trainExactLabels(
   const set = await rolloutSet(ctx, c, policy, verify, codec);
   if (ctx.signal.aborted) return null;
   const samples = exactLabelled(set.batch, (p, r) => labeller.call(ctx.data.task, p, r), c.prm.labels);
-  const wrong = samples.reduce((n, x) => n + x.labels.filter((l) => !l).length, 0);
-  ctx.log(`supervised (exact ${c.prm.labels} labels of ${ctx.data.name}): ${samples.reduce((n, x) => n + x.steps.length, 0)} steps, ${wrong} wrong`);
+  const { steps, wrong } = stepCounts(samples);
+  ctx.log(`supervised (exact ${c.prm.labels} labels of ${ctx.data.name}): ${steps} steps, ${wrong} wrong`);
   const t = performance.now();
   const result = await trainSupervisedPrm({ policy, samples, config: only(supervisedConfigSchema, c.prm), codec });
   try {
     const results = await reportSupervised(ctx, result, c.prm.epochs, (performance.now() - t) / 1000, policy.config.maxSeqLen, set.first);
-    const dir = await ctx.run.checkpointDir(c.prm.epochs);
-    await saveModel(dir, 'prm', result.prm);
-    await recordStart(dir, start);
-    await ctx.run.commitCheckpoint(c.prm.epochs);
+    await checkpointPrm(ctx, c.prm.epochs, result.prm, (dir) => recordStart(dir, start));
     return { prm: result.prm, compute: { ...sampledCompute(set.batch), ...results } };
   } catch (error) {
     result.prm.dispose();
@@ -375,10 +381,7 @@ async function finishOffline(
     });
   }
   // The checkpoint of a finished offline run: the PRM (what --resume would need; nothing is left to continue).
-  const dir = await ctx.run.checkpointDir(c.prm.epochs);
-  await saveModel(dir, 'prm', result.prm);
-  await recordStart(dir, start);
-  await ctx.run.commitCheckpoint(c.prm.epochs);
+  await checkpointPrm(ctx, c.prm.epochs, result.prm, (dir) => recordStart(dir, start));
   return { prm: result.prm, compute: compute() };
 }
 

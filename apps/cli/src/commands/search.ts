@@ -13,33 +13,31 @@
 //                  prefilled, generated, KV positions copied, what a re-prefill would have read).
 import { writeFileAtomic } from '@repirl/autograd';
 import { OraclePrm, bootstrapInterval, problemMean, stepSearch, type ProcessRewardModel, type StepSearchOptions } from '@repirl/prm';
+import type { TaskCodec } from '@repirl/rl';
 import type { SearchConfig } from '../config/search.js';
 import type { RunContext, RunOutcome } from './context.js';
-import { PRM_EVAL_SEED_OFFSET, loadPrmAndPolicy } from './prm.js';
-import { loadStart, responseBudget, splitProblems, type StartingPolicy } from './shared.js';
+import { heldOutProblems, loadPrmAndPolicy } from './prm.js';
+import { loadStart, responseBudget, type StartingPolicy } from './shared.js';
 
-/** The policy and the PRM of a search config (loaded as `prm eval` loads them). */
-async function loadSearch(c: SearchConfig, ctx: RunContext<SearchConfig>): Promise<{ start: StartingPolicy; learned: ProcessRewardModel | null }> {
+/** The policy, the codec cutting steps by the data's rule, and the learned PRM of a search config (loaded as `prm eval` loads them). */
+async function loadSearch(c: SearchConfig, ctx: RunContext<SearchConfig>): Promise<{ start: StartingPolicy; codec: TaskCodec; learned: ProcessRewardModel | null }> {
   if (c.prm !== null && c.prm !== 'oracle') {
-    const { start, prm } = await loadPrmAndPolicy(c.prm, { policy: c.policy, model: c.model, template: c.template, steps: c.data.steps, stepsKey: 'data.steps' });
-    return { start, learned: prm };
+    const { start, prm, codec } = await loadPrmAndPolicy(c.prm, { policy: c.policy, model: c.model, template: c.template, steps: c.data.steps, stepsKey: 'data.steps', stepRule: ctx.data.stepRule });
+    return { start, codec, learned: prm };
   }
   if (c.prm === 'oracle' && ctx.data.task === null) throw new Error(`prm=oracle reads a generated task's exact step labels; the problems of ${ctx.data.name} (data.source=file) have none`);
   const start = await loadStart({ ...(c.model !== null ? { model: c.model } : { init: c.policy }), template: c.template });
-  return { start, learned: null };
+  return { start, codec: start.codec.withStepRule(ctx.data.stepRule), learned: null };
 }
 
 export async function runSearch(ctx: RunContext<SearchConfig>): Promise<RunOutcome> {
   const c = ctx.config;
-  const { start, learned } = await loadSearch(c, ctx);
+  const { start, codec, learned } = await loadSearch(c, ctx);
   const { policy } = start;
-  const codec = start.codec.withStepRule(ctx.data.stepRule);
   try {
-    const problems = splitProblems(ctx.data, 'test', c.seed + PRM_EVAL_SEED_OFFSET, c.problems);
+    const problems = heldOutProblems(ctx.data, 'test', c.seed, c.problems);
     const maxNewTokens = responseBudget(policy, problems, codec, c.maxNewTokens);
     const prm = c.prm === 'oracle' ? new OraclePrm(policy.backend, ctx.data.task!, problems, codec) : learned;
-    // Step-head PRMs find step ends by decoding responses with their codec.
-    if (prm !== null && 'codec' in prm) (prm as { codec: unknown }).codec = codec;
     await ctx.report(1, {});
     const options: StepSearchOptions = {
       method: c.method, codec, prm, maxNewTokens, temperature: c.temperature, seed: c.seed, reuse: c.reuse, prmBatchSize: c.prmBatchSize, verify: ctx.data.verify,

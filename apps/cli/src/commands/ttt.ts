@@ -17,7 +17,7 @@ import { createTttTrainer, tttResults, type TttRun } from '@repirl/prm';
 import { saveModel } from '@repirl/rl';
 import type { PrmTttConfig } from '../config/ttt.js';
 import type { RunContext, RunOutcome } from './context.js';
-import { PRM_EVAL_SEED_OFFSET, PRM_VALIDATION_SEED_OFFSET, loadPrmAndPolicy } from './prm.js';
+import { heldOutProblems, loadPrmAndPolicy } from './prm.js';
 import { runTrainer, sinkInto, splitProblems } from './shared.js';
 
 /** RL trainer metrics read from the verifier's verdicts, which on unlabelled prompts say nothing. */
@@ -25,13 +25,10 @@ const VERDICT_METRICS = new Set(['rollout/acc', 'rollout/zero_std_frac', 'critic
 
 export async function runPrmTtt(ctx: RunContext<PrmTttConfig>): Promise<RunOutcome> {
   const c = ctx.config;
-  const { start, prm } = await loadPrmAndPolicy(c.prm, { policy: c.init, model: c.model, template: c.template, steps: c.data.steps, stepsKey: 'data.steps' });
-  const codec = start.codec.withStepRule(ctx.data.stepRule);
-  // Step-head PRMs find step ends by decoding responses with their codec.
-  if ('codec' in prm) (prm as { codec: unknown }).codec = codec;
+  const { start, prm, codec } = await loadPrmAndPolicy(c.prm, { policy: c.init, model: c.model, template: c.template, steps: c.data.steps, stepsKey: 'data.steps', stepRule: ctx.data.stepRule });
   let run: TttRun;
   try {
-    const prompts = splitProblems(ctx.data, c.split, c.seed + (c.split === 'test' ? PRM_EVAL_SEED_OFFSET : PRM_VALIDATION_SEED_OFFSET), c.problems);
+    const prompts = heldOutProblems(ctx.data, c.split, c.seed, c.problems);
     const expertPool = c.ttt.prm === 'online'
       ? splitProblems(ctx.data, 'train', c.rl.seed, c.experts).slice(0, c.experts).filter((p) => p.solution !== undefined && p.solution !== '')
       : undefined;
