@@ -8,7 +8,7 @@
 //   - search runs: accuracy against generated tokens, with a compute-matched claim against majority vote;
 //   - SFT / RL runs: their validation curves and results; eval runs: their results;
 //   - per run: kind, status, directory, the command it was started with and how to make it again.
-import { formatEvidence, groupPrmRuns, MIN_SEEDS, PRM_COLUMNS, prmGoals, prmRowCells, type GoalVerdict, type PrmGroup } from './prm-compare.js';
+import { formatEvidence, groupPrmRuns, MIN_SEEDS, num, PRM_COLUMNS, prmGoals, prmRowCells, type GoalVerdict, type PrmGroup } from './prm-compare.js';
 import { curveSpec, intervalSpec, renderSvg, searchSpec, type CurvePoint, type IntervalPoint } from './plots.js';
 import { shellQuote, type ReportRun } from './runs.js';
 
@@ -34,7 +34,8 @@ export interface Claim {
 
 const esc = (s: unknown) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const f3 = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(3) : 'n/a');
-const num = (x: unknown): number => (typeof x === 'number' ? x : NaN);
+/** A search point's accuracy with its interval. */
+const accuracyText = (p: { accuracy: number; accuracyLo: number; accuracyHi: number }) => `${f3(p.accuracy)} [${f3(p.accuracyLo)}, ${f3(p.accuracyHi)}]`;
 
 /** The anchor of a run's section. */
 const anchor = (runs: readonly ReportRun[], run: ReportRun) => `run-${runs.indexOf(run) + 1}`;
@@ -132,7 +133,7 @@ function searchClaims(runs: readonly ReportRun[]): Claim[] {
       section: `search: ${p.task}`, claim: `${p.prm}: ${p.method} ${p.size} beats majority vote at no more tokens`, metric: 'search.json accuracy',
       bar: `lower end > ${f3(bar)} (majority n=${best.search!.size}, ${best.search!.tokens.toFixed(1)} tokens)`, met,
       reason: met ? 'the interval lies above the bar' : 'the interval reaches the bar',
-      evidence: [{ run: r, text: `${f3(p.accuracy)} [${f3(p.accuracyLo)}, ${f3(p.accuracyHi)}] at ${p.tokens.toFixed(1)} tokens` }],
+      evidence: [{ run: r, text: `${accuracyText(p)} at ${p.tokens.toFixed(1)} tokens` }],
     });
   }
   return claims;
@@ -148,7 +149,7 @@ async function searchSection(runs: readonly ReportRun[], all: readonly ReportRun
       renderSvg(searchSpec(`Test-time search on ${task}`, points)), points.length));
     parts.push(table(['run', 'PRM', 'method', 'size', 'problems', 'accuracy [95%]', 'tokens per problem [95%]'], ofTask.map((r) => {
       const p = r.search!;
-      return [`<a href="#${anchor(all, r)}">${esc(r.name)}</a>`, esc(p.prm), esc(p.method), String(p.size), String(p.problems), `${f3(p.accuracy)} [${f3(p.accuracyLo)}, ${f3(p.accuracyHi)}]`, `${p.tokens.toFixed(1)} [${p.tokensLo.toFixed(1)}, ${p.tokensHi.toFixed(1)}]`];
+      return [`<a href="#${anchor(all, r)}">${esc(r.name)}</a>`, esc(p.prm), esc(p.method), String(p.size), String(p.problems), accuracyText(p), `${p.tokens.toFixed(1)} [${p.tokensLo.toFixed(1)}, ${p.tokensHi.toFixed(1)}]`];
     })));
   }
   parts.push('</section>');

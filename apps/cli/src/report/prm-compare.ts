@@ -24,14 +24,18 @@ export interface PrmRun {
   values: Record<string, number>;
 }
 
-/** The file's JSON, or an error naming the file. */
-export function readJsonFile(file: string): any {
-  let text: string;
+/** The file's text, or an error naming the file. */
+function readText(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
+}
+
+/** The file's JSON, or an error naming the file. */
+export function readJsonFile(file: string): any {
+  const text = readText(file);
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -41,13 +45,7 @@ export function readJsonFile(file: string): any {
 
 /** The records of a metrics.jsonl (a torn last line, from a run still writing, is skipped; a bad line before it is an error naming it). */
 export function readMetricsFile(file: string): Record<string, unknown>[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
-  const lines = text.split('\n');
+  const lines = readText(file).split('\n');
   const rows: Record<string, unknown>[] = [];
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
@@ -60,7 +58,8 @@ export function readMetricsFile(file: string): Record<string, unknown>[] {
   return rows;
 }
 
-const num = (x: unknown): number => (typeof x === 'number' ? x : NaN);
+/** A JSON value as a number: NaN unless it is one. */
+export const num = (x: unknown): number => (typeof x === 'number' ? x : NaN);
 
 /** The task a run's config names: the generated task, else the problem file's name. */
 export function taskOf(config: any): string {
@@ -117,13 +116,6 @@ export function formatSpread(xs: readonly number[]): string {
   const spread = (Math.max(...v) - Math.min(...v)) / 2;
   const digits = v.every((x) => Number.isInteger(x) && Math.abs(x) >= 10) ? 0 : 3;
   return v.length > 1 ? `${mean.toFixed(digits)} ± ${spread.toFixed(digits)}` : mean.toFixed(digits);
-}
-
-/** `value [lo, hi]` of a key with its bootstrap interval (…/lo, …/hi), 'n/a' when the value is not finite. */
-export function formatInterval(values: Record<string, number>, key: string): string {
-  const v = values[key];
-  if (v === undefined || !Number.isFinite(v)) return 'n/a';
-  return `${v.toFixed(3)} [${(values[`${key}/lo`] ?? NaN).toFixed(3)}, ${(values[`${key}/hi`] ?? NaN).toFixed(3)}]`;
 }
 
 /**

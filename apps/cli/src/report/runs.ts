@@ -9,7 +9,7 @@
 // is reported with what it has so far, its status said beside it.
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { readJsonFile, readMetricsFile, readPrmRun, taskOf, type PrmRun } from './prm-compare.js';
+import { num, readJsonFile, readMetricsFile, readPrmRun, taskOf, type PrmRun } from './prm-compare.js';
 
 export class ReportError extends Error {}
 
@@ -101,8 +101,6 @@ const REQUIRED: Record<RunKind, string[]> = {
   'prm-eval': ['config.json', 'metrics.jsonl', 'summary.json', 'prm_eval.json'],
   search: ['config.json', 'metrics.jsonl', 'summary.json', 'search.json'],
 };
-
-const num = (x: unknown): number => (typeof x === 'number' ? x : NaN);
 
 function searchPoint(dir: string, config: any): SearchPoint {
   const s = readJsonFile(join(dir, 'search.json'));
