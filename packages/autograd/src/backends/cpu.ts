@@ -78,14 +78,14 @@ export class CpuBackend implements Backend<CpuStorage> {
   matmulBackward(a: CpuStorage, b: CpuStorage, dC: CpuStorage, flags: MatmulFlags) {
     const { dA, dB } = K.matmulBackwardReference(a, b, dC, flags);
     return { dA: of(dA), dB: of(dB) };
-  }  matmulAdd(a: CpuStorage, b: CpuStorage, addend: CpuStorage, flags: MatmulFlags) {
+  }
+  matmulAdd(a: CpuStorage, b: CpuStorage, addend: CpuStorage, flags: MatmulFlags) {
     const product = K.matmulReference(a, b, flags);
     if (product.shape.length !== addend.shape.length || product.shape.some((d, k) => d !== addend.shape[k])) {
       throw new Error(`matmulAdd: addend has shape [${addend.shape.join(', ')}], the product [${product.shape.join(', ')}]`);
     }
     return of({ shape: product.shape, data: product.data.map((v, k) => v + addend.data[k]!) });
   }
-
   layerNorm(x: CpuStorage, gamma: CpuStorage, beta: CpuStorage, eps: number) {
     const r = K.layerNormReference(x, gamma, beta, { eps });
     return { y: of(r.y), mean: of(r.mean), rstd: of(r.rstd) };

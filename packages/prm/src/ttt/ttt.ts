@@ -23,6 +23,7 @@ import {
   type RlConfig, type RolloutBatch, type TrainerListener, type TrainingCheckpoint, type Verdict, type Verifier,
 } from '@repirl/rl';
 import { bootstrapInterval, pairedBootstrapDifference, problemMean } from '../eval/bootstrap.js';
+import { average } from '../learners/common.js';
 import { RepirlLearner, repirlPrmSchema, type RepirlPrmConfig } from '../learners/repirl.js';
 import { scoreSamples, type ProcessRewardModel } from '../models/prm.js';
 import { hackingMonitorSchema, hackingSteps, hackingVerdict, type HackingMonitorConfig, type MonitorPoint } from './monitor.js';
@@ -191,8 +192,7 @@ export class TttRewardModel implements OnlineRewardModel {
 
 /** Mean over samples of the mean token reward (rePIRL's sequence score; docs/research/papers.md §1(b)). */
 function meanScore(rows: readonly (readonly number[])[]): number {
-  const means = rows.filter((r) => r.length > 0).map((r) => r.reduce((a, b) => a + b, 0) / r.length);
-  return means.length === 0 ? Number.NaN : means.reduce((a, b) => a + b, 0) / means.length;
+  return average(rows.filter((r) => r.length > 0).map(average));
 }
 
 export interface TttTrainerOptions {
